@@ -1,0 +1,36 @@
+# venuefeed: `make run` and `make test` set everything up on a machine with only python3.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CONFIG ?= venues.toml
+ARGS   ?=
+
+.PHONY: setup run test lint typecheck bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/venuefeed run --config $(CONFIG) $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check venuefeed tests bench
+	$(BIN)/ruff format --check venuefeed tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict venuefeed
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.throughput
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,329 @@
+"""A test-only venue plugin and the loopback server that speaks its protocol.
+
+Protocol (JSON text frames):
+  client -> {"op": "sub", "syms": ["BTC-PERP", ...]}      subscribe
+  client -> {"op": "resub", "sym": "BTC-PERP"}            ask for a fresh snapshot
+  client -> {"op": "ping"}          server -> {"t": "pong"}
+  server -> {"t": "ping"}           client -> {"op": "pong"}
+  server -> {"t": "snap", "s": sym, "seq": n, "b": [[px, sz]], "a": [[px, sz]]}
+  server -> {"t": "delta", "s": sym, "seq": n, "b": [...], "a": [...]}
+  server -> {"t": "trade", "s": sym, "px": p, "sz": q, "side": "buy", "id": "7", "ts": ms}
+  server -> {"t": "err", "code": 42, "msg": "..."}
+  server -> {"t": "boom"}           makes the parser raise a bug (not a ParseError)
+REST: GET /markets -> {"markets": ["BTC", "ETH"]}; GET /funding?sym=S -> {"rate": r, "h": 8}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from venuefeed import (
+    Ack,
+    BookDelta,
+    BookSnapshot,
+    ConnectionSpec,
+    Continuity,
+    Heartbeat,
+    Instrument,
+    Parsed,
+    Pong,
+    Reply,
+    RestRequest,
+    Resync,
+    StreamSpec,
+    UnknownFrame,
+    UnknownSymbolError,
+    VenueAdapter,
+    VenueContext,
+    VenueNotice,
+    hookimpl,
+)
+from venuefeed.core.codec import decode_json, num
+from venuefeed.core.errors import MalformedFrame
+from venuefeed.core.events import Funding, Trade
+
+
+class FakeAdapter(VenueAdapter):
+    name = "fakex"
+    heartbeat = Heartbeat(ping={"op": "ping"})
+    continuity = Continuity.SEQ_INCREMENT
+    resync = Resync.RESUBSCRIBE
+
+    def __init__(self, ctx: VenueContext) -> None:
+        super().__init__(ctx)
+        self.markets: list[str] = ["BTC", "ETH"]
+        self.poison = "boom"
+
+    def init_requests(self) -> Sequence[RestRequest]:
+        if not self.ctx.options.get("init", False):
+            return ()
+        return [RestRequest("markets", "/markets", self._markets)]
+
+    def _markets(self, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        self.markets = list(body["markets"])
+        return ()
+
+    def resolve(self, symbol: str) -> Instrument:
+        base = symbol.removesuffix("-PERP")
+        if base not in self.markets:
+            raise UnknownSymbolError(self.name, symbol, self.markets)
+        return Instrument(base, f"{base}-PERP")
+
+    def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
+        quiet_trades = bool(self.ctx.options.get("quiet_trades", True))
+        streams: list[StreamSpec] = []
+        for i in instruments:
+            streams.append(StreamSpec("book", i.instrument))
+            streams.append(StreamSpec("trade", i.instrument, quiet=quiet_trades))
+        return [
+            ConnectionSpec(
+                name="main",
+                url=self.ctx.ws_url,
+                streams=tuple(streams),
+                subscribe=({"op": "sub", "syms": [i.instrument for i in instruments]},),
+            )
+        ]
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        if isinstance(frame, bytes):
+            raise MalformedFrame("binary frame")
+        msg = decode_json(frame)
+        if not isinstance(msg, dict):
+            raise MalformedFrame("not an object")
+        t = msg.get("t")
+        try:
+            if t in ("snap", "delta"):
+                sym = msg["s"]
+                bids = [(num(p), num(q)) for p, q in msg["b"]]
+                asks = [(num(p), num(q)) for p, q in msg["a"]]
+                if t == "snap":
+                    return [BookSnapshot(sym, bids, asks, seq=int(msg["seq"]))]
+                return [BookDelta(sym, bids, asks, seq=int(msg["seq"]))]
+            if t == "trade":
+                sym = msg["s"]
+                return [
+                    Trade(
+                        venue=self.ctx.name,
+                        symbol=sym.removesuffix("-PERP"),
+                        instrument=sym,
+                        ts_venue=msg.get("ts"),
+                        ts_recv=recv_ms,
+                        price=num(msg["px"]),
+                        size=num(msg["sz"]),
+                        side=msg["side"],
+                        trade_id=str(msg["id"]),
+                    )
+                ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedFrame(f"bad {t} frame: {exc!r}") from None
+        if t == "ping":
+            return [Reply({"op": "pong"})]
+        if t == "pong":
+            return [Pong()]
+        if t == "ack":
+            return [Ack("subscribed")]
+        if t == "err":
+            return [
+                VenueNotice(
+                    str(msg.get("code")),
+                    str(msg.get("msg")),
+                    msg.get("stream"),
+                    bool(msg.get("fatal")),
+                )
+            ]
+        if t == self.poison:
+            raise RuntimeError("parser bug triggered by a poisoned frame")
+        raise UnknownFrame(f"unknown type {t!r}")
+
+    def poll_requests(self, instruments: Sequence[Instrument]) -> Sequence[RestRequest]:
+        return [
+            RestRequest(
+                f"funding:{i.instrument}",
+                "/funding",
+                self._funding(i),
+                params={"sym": i.instrument},
+            )
+            for i in instruments
+        ]
+
+    def _funding(self, inst: Instrument) -> Any:
+        def parse(body: Any, recv_ms: int) -> Sequence[Parsed]:
+            if body.get("bug"):
+                raise RuntimeError("poller bug")
+            rate = num(body["rate"])
+            hours = num(body["h"])
+            return [
+                Funding(
+                    venue=self.ctx.name,
+                    symbol=inst.symbol,
+                    instrument=inst.instrument,
+                    ts_recv=recv_ms,
+                    rate=rate,
+                    interval_h=hours,
+                    rate_per_hour=rate / hours,
+                )
+            ]
+
+        return parse
+
+    def resubscribe_messages(self, instrument: str) -> Sequence[Any]:
+        return [{"op": "resub", "sym": instrument}]
+
+
+class FakeAdapterY(FakeAdapter):
+    name = "fakey"
+
+
+@hookimpl
+def venuefeed_register_venues() -> list[type[VenueAdapter]]:
+    return [FakeAdapter, FakeAdapterY]
+
+
+@dataclass
+class FakeVenue:
+    """A loopback server for the fakex protocol, scriptable from a test.
+
+    `pump` streams a book delta per instrument every `interval_s` while `pumping` is set.
+    `drop_after_accept` closes that many upcoming connections right after the handshake.
+    """
+
+    interval_s: float = 0.01
+    markets_failures: int = 0
+    pumping: asyncio.Event = field(default_factory=asyncio.Event)
+    drop_after_accept: int = 0
+    answer_pings: bool = True
+    funding: dict[str, Any] = field(default_factory=lambda: {"rate": 0.0008, "h": 8})
+    connections: int = 0
+    received: list[Any] = field(default_factory=list)
+    markets_calls: int = 0
+    funding_calls: int = 0
+    connected: asyncio.Condition = field(default_factory=asyncio.Condition)
+    current: web.WebSocketResponse | None = None
+    seqs: dict[str, int] = field(default_factory=dict)
+    trade_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.pumping.set()
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/ws", self._ws)
+        app.router.add_get("/markets", self._markets)
+        app.router.add_get("/funding", self._funding)
+        return app
+
+    async def _markets(self, request: web.Request) -> web.Response:
+        self.markets_calls += 1
+        if self.markets_calls <= self.markets_failures:
+            return web.Response(status=503, text="down for maintenance")
+        return web.json_response({"markets": ["BTC", "ETH"]})
+
+    async def _funding(self, request: web.Request) -> web.Response:
+        self.funding_calls += 1
+        return web.json_response(self.funding)
+
+    async def wait_connections(self, n: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout), self.connected:
+            await self.connected.wait_for(lambda: self.connections >= n)
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        async with self.connected:
+            self.connections += 1
+            self.connected.notify_all()
+        if self.drop_after_accept > 0:
+            self.drop_after_accept -= 1
+            await ws.close()
+            return ws
+        self.current = ws
+        syms: list[str] = []
+        async with asyncio.TaskGroup() as tg:
+            pump = tg.create_task(self._pump(ws, syms))
+            try:
+                async for msg in ws:
+                    if msg.type is not WSMsgType.TEXT:
+                        continue
+                    data = msg.json()
+                    self.received.append(data)
+                    if data.get("op") == "sub":
+                        syms.extend(data["syms"])
+                        for s in data["syms"]:
+                            await self.send_snapshot(ws, s)
+                    elif data.get("op") == "resub":
+                        await self.send_snapshot(ws, data["sym"])
+                    elif data.get("op") == "ping" and self.answer_pings:
+                        await ws.send_json({"t": "pong"})
+            finally:
+                pump.cancel()
+        return ws
+
+    def next_seq(self, sym: str, step: int = 1) -> int:
+        self.seqs[sym] = self.seqs.get(sym, 0) + step
+        return self.seqs[sym]
+
+    def skip(self, sym: str, n: int = 5) -> None:
+        """Make the next delta for `sym` jump: a sequence gap."""
+        self.next_seq(sym, n)
+
+    async def send_snapshot(self, ws: web.WebSocketResponse, sym: str) -> None:
+        await ws.send_json(
+            {
+                "t": "snap",
+                "s": sym,
+                "seq": self.next_seq(sym),
+                "b": [[100.0, 1.0], [99.0, 2.0]],
+                "a": [[101.0, 1.5], [102.0, 3.0]],
+            }
+        )
+
+    async def _pump(self, ws: web.WebSocketResponse, syms: list[str]) -> None:
+        with contextlib.suppress(ConnectionResetError):
+            while not ws.closed:
+                await self.pumping.wait()
+                for s in list(syms):
+                    seq = self.next_seq(s)
+                    size = 1.0 + (seq % 7)
+                    await ws.send_json(
+                        {"t": "delta", "s": s, "seq": seq, "b": [[100.0, size]], "a": []}
+                    )
+                await asyncio.sleep(self.interval_s)
+
+    async def send(self, obj: Any) -> None:
+        assert self.current is not None
+        if isinstance(obj, bytes):
+            await self.current.send_bytes(obj)
+        elif isinstance(obj, str):
+            await self.current.send_str(obj)
+        else:
+            await self.current.send_json(obj)
+
+    async def trade(self, sym: str = "BTC-PERP") -> str:
+        self.trade_id += 1
+        await self.send(
+            {
+                "t": "trade",
+                "s": sym,
+                "px": 100.5,
+                "sz": 0.25,
+                "side": "buy",
+                "id": self.trade_id,
+                "ts": 1_700_000_000_000,
+            }
+        )
+        return str(self.trade_id)
+
+    async def drop(self) -> None:
+        """Abort the current connection without a close frame."""
+        ws = self.current
+        assert ws is not None
+        self.current = None
+        transport = ws._req.transport if ws._req is not None else None
+        if transport is not None:
+            transport.abort()

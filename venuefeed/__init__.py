@@ -1,0 +1,93 @@
+"""venuefeed: supervised, normalized market data from crypto perpetual-futures venues.
+
+Library use::
+
+    settings = venuefeed.load_settings("venues.toml")
+    async with venuefeed.Engine(settings) as engine:
+        async for event in engine.events():
+            ...
+
+Plugin authors need `hookimpl`, `VenueAdapter` and the types re-exported below.
+"""
+
+from __future__ import annotations
+
+from venuefeed.core.adapter import (
+    Ack,
+    BookDelta,
+    BookSnapshot,
+    ConnectionSpec,
+    Continuity,
+    Heartbeat,
+    Instrument,
+    Parsed,
+    Pong,
+    Reply,
+    RestRequest,
+    Resync,
+    StreamSpec,
+    VenueAdapter,
+    VenueContext,
+    VenueNotice,
+)
+from venuefeed.core.errors import (
+    ConfigError,
+    MalformedFrame,
+    ParseError,
+    PluginError,
+    UnknownFrame,
+    UnknownSymbolError,
+    VenuefeedError,
+)
+from venuefeed.core.events import Bbo, Book, Event, Funding, Mark, Status, Trade
+from venuefeed.core.hookspecs import hookimpl
+from venuefeed.core.settings import Policy, Settings, load_settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Ack",
+    "Bbo",
+    "Book",
+    "BookDelta",
+    "BookSnapshot",
+    "ConfigError",
+    "ConnectionSpec",
+    "Continuity",
+    "Event",
+    "Funding",
+    "Heartbeat",
+    "Instrument",
+    "MalformedFrame",
+    "Mark",
+    "ParseError",
+    "Parsed",
+    "PluginError",
+    "Policy",
+    "Pong",
+    "Reply",
+    "RestRequest",
+    "Resync",
+    "Settings",
+    "Status",
+    "StreamSpec",
+    "Trade",
+    "UnknownFrame",
+    "UnknownSymbolError",
+    "VenueAdapter",
+    "VenueContext",
+    "VenueNotice",
+    "VenuefeedError",
+    "__version__",
+    "hookimpl",
+    "load_settings",
+]
+
+
+def __getattr__(name: str) -> object:
+    # The engine pulls in aiohttp; import it lazily so plugins stay light to import.
+    if name == "Engine":
+        from venuefeed.core.engine import Engine
+
+        return Engine
+    raise AttributeError(f"module 'venuefeed' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""`python -m venuefeed`."""
+
+from venuefeed.cli import main
+
+main()

@@ -1,0 +1,214 @@
+"""The `venuefeed` command: the only place that parses argv, configures logging and maps
+errors to exit codes. Errors the user can fix print one line and exit 2, no traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from venuefeed.core.engine import Engine
+from venuefeed.core.errors import ConsumerClosedError, StartupError
+from venuefeed.core.events import Event, Status
+from venuefeed.core.plugins import PluginHost
+from venuefeed.core.settings import POLICY_FIELDS, Settings, load_settings, value_sources
+from venuefeed.sinks.jsonl import JsonlSink
+
+logger = logging.getLogger("venuefeed.cli")
+
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="venuefeed")
+def cli() -> None:
+    """Supervised, normalized market data from crypto perpetual-futures venues."""
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML config file (default: ./venues.toml if present).",
+)
+
+
+@cli.command()
+@config_option
+@click.option("--venues", "venue_list", default=None, help="Comma-separated venues to run.")
+@click.option("--sink", default=None, help="jsonl:PATH or jsonl:- (stdout).")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def run(
+    config_path: Path | None,
+    venue_list: str | None,
+    sink: str | None,
+    duration: float | None,
+    log_level: str,
+) -> None:
+    """Connect to the enabled venues and stream normalized events."""
+    _setup_logging(log_level)
+    with _user_errors():
+        settings = load_settings(config_path)
+        venues = [v.strip() for v in venue_list.split(",") if v.strip()] if venue_list else None
+        engine = Engine(settings, venues=venues)
+        target = _sink_target(sink)
+        if not engine.adapters:
+            raise StartupError(
+                "config error: no venue is enabled (set enabled = true in a [venues.<name>] table)"
+            )
+        logger.info("running %s", ", ".join(engine.adapters))
+        asyncio.run(_run(engine, target, duration))
+
+
+def _sink_target(sink: str | None) -> str | None:
+    if sink is None:
+        return None if sys.stdout.isatty() else "-"
+    kind, _, where = sink.partition(":")
+    if kind != "jsonl" or not where:
+        raise StartupError(f"usage error: --sink {sink!r}: expected jsonl:PATH or jsonl:-")
+    return where
+
+
+async def _run(engine: Engine, target: str | None, duration: float | None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with engine:
+        events = engine.events("sink" if target else "terminal")
+        async with asyncio.TaskGroup() as tg:
+            consumer = tg.create_task(
+                JsonlSink(target).run(events) if target else _print_status(events)
+            )
+            stopper = tg.create_task(_wait_stop(stop, duration))
+            engine_task = tg.create_task(engine.wait())
+            done, _ = await asyncio.wait(
+                {consumer, stopper, engine_task}, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in (consumer, stopper, engine_task):
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+    logger.info("stopped")
+
+
+async def _wait_stop(stop: asyncio.Event, duration: float | None) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(duration):
+            await stop.wait()
+
+
+async def _print_status(events: Any) -> None:
+    """Terminal fallback: status changes as readable lines, data counted per minute."""
+    counts: dict[str, int] = {}
+    async for event in events:
+        assert isinstance(event, Event)
+        if isinstance(event, Status):
+            extra = f" {event.reason}" if event.reason else ""
+            click.echo(f"{event.venue:<12} {event.stream:<28} {event.state}{extra}")
+        else:
+            counts[event.kind] = counts.get(event.kind, 0) + 1
+
+
+@cli.command()
+@config_option
+def venues(config_path: Path | None) -> None:
+    """List registered venue plugins, where each came from, and whether it is enabled."""
+    with _user_errors():
+        host = PluginHost()
+        settings = load_settings(config_path)
+        host.check_settings(settings)
+        rows = []
+        for name, reg in host.venues.items():
+            table = settings.venues.get(name)
+            enabled = "enabled" if table is not None and table.enabled else "disabled"
+            cls = reg.adapter
+            rows.append((name, enabled, reg.source, f"{cls.__module__}.{cls.__qualname__}"))
+        if not rows:
+            click.echo("no venue plugins registered")
+        for name, enabled, source, where in rows:
+            click.echo(f"{name:<14} {enabled:<9} {source:<40} {where}")
+
+
+@cli.command()
+@config_option
+def config(config_path: Path | None) -> None:
+    """Print every effective value and whether it came from default, TOML or env."""
+    with _user_errors():
+        settings = load_settings(config_path)
+        sources = value_sources(config_path)
+        for key, value, source in _effective(settings, sources):
+            click.echo(f"{key} = {value!r}  [{source}]")
+
+
+def _effective(settings: Settings, sources: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
+    for section in ("defaults", "engine"):
+        model = getattr(settings, section)
+        for field, value in model.model_dump().items():
+            key = f"{section}.{field}"
+            yield key, value, sources.get(key, "default")
+    for name, table in settings.venues.items():
+        prefix = f"venues.{name}"
+        for field in ("enabled", "ws_url", "rest_url", "options"):
+            key = f"{prefix}.{field}"
+            yield key, getattr(table, field), sources.get(key, "default")
+        key = f"{prefix}.symbols"
+        yield (
+            key,
+            settings.symbols_for(name),
+            sources.get(key, sources.get("defaults.symbols", "default")),
+        )
+        policy = settings.policy_for(name)
+        for field in POLICY_FIELDS:
+            key = f"{prefix}.{field}"
+            source = sources.get(key) or sources.get(f"defaults.{field}", "default")
+            yield key, getattr(policy, field), source
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except StartupError as exc:
+        click.echo(f"venuefeed: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except ConsumerClosedError as exc:
+        click.echo(f"venuefeed: {exc}", err=True)
+        sys.exit(1)
+    except BaseExceptionGroup as group:
+        known = group.subgroup((StartupError, ConsumerClosedError))
+        if known is None:
+            raise
+        first = known.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        click.echo(f"venuefeed: {first}", err=True)
+        sys.exit(EXIT_USAGE if isinstance(first, StartupError) else 1)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    cli(prog_name="venuefeed")

@@ -1,0 +1,1 @@
+"""The engine: everything about connectivity, owned once for every venue."""

@@ -1,0 +1,256 @@
+"""The adapter contract: what a venue plugin declares, and nothing it may do.
+
+An adapter says *what* to talk: URLs, subscribe messages, how a frame becomes events,
+the heartbeat rule, REST requests as data, and how its book sequence numbers chain.
+It never opens a socket, sleeps, retries or reconnects; the core does all of that the
+same way for every venue.
+
+Life of an adapter instance (one per enabled venue and engine run):
+
+1. `__init__(ctx)` with the venue's resolved settings (`VenueContext`).
+2. `init_requests()` run by the core, retried until they succeed; their `parse`
+   functions fill adapter state such as a symbol -> market-id map.
+3. `resolve(symbol)` for each configured symbol -> `Instrument` (or `UnknownSymbolError`).
+4. `connections(instruments)` and `poll_requests(instruments)`.
+5. `parse(frame, recv_ms)` for every websocket frame, on the hot path: decode once,
+   build results directly, no logging, no I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from venuefeed.core.events import Event, Level
+from venuefeed.core.settings import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A configured symbol resolved to the venue's own identifier."""
+
+    symbol: str  # normalized base asset, e.g. "BTC"
+    instrument: str  # the venue's id, e.g. "BTC-USD-PERP" or "0"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueContext:
+    """What an adapter knows about its configuration."""
+
+    name: str
+    symbols: tuple[str, ...]
+    ws_url: str
+    rest_url: str
+    policy: Policy
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+StreamKind = Literal["book", "bbo", "trade", "funding", "mark"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """One market-data stream carried by a connection.
+
+    Every stream has a freshness deadline unless `quiet` is set: trades on an
+    illiquid market may legitimately be silent for minutes.
+    """
+
+    kind: StreamKind
+    instrument: str
+    quiet: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.instrument}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSpec:
+    """One websocket the core keeps open: where, how to subscribe, what it carries.
+
+    `subscribe` holds JSON-serialisable messages (or ready strings) sent in order right
+    after the handshake. `max_lifetime_s` makes the core rotate the connection before a
+    venue-imposed lifetime runs out.
+    """
+
+    name: str
+    url: str
+    streams: tuple[StreamSpec, ...]
+    subscribe: tuple[Any, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    max_lifetime_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The venue's keep-alive rule.
+
+    `ping` is an application-level message the core sends every
+    `policy.heartbeat_interval_s` (None: the venue needs none). Pings the venue sends
+    are answered by `parse` returning `Reply`; websocket-level pings are answered by
+    the core.
+    """
+
+    ping: Any | None = None
+
+
+class Continuity(enum.Enum):
+    """How a venue's book sequence numbers chain from one message to the next."""
+
+    #: every book message is a full snapshot; there is nothing to chain.
+    SNAPSHOTS = "snapshots"
+    #: a delta's `seq` must be the previous `seq` + 1 (Extended, Paradex deltas).
+    SEQ_INCREMENT = "seq_increment"
+    #: a delta's `prev_seq` must equal the previous `seq` (Lighter begin_nonce, Aster pu).
+    PREV_LINK = "prev_link"
+
+
+class Resync(enum.Enum):
+    """How the core recovers one broken book."""
+
+    #: send `resubscribe_messages(instrument)` on the same connection.
+    RESUBSCRIBE = "resubscribe"
+    #: fetch `book_snapshot_request(instrument)` over REST, buffering deltas meanwhile.
+    REST_SNAPSHOT = "rest_snapshot"
+    #: drop and reopen the connection that carries the book.
+    RECONNECT = "reconnect"
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    """A full (or top-N) book replacing whatever the core held for the instrument.
+
+    `seq` is the sequence the next delta chains from; for a REST snapshot it is the
+    venue's `lastUpdateId`-style number and `from_rest` is True.
+    """
+
+    instrument: str
+    bids: Sequence[Level]
+    asks: Sequence[Level]
+    seq: int | None = None
+    ts_venue: int | None = None
+    from_rest: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BookDelta:
+    """Changed levels. A size of 0 removes the level.
+
+    `seq` is this message's sequence; `prev_seq` the one it claims to follow;
+    `first_seq` the first update it contains (Binance-style `U`). Sizes are absolute
+    unless `sizes_are_changes`.
+    """
+
+    instrument: str
+    bids: Sequence[Level]
+    asks: Sequence[Level]
+    seq: int | None = None
+    prev_seq: int | None = None
+    first_seq: int | None = None
+    ts_venue: int | None = None
+    sizes_are_changes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message the core must send back right away (answer to a venue's ping)."""
+
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """The venue answered our heartbeat. Not market data: freshness is untouched."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """A subscription was confirmed or some other harmless control frame arrived."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueNotice:
+    """An error frame from the venue, with its own code and message.
+
+    `stream` names the StreamSpec key it concerns when known; `fatal` marks a rejected
+    subscription: the stream will never deliver, which the core reports as an error
+    for that stream instead of waiting on it forever.
+    """
+
+    code: str
+    message: str
+    stream: str | None = None
+    fatal: bool = False
+
+
+Control = Reply | Pong | Ack | VenueNotice
+Parsed = Event | BookSnapshot | BookDelta | Control
+
+
+@dataclass(frozen=True, slots=True)
+class RestRequest:
+    """An HTTP request as data; `parse(body, recv_ms)` turns the decoded JSON body
+    into results (events or book snapshots) and/or updates adapter state.
+
+    It raises `ParseError` (or anything) on a bad body; the core treats that as a
+    failed request and retries or counts it.
+    """
+
+    name: str
+    path: str
+    parse: Callable[[Any, int], Sequence[Parsed]]
+    method: Literal["GET", "POST"] = "GET"
+    params: Mapping[str, str] | None = None
+    json: Any | None = None
+
+
+class VenueAdapter:
+    """Base class for venue plugins. Subclass it and override what your venue needs."""
+
+    #: unique venue name, the key under `[venues.<name>]`.
+    name: ClassVar[str]
+    #: defaults used when venues.toml gives no URL.
+    default_ws_url: ClassVar[str] = ""
+    default_rest_url: ClassVar[str] = ""
+    heartbeat: ClassVar[Heartbeat] = Heartbeat()
+    continuity: ClassVar[Continuity] = Continuity.SNAPSHOTS
+    resync: ClassVar[Resync] = Resync.RECONNECT
+    #: publish a BBO derived from the book on every book update (turn off when the
+    #: venue has its own BBO stream and you want only that).
+    bbo_from_book: ClassVar[bool] = True
+
+    def __init__(self, ctx: VenueContext) -> None:
+        self.ctx = ctx
+
+    def init_requests(self) -> Sequence[RestRequest]:
+        """REST requests that must succeed before connecting (id maps, intervals)."""
+        return ()
+
+    def resolve(self, symbol: str) -> Instrument:
+        """Map a configured symbol (base asset or venue-native id) to an instrument."""
+        raise NotImplementedError
+
+    def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
+        """The websockets to keep open for these instruments."""
+        raise NotImplementedError
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        """Turn one frame into results; raise `ParseError` for frames it cannot use."""
+        raise NotImplementedError
+
+    def poll_requests(self, instruments: Sequence[Instrument]) -> Sequence[RestRequest]:
+        """REST requests repeated every `funding_poll_s` (funding, mark)."""
+        return ()
+
+    def resubscribe_messages(self, instrument: str) -> Sequence[Any]:
+        """Messages that make the venue send a fresh book snapshot (Resync.RESUBSCRIBE)."""
+        return ()
+
+    def book_snapshot_request(self, instrument: str) -> RestRequest | None:
+        """REST request returning a `BookSnapshot` (Resync.REST_SNAPSHOT)."""
+        return None

@@ -1,0 +1,221 @@
+"""Order-book integrity, owned by the core for every venue.
+
+The BookKeeper holds one book per instrument, applies snapshots and deltas, checks that
+sequence numbers chain by the adapter's `Continuity` rule, refuses crossed books, and
+turns a healthy book into top-N `Book` (and optionally `Bbo`) events. On any break it
+returns a resync reason and publishes nothing from that book until a new snapshot
+arrives. A resubscribe or reconnect always starts from an empty book.
+
+REST-snapshot venues (Binance style) buffer deltas until the snapshot arrives, then
+apply the bridge rule: drop deltas older than the snapshot; the first applied delta
+must span it (first_seq <= snapshot.seq <= seq); from then on `prev_seq` links.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from venuefeed.core.adapter import BookDelta, BookSnapshot, Continuity
+from venuefeed.core.events import Bbo, Book, Event, Level
+
+#: deltas buffered per instrument while a REST snapshot is fetched; past this the
+#: buffer is discarded and the snapshot requested again (memory stays bounded).
+MAX_BUFFERED_DELTAS = 2_000
+
+
+@dataclass(slots=True)
+class _Book:
+    bids: dict[float, float] = field(default_factory=dict)
+    asks: dict[float, float] = field(default_factory=dict)
+    seq: int | None = None
+    synced: bool = False
+    bridging: bool = False  # a REST snapshot was applied; the next delta must span it
+    awaiting: bool = False  # a resync was requested and not yet answered
+    buffer: deque[BookDelta] = field(default_factory=deque)
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """What one snapshot or delta produced: events to publish and/or a resync reason."""
+
+    events: Sequence[Event] = ()
+    resync: str | None = None
+    applied: bool = False
+
+
+_NOTHING = BookUpdate()
+
+
+class BookKeeper:
+    def __init__(
+        self,
+        *,
+        venue: str,
+        continuity: Continuity,
+        rest_snapshots: bool,
+        depth: int,
+        symbols: Mapping[str, str],
+        bbo_from_book: bool,
+    ) -> None:
+        self._venue = venue
+        self._continuity = continuity
+        self._rest = rest_snapshots
+        self._depth = depth
+        self._symbols = symbols
+        self._bbo = bbo_from_book
+        self._books: dict[str, _Book] = {}
+        self.duplicates = 0
+
+    def reset(self, instrument: str) -> None:
+        """Forget the book (reconnect/resubscribe): no ghost levels survive."""
+        self._books.pop(instrument, None)
+
+    def _book(self, instrument: str) -> _Book:
+        book = self._books.get(instrument)
+        if book is None:
+            book = self._books[instrument] = _Book()
+        return book
+
+    def on_snapshot(self, snap: BookSnapshot, recv_ms: int) -> BookUpdate:
+        book = self._book(snap.instrument)
+        book.bids = {p: s for p, s in snap.bids if s > 0}
+        book.asks = {p: s for p, s in snap.asks if s > 0}
+        book.seq = snap.seq
+        book.synced = True
+        book.awaiting = False
+        book.bridging = snap.from_rest
+        if snap.from_rest:
+            pending = list(book.buffer)
+            book.buffer.clear()
+            for delta in pending:
+                update = self._apply_delta(book, delta)
+                if update.resync is not None:
+                    return self._break(book, update.resync)
+        elif self._crossed(book):
+            return self._break(book, "crossed book in snapshot")
+        return BookUpdate(self._emit(snap.instrument, book, snap.ts_venue, recv_ms), applied=True)
+
+    def on_delta(self, delta: BookDelta, recv_ms: int) -> BookUpdate:
+        book = self._book(delta.instrument)
+        if not book.synced:
+            if self._rest:
+                if len(book.buffer) >= MAX_BUFFERED_DELTAS:
+                    book.buffer.clear()
+                    book.awaiting = False
+                book.buffer.append(delta)
+                if not book.awaiting:
+                    book.awaiting = True
+                    return BookUpdate(resync="no snapshot yet")
+                return _NOTHING
+            if book.awaiting:
+                return _NOTHING
+            book.awaiting = True
+            return BookUpdate(resync="delta before any snapshot")
+        update = self._apply_delta(book, delta)
+        if update.resync is not None:
+            return self._break(book, update.resync)
+        if not update.applied:
+            return _NOTHING
+        return BookUpdate(self._emit(delta.instrument, book, delta.ts_venue, recv_ms), applied=True)
+
+    def _apply_delta(self, book: _Book, delta: BookDelta) -> BookUpdate:
+        last = book.seq
+        seq = delta.seq
+        if book.bridging:
+            if seq is not None and last is not None:
+                if seq < last:
+                    return _NOTHING  # older than the snapshot: already in it
+                first = delta.first_seq
+                if first is not None and first > last + 1:
+                    return BookUpdate(resync=f"gap: snapshot {last}, first delta starts at {first}")
+            book.bridging = False
+        elif seq is not None and last is not None:
+            if self._continuity is Continuity.SEQ_INCREMENT:
+                if seq <= last:
+                    self.duplicates += 1
+                    return _NOTHING
+                if seq != last + 1:
+                    return BookUpdate(resync=f"gap: expected seq {last + 1}, got {seq}")
+            elif self._continuity is Continuity.PREV_LINK and delta.prev_seq is not None:
+                if seq <= last:
+                    self.duplicates += 1
+                    return _NOTHING
+                if delta.prev_seq != last:
+                    return BookUpdate(
+                        resync=f"gap: previous seq {last}, delta follows {delta.prev_seq}"
+                    )
+        _apply_side(book.bids, delta.bids, delta.sizes_are_changes)
+        _apply_side(book.asks, delta.asks, delta.sizes_are_changes)
+        if seq is not None:
+            book.seq = seq
+        if self._crossed(book):
+            return BookUpdate(resync="crossed book")
+        return BookUpdate(applied=True)
+
+    def _break(self, book: _Book, reason: str) -> BookUpdate:
+        book.bids.clear()
+        book.asks.clear()
+        book.buffer.clear()
+        book.synced = False
+        book.bridging = False
+        book.seq = None
+        book.awaiting = True
+        return BookUpdate(resync=reason)
+
+    def awaiting_snapshot(self, instrument: str) -> bool:
+        book = self._books.get(instrument)
+        return book is not None and not book.synced
+
+    @staticmethod
+    def _crossed(book: _Book) -> bool:
+        return bool(book.bids and book.asks and max(book.bids) >= min(book.asks))
+
+    def _emit(
+        self, instrument: str, book: _Book, ts_venue: int | None, recv_ms: int
+    ) -> list[Event]:
+        n = self._depth
+        bids: list[Level] = [(p, book.bids[p]) for p in heapq.nlargest(n, book.bids)]
+        asks: list[Level] = [(p, book.asks[p]) for p in heapq.nsmallest(n, book.asks)]
+        symbol = self._symbols.get(instrument, instrument)
+        events: list[Event] = [
+            Book(
+                venue=self._venue,
+                symbol=symbol,
+                instrument=instrument,
+                ts_venue=ts_venue,
+                ts_recv=recv_ms,
+                bids=bids,
+                asks=asks,
+                seq=book.seq,
+            )
+        ]
+        if self._bbo:
+            bid = bids[0] if bids else (None, None)
+            ask = asks[0] if asks else (None, None)
+            events.append(
+                Bbo(
+                    venue=self._venue,
+                    symbol=symbol,
+                    instrument=instrument,
+                    ts_venue=ts_venue,
+                    ts_recv=recv_ms,
+                    bid_px=bid[0],
+                    bid_sz=bid[1],
+                    ask_px=ask[0],
+                    ask_sz=ask[1],
+                )
+            )
+        return events
+
+
+def _apply_side(side: dict[float, float], levels: Sequence[Level], changes: bool) -> None:
+    for price, size in levels:
+        if changes:
+            size = side.get(price, 0.0) + size
+        if size <= 0:
+            side.pop(price, None)
+        else:
+            side[price] = size

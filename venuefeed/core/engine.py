@@ -1,0 +1,173 @@
+"""The engine: builds one runtime per enabled venue and owns every task it starts.
+
+    Engine (TaskGroup, one task owned by the engine and awaited on exit)
+      └─ Supervisor[venue] per venue -> VenueRunner (its own Supervisor for connections
+                                        and pollers)
+
+A venue's failure never reaches a sibling: each VenueRunner is supervised separately.
+Only configuration and plugin errors, raised while the engine is built, end it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from types import TracebackType
+
+import aiohttp
+
+from venuefeed.core.adapter import VenueAdapter, VenueContext
+from venuefeed.core.errors import ConfigError, PluginError, VenuefeedError
+from venuefeed.core.logs import RateLimitedLog
+from venuefeed.core.metrics import Metrics
+from venuefeed.core.plugins import PluginHost
+from venuefeed.core.publisher import Publisher, Subscription
+from venuefeed.core.rest import RestClient
+from venuefeed.core.runtime import VenueRuntime
+from venuefeed.core.settings import Settings
+from venuefeed.core.supervisor import Supervisor
+from venuefeed.core.venue import VenueRunner
+
+logger = logging.getLogger(__name__)
+
+_SHUTDOWN_TIMEOUT_S = 0.8
+
+
+class Engine:
+    """`async with Engine(settings) as engine: async for ev in engine.events(): ...`"""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        venues: Iterable[str] | None = None,
+        plugins: PluginHost | None = None,
+    ) -> None:
+        self.settings = settings
+        self.plugins = plugins if plugins is not None else PluginHost()
+        self.plugins.check_settings(settings)
+        self.metrics = Metrics()
+        self.publisher = Publisher(settings.engine, self.metrics)
+        self.adapters = self._build_adapters(venues)
+        self.runners: dict[str, VenueRunner] = {}
+        self._http: aiohttp.ClientSession | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _build_adapters(self, only: Iterable[str] | None) -> dict[str, VenueAdapter]:
+        settings = self.settings
+        enabled = [name for name, table in settings.venues.items() if table.enabled]
+        if only is not None:
+            wanted = list(only)
+            for name in wanted:
+                if name not in settings.venues:
+                    self.plugins.adapter(name)  # unknown plugin -> ConfigError naming known ones
+                    raise ConfigError(
+                        f"config error: venue {name!r} has no [venues.{name}] table in the config"
+                    )
+            enabled = wanted
+        adapters: dict[str, VenueAdapter] = {}
+        for name in enabled:
+            cls = self.plugins.adapter(name)
+            table = settings.venues[name]
+            ws_url = table.ws_url or cls.default_ws_url
+            rest_url = table.rest_url or cls.default_rest_url
+            if not ws_url:
+                raise ConfigError(
+                    f"config error: venues.{name}.ws_url is required (the plugin has no default)"
+                )
+            ctx = VenueContext(
+                name=name,
+                symbols=settings.symbols_for(name),
+                ws_url=ws_url,
+                rest_url=rest_url,
+                policy=settings.policy_for(name),
+                options=dict(table.options),
+            )
+            try:
+                adapters[name] = cls(ctx)
+            except VenuefeedError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin error: {cls.__module__}.{cls.__qualname__}({name}): {exc!r}"
+                ) from exc
+        return adapters
+
+    def events(self, name: str | None = None, queue_max: int | None = None) -> Subscription:
+        """A new consumer with its own bounded queue; registered at once, so nothing
+        published after this call is missed."""
+        return self.publisher.subscribe(name, queue_max)
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError("engine already started")
+        self._http = aiohttp.ClientSession(
+            headers={"User-Agent": "venuefeed/0.1 (+market data)"},
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+        for name, adapter in self.adapters.items():
+            policy = adapter.ctx.policy
+            runtime = VenueRuntime(
+                name=name,
+                adapter=adapter,
+                policy=policy,
+                publisher=self.publisher,
+                metrics=self.metrics,
+                http=self._http,
+                rest=RestClient(self._http, name, adapter.ctx.rest_url, policy),
+                log=RateLimitedLog(
+                    logging.getLogger(f"venuefeed.venue.{name}"),
+                    window_s=self.settings.engine.log_repeat_s,
+                ),
+            )
+            self.runners[name] = VenueRunner(runtime)
+        self._task = asyncio.create_task(self._run(), name="venuefeed-engine")
+
+    async def _run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for name, runner in self.runners.items():
+                    supervisor = Supervisor(name, runner.runtime.policy, self.metrics)
+                    tg.create_task(supervisor.keep("venue", runner.run), name=f"venue:{name}")
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                logger.critical("engine stopped: %r", exc)
+                self.publisher.close(exc)
+            raise
+
+    async def wait(self) -> None:
+        """Run until cancelled (or until a startup error ends the engine)."""
+        if self._task is None:
+            raise RuntimeError("engine not started")
+        await asyncio.shield(self._task)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    async with asyncio.timeout(_SHUTDOWN_TIMEOUT_S):
+                        await task
+            except Exception as exc:  # already logged by _run(); shutting down anyway
+                logger.debug("engine task ended with %r", exc)
+        self.publisher.close()
+        if self._http is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(0.2):
+                    await self._http.close()
+            self._http = None

@@ -1,0 +1,134 @@
+"""Normalized events: the only types a consumer of venuefeed ever sees.
+
+They are msgspec structs so building one in the hot path costs little, and the JSON
+sink encodes them without an intermediate dict. `kind` is the tag in JSON and a class
+attribute in Python. Prices and sizes are floats; timestamps are integer milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import msgspec
+
+Side = Literal["buy", "sell"]
+Level = tuple[float, float]
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
+    """Fields every event carries."""
+
+    kind: ClassVar[str]
+    #: state events are conflated per key for slow consumers; history events never are.
+    is_state: ClassVar[bool]
+
+    venue: str
+    symbol: str
+    instrument: str
+    ts_venue: int | None = None
+    ts_recv: int
+
+
+class Book(Event, frozen=True, kw_only=True, tag="book"):
+    """Top-N order book, bids descending and asks ascending."""
+
+    kind: ClassVar[str] = "book"
+    is_state: ClassVar[bool] = True
+
+    bids: list[Level]
+    asks: list[Level]
+    seq: int | None = None
+
+
+class Bbo(Event, frozen=True, kw_only=True, tag="bbo"):
+    """Best bid and offer; a side is None when that side of the book is empty."""
+
+    kind: ClassVar[str] = "bbo"
+    is_state: ClassVar[bool] = True
+
+    bid_px: float | None
+    bid_sz: float | None
+    ask_px: float | None
+    ask_sz: float | None
+
+
+class Trade(Event, frozen=True, kw_only=True, tag="trade"):
+    """One public trade; `side` is the taker's side."""
+
+    kind: ClassVar[str] = "trade"
+    is_state: ClassVar[bool] = False
+
+    price: float
+    size: float
+    side: Side
+    trade_id: str
+
+
+class Funding(Event, frozen=True, kw_only=True, tag="funding"):
+    """A funding rate as the venue quotes it, plus its per-hour fraction."""
+
+    kind: ClassVar[str] = "funding"
+    is_state: ClassVar[bool] = False
+
+    rate: float
+    interval_h: float
+    rate_per_hour: float
+    next_funding_ms: int | None = None
+
+
+class Mark(Event, frozen=True, kw_only=True, tag="mark"):
+    """Mark price, and the index price where the venue gives it."""
+
+    kind: ClassVar[str] = "mark"
+    is_state: ClassVar[bool] = True
+
+    mark_px: float
+    index_px: float | None = None
+
+
+StatusState = Literal[
+    "connecting",
+    "live",
+    "stale",
+    "backoff",
+    "breaker_open",
+    "breaker_half_open",
+    "recovered",
+    "resync",
+    "init_failed",
+    "error",
+]
+
+
+class Status(Event, frozen=True, kw_only=True, tag="status"):
+    """A state change of one stream or connection of a venue.
+
+    `stream` names a connection (`ws:main`) or one stream (`book:BTC-USD-PERP`);
+    `symbol` is `*` when the change concerns the whole connection.
+    """
+
+    kind: ClassVar[str] = "status"
+    is_state: ClassVar[bool] = False
+
+    stream: str
+    state: StatusState
+    reason: str = ""
+    delay_s: float | None = None
+    gap_start_ms: int | None = None
+    gap_end_ms: int | None = None
+
+
+AnyEvent = Book | Bbo | Trade | Funding | Mark | Status
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_json(event: Event) -> bytes:
+    """Serialize one event as a JSON object (no trailing newline)."""
+    return _encoder.encode(event)
+
+
+def decode_event(data: bytes | str) -> AnyEvent:
+    """Inverse of `encode_json`, for consumers of the JSON-lines sink."""
+    event: AnyEvent = msgspec.json.decode(data, type=AnyEvent)
+    return event

@@ -1,0 +1,102 @@
+"""What every task of one venue shares: adapter, policy, publisher, metrics, HTTP, books.
+
+Status changes go through `status()`, which publishes a `Status` event, logs one line
+and records the latest state per stream for health reporting.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from venuefeed.core.adapter import Instrument, VenueAdapter
+from venuefeed.core.books import BookKeeper
+from venuefeed.core.clock import wall_ms
+from venuefeed.core.events import Status, StatusState
+from venuefeed.core.logs import RateLimitedLog
+from venuefeed.core.metrics import Metrics
+from venuefeed.core.publisher import Publisher
+from venuefeed.core.rest import RestClient
+from venuefeed.core.settings import Policy
+
+logger = logging.getLogger("venuefeed.venue")
+
+_LEVELS: dict[str, int] = {
+    "connecting": logging.INFO,
+    "live": logging.INFO,
+    "recovered": logging.INFO,
+    "backoff": logging.WARNING,
+    "stale": logging.WARNING,
+    "resync": logging.WARNING,
+    "breaker_half_open": logging.WARNING,
+    "breaker_open": logging.ERROR,
+    "init_failed": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+@dataclass(slots=True)
+class StreamState:
+    state: StatusState
+    reason: str
+    at_ms: int
+
+
+@dataclass
+class VenueRuntime:
+    name: str
+    adapter: VenueAdapter
+    policy: Policy
+    publisher: Publisher
+    metrics: Metrics
+    http: aiohttp.ClientSession
+    rest: RestClient
+    log: RateLimitedLog
+    instruments: list[Instrument] = field(default_factory=list)
+    symbols: dict[str, str] = field(default_factory=dict)  # instrument -> symbol
+    books: BookKeeper | None = None
+    states: dict[str, StreamState] = field(default_factory=dict)
+
+    async def status(
+        self,
+        stream: str,
+        state: StatusState,
+        reason: str = "",
+        *,
+        symbol: str = "*",
+        instrument: str = "*",
+        delay_s: float | None = None,
+        gap_start_ms: int | None = None,
+        gap_end_ms: int | None = None,
+    ) -> None:
+        now = wall_ms()
+        self.states[stream] = StreamState(state, reason, now)
+        self.metrics.inc("status_changes", venue=self.name, state=state)
+        extra = f" in {delay_s:.2f}s" if delay_s is not None else ""
+        if gap_start_ms is not None and gap_end_ms is not None:
+            extra += f" after a {(gap_end_ms - gap_start_ms) / 1000:.1f}s gap"
+        logger.log(
+            _LEVELS.get(state, logging.INFO),
+            "%s: %s %s%s%s",
+            self.name,
+            stream,
+            state,
+            extra,
+            f": {reason}" if reason else "",
+        )
+        await self.publisher.publish(
+            Status(
+                venue=self.name,
+                symbol=symbol,
+                instrument=instrument,
+                ts_recv=now,
+                stream=stream,
+                state=state,
+                reason=reason,
+                delay_s=delay_s,
+                gap_start_ms=gap_start_ms,
+                gap_end_ms=gap_end_ms,
+            )
+        )

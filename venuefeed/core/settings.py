@@ -1,0 +1,269 @@
+"""Configuration: `venues.toml` + `VENUEFEED_*` environment, validated once at start-up.
+
+Precedence is env > TOML > defaults, per field. Every policy value has the same name for
+every venue and carries its unit in the name. A venue table may override any policy
+field; `Settings.policy_for(venue)` resolves defaults <- venue table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from venuefeed.core.errors import ConfigError
+
+ENV_PREFIX = "VENUEFEED_"
+ENV_DELIMITER = "__"
+DEFAULT_CONFIG = Path("venues.toml")
+
+
+class Policy(BaseModel):
+    """Connectivity policy, identical field names for every venue."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stale_after_s: float = Field(
+        10.0, gt=0, description="a stream without data this long is recycled"
+    )
+    connect_timeout_s: float = Field(10.0, gt=0, description="bound on one websocket handshake")
+    request_timeout_s: float = Field(10.0, gt=0, description="bound on one REST request")
+    backoff_initial_s: float = Field(0.5, gt=0, description="first reconnect delay")
+    backoff_max_s: float = Field(30.0, gt=0, description="reconnect delay cap")
+    backoff_multiplier: float = Field(2.0, ge=1, description="growth per failed attempt")
+    backoff_jitter: float = Field(0.2, ge=0, le=1, description="+/- fraction of randomness")
+    stable_after_s: float = Field(
+        30.0, gt=0, description="healthy with data this long resets the backoff"
+    )
+    heartbeat_interval_s: float = Field(20.0, gt=0, description="app-level ping period")
+    funding_poll_s: float = Field(60.0, gt=0, description="REST funding poll period")
+    init_retry_max_s: float = Field(30.0, gt=0, description="cap on the init retry delay")
+    breaker_failures: int = Field(8, ge=1, description="failures that open the breaker")
+    breaker_window_s: float = Field(120.0, gt=0, description="window counting those failures")
+    breaker_cooldown_s: float = Field(60.0, gt=0, description="time the breaker stays open")
+    max_frame_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="larger frames are an error and a reconnect"
+    )
+    book_depth: int = Field(20, ge=1, le=1000, description="levels per side in book events")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError(
+                f"backoff_max_s ({self.backoff_max_s}) must be >= "
+                f"backoff_initial_s ({self.backoff_initial_s})"
+            )
+        return self
+
+
+POLICY_FIELDS: tuple[str, ...] = tuple(Policy.model_fields)
+
+
+class DefaultsSettings(Policy):
+    """`[defaults]`: the policy plus the symbols every venue streams unless it says otherwise."""
+
+    symbols: tuple[str, ...] = ("BTC", "ETH")
+
+
+class VenueSettings(BaseModel):
+    """`[venues.<name>]`: where to connect, what to stream, and any policy override."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    symbols: tuple[str, ...] | None = None
+    ws_url: str | None = None
+    rest_url: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    stale_after_s: float | None = Field(None, gt=0)
+    connect_timeout_s: float | None = Field(None, gt=0)
+    request_timeout_s: float | None = Field(None, gt=0)
+    backoff_initial_s: float | None = Field(None, gt=0)
+    backoff_max_s: float | None = Field(None, gt=0)
+    backoff_multiplier: float | None = Field(None, ge=1)
+    backoff_jitter: float | None = Field(None, ge=0, le=1)
+    stable_after_s: float | None = Field(None, gt=0)
+    heartbeat_interval_s: float | None = Field(None, gt=0)
+    funding_poll_s: float | None = Field(None, gt=0)
+    init_retry_max_s: float | None = Field(None, gt=0)
+    breaker_failures: int | None = Field(None, ge=1)
+    breaker_window_s: float | None = Field(None, gt=0)
+    breaker_cooldown_s: float | None = Field(None, gt=0)
+    max_frame_bytes: int | None = Field(None, ge=1024)
+    book_depth: int | None = Field(None, ge=1, le=1000)
+
+
+class EngineSettings(BaseModel):
+    """`[engine]`: publisher bounds, shared by all venues."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    queue_max: int = Field(10_000, ge=16, description="history events buffered per consumer")
+    history_put_timeout_s: float = Field(
+        1.0, ge=0, description="a full consumer delays a history event this long, then drops"
+    )
+    log_repeat_s: float = Field(30.0, gt=0, description="repeat window for rate-limited logs")
+
+
+class Settings(BaseSettings):
+    """Everything venuefeed reads from `venues.toml` and `VENUEFEED_*` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        extra="forbid",
+        frozen=True,
+        toml_file=None,
+    )
+
+    defaults: DefaultsSettings = Field(default_factory=DefaultsSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    venues: dict[str, VenueSettings] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def policy_for(self, venue: str) -> Policy:
+        """Defaults overlaid with the venue table's non-null policy fields."""
+        base = self.defaults.model_dump(include=set(POLICY_FIELDS))
+        table = self.venues.get(venue)
+        if table is not None:
+            base.update(
+                {
+                    k: v
+                    for k, v in table.model_dump(include=set(POLICY_FIELDS)).items()
+                    if v is not None
+                }
+            )
+        try:
+            return Policy(**base)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc, prefix=f"venues.{venue}")) from None
+
+    def symbols_for(self, venue: str) -> tuple[str, ...]:
+        table = self.venues.get(venue)
+        if table is not None and table.symbols is not None:
+            return table.symbols
+        return self.defaults.symbols
+
+
+def _one_line(
+    exc: ValidationError, *, prefix: str = "", env: Mapping[str, str] | None = None
+) -> str:
+    """The first validation error as `field = value: what is allowed (source)`."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    if prefix:
+        loc = f"{prefix}.{loc}" if loc else prefix
+    value = err.get("input")
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (check the spelling against venues.toml's documented fields)"
+    source = ""
+    if env is not None:
+        name = env_name(loc)
+        if name in env:
+            source = f" (from env {name})"
+    if isinstance(value, dict):
+        return f"config error: {loc}: {msg}{source}"
+    return f"config error: {loc} = {value!r}: {msg}{source}"
+
+
+def env_name(dotted: str) -> str:
+    """`venues.aster.stale_after_s` -> `VENUEFEED_VENUES__ASTER__STALE_AFTER_S`."""
+    return ENV_PREFIX + ENV_DELIMITER.join(p.upper() for p in dotted.split("."))
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read `path` (default `./venues.toml` if it exists) and the environment.
+
+    Raises `ConfigError` with one line naming the field, the value and what is allowed.
+    """
+    toml_path: Path | None = Path(path) if path is not None else None
+    if toml_path is not None and not toml_path.is_file():
+        raise ConfigError(f"config error: no such config file: {toml_path}")
+    if toml_path is None and DEFAULT_CONFIG.is_file():
+        toml_path = DEFAULT_CONFIG
+    _reject_unknown_env(os.environ)
+    cls = _settings_class(toml_path)
+    try:
+        return cls()
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, env=os.environ)) from None
+    except ValueError as exc:  # TOML syntax errors arrive as tomllib.TOMLDecodeError
+        raise ConfigError(f"config error: {toml_path}: {exc}") from None
+
+
+def _settings_class(toml_path: Path | None) -> type[Settings]:
+    """A Settings subclass bound to one TOML file (pydantic-settings reads it from config)."""
+
+    class _Bound(Settings):
+        model_config = SettingsConfigDict(toml_file=toml_path)
+
+    _Bound.__name__ = "Settings"
+    return _Bound
+
+
+def _reject_unknown_env(environ: Mapping[str, str]) -> None:
+    top = {name.upper() for name in Settings.model_fields}
+    for name in environ:
+        if not name.startswith(ENV_PREFIX):
+            continue
+        head = name[len(ENV_PREFIX) :].split(ENV_DELIMITER, 1)[0]
+        if head not in top and head not in _NON_CONFIG_ENV:
+            allowed = ", ".join(f"{ENV_PREFIX}{t}{ENV_DELIMITER}..." for t in sorted(top))
+            raise ConfigError(
+                f"config error: unknown environment variable {name}; expected {allowed}"
+            )
+
+
+#: VENUEFEED_* variables that are switches, not configuration values.
+_NON_CONFIG_ENV = frozenset({"DISABLE_PLUGIN_AUTOLOAD", "BLOCK_PLUGINS"})
+
+
+Source = Literal["default", "toml", "env"]
+
+
+def value_sources(path: str | os.PathLike[str] | None = None) -> dict[str, Source]:
+    """For `venuefeed config`: which source set each dotted field that is not a default."""
+    toml_path = (
+        Path(path) if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    )
+    cls = _settings_class(toml_path)
+    out: dict[str, Source] = {}
+    toml_values = TomlConfigSettingsSource(cls)() if toml_path is not None else {}
+    env_values = EnvSettingsSource(cls)()
+    for values, source in ((toml_values, "toml"), (env_values, "env")):
+        for dotted in _flatten(values):
+            out[dotted] = source  # type: ignore[assignment]
+    return out
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for k, v in values.items():
+        dotted = f"{prefix}{k}".lower()
+        if isinstance(v, Mapping) and k != "options":
+            keys.extend(_flatten(v, dotted + "."))
+        else:
+            keys.append(dotted)
+    return keys

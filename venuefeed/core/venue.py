@@ -1,0 +1,137 @@
+"""One venue's life: init (retried forever), symbol resolution, then its supervised tasks.
+
+VenueRunner.run
+  ├─ init requests   tenacity: exponential backoff with jitter, never gives up
+  ├─ resolve symbols unknown ones are an error for that symbol only
+  └─ Supervisor      one ConnectionRunner per ConnectionSpec + the funding Poller
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+
+from venuefeed.core.adapter import BookDelta, BookSnapshot, Instrument, RestRequest, Resync
+from venuefeed.core.books import BookKeeper
+from venuefeed.core.connection import ConnectionRunner
+from venuefeed.core.errors import RestError, UnknownSymbolError
+from venuefeed.core.events import Event
+from venuefeed.core.runtime import VenueRuntime
+from venuefeed.core.supervisor import Child, Supervisor
+
+logger = logging.getLogger(__name__)
+
+
+class VenueRunner:
+    def __init__(self, runtime: VenueRuntime) -> None:
+        self.runtime = runtime
+        self.connections: list[ConnectionRunner] = []
+
+    async def run(self) -> None:
+        rt = self.runtime
+        await self._init()
+        rt.instruments = await self._resolve()
+        rt.symbols = {i.instrument: i.symbol for i in rt.instruments}
+        if not rt.instruments:
+            await rt.status("venue", "error", "no configured symbol is listed by the venue")
+            await asyncio.Event().wait()  # nothing to stream; stay visible as an error
+        adapter = rt.adapter
+        rt.books = BookKeeper(
+            venue=rt.name,
+            continuity=adapter.continuity,
+            rest_snapshots=adapter.resync is Resync.REST_SNAPSHOT,
+            depth=rt.policy.book_depth,
+            symbols=rt.symbols,
+            bbo_from_book=adapter.bbo_from_book,
+        )
+        children: dict[str, Child] = {}
+        for spec in adapter.connections(rt.instruments):
+            conn = ConnectionRunner(rt, spec)
+            self.connections.append(conn)
+            children[conn.stream] = conn.run
+        polls = adapter.poll_requests(rt.instruments)
+        if polls:
+            children["poll:funding"] = Poller(rt, polls).run
+        await Supervisor(rt.name, rt.policy, rt.metrics).run(children)
+
+    async def _init(self) -> None:
+        rt = self.runtime
+        requests = rt.adapter.init_requests()
+        if not requests:
+            return
+        retrying = AsyncRetrying(
+            wait=wait_exponential_jitter(
+                initial=rt.policy.backoff_initial_s,
+                max=rt.policy.init_retry_max_s,
+                exp_base=rt.policy.backoff_multiplier,
+                jitter=rt.policy.backoff_initial_s * rt.policy.backoff_jitter,
+            ),
+            retry=retry_if_exception_type(RestError),
+            before_sleep=self._init_failed,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                for request in requests:
+                    await self._run_init(request)
+        logger.info("%s: init done (%d requests)", rt.name, len(requests))
+
+    async def _run_init(self, request: RestRequest) -> None:
+        for item in await self.runtime.rest.fetch(request):
+            if isinstance(item, Event):
+                await self.runtime.publisher.publish(item)
+
+    async def _init_failed(self, state: RetryCallState) -> None:
+        rt = self.runtime
+        rt.metrics.inc("init_failures", venue=rt.name)
+        exc = state.outcome.exception() if state.outcome is not None else None
+        delay = state.next_action.sleep if state.next_action is not None else None
+        await rt.status(
+            "init", "init_failed", f"attempt {state.attempt_number}: {exc}", delay_s=delay
+        )
+
+    async def _resolve(self) -> list[Instrument]:
+        rt = self.runtime
+        found: list[Instrument] = []
+        for symbol in rt.adapter.ctx.symbols:
+            try:
+                found.append(rt.adapter.resolve(symbol))
+            except UnknownSymbolError as exc:
+                rt.metrics.inc("unknown_symbols", venue=rt.name)
+                await rt.status(f"symbol:{symbol}", "error", str(exc), symbol=symbol)
+        return found
+
+
+class Poller:
+    """Funding (and mark) REST polls every `funding_poll_s`; survives every error."""
+
+    def __init__(self, runtime: VenueRuntime, requests: Sequence[RestRequest]) -> None:
+        self.runtime = runtime
+        self.requests = requests
+
+    async def run(self) -> None:
+        rt = self.runtime
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            for request in self.requests:
+                await self.poll_once(request)
+            await asyncio.sleep(max(0.0, rt.policy.funding_poll_s - (loop.time() - started)))
+
+    async def poll_once(self, request: RestRequest) -> None:
+        rt = self.runtime
+        try:
+            results = await rt.rest.fetch(request)
+        except RestError as exc:
+            rt.metrics.inc("poll_failures", venue=rt.name, request=request.name)
+            rt.log.log(logging.WARNING, f"poll:{request.name}", "%s (will poll again)", exc)
+            return
+        rt.metrics.inc("polls", venue=rt.name, request=request.name)
+        for item in results:
+            if isinstance(item, Event):
+                await rt.publisher.publish(item)
+            elif isinstance(item, BookSnapshot | BookDelta):
+                logger.debug("%s: poll %s returned a book item; ignored", rt.name, request.name)

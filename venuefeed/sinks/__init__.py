@@ -1,0 +1,1 @@
+"""Where events go besides `engine.events()`: each sink is one consumer."""

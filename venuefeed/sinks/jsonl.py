@@ -1,0 +1,57 @@
+"""JSON-lines sink: one event per line, written off the event loop.
+
+Writes happen in a worker thread in batches, so a slow pipe or disk never stalls the
+engine's reads, heartbeats or watchdogs; the sink's own bounded queue absorbs bursts
+(state events conflate, history events wait then count a drop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import BinaryIO
+
+from venuefeed.core.errors import ConsumerClosedError
+from venuefeed.core.events import encode_json
+from venuefeed.core.publisher import Subscription
+
+_BATCH = 512
+
+
+class JsonlSink:
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.written = 0
+
+    def _open(self) -> tuple[BinaryIO, bool]:
+        if self.target == "-":
+            return sys.stdout.buffer, False
+        return open(self.target, "ab"), True
+
+    async def run(self, events: Subscription) -> None:
+        out, owned = self._open()
+        try:
+            while True:
+                first = await anext(events, None)
+                if first is None:
+                    return
+                chunk = [encode_json(first)]
+                while len(chunk) < _BATCH and (more := events.get_nowait()) is not None:
+                    chunk.append(encode_json(more))
+                data = b"\n".join(chunk) + b"\n"
+                try:
+                    await asyncio.to_thread(_write, out, data)
+                except (BrokenPipeError, ValueError, OSError) as exc:
+                    events.close()
+                    raise ConsumerClosedError(
+                        f"sink jsonl:{self.target} can no longer be written ({exc}); stopping"
+                    ) from None
+                self.written += len(chunk)
+        finally:
+            if owned:
+                out.close()
+
+
+def _write(out: BinaryIO, data: bytes) -> None:
+    out.write(data)
+    out.flush()
