@@ -83,10 +83,10 @@ def engine_for() -> Callable[..., Engine]:
 
 
 async def next_event(
-    sub: Subscription, pred: Callable[[Event], bool], timeout: float = 5.0
+    sub: Subscription, pred: Callable[[Event], bool], within: float = 5.0
 ) -> Event:
-    """The next event matching `pred`; fails the test after `timeout` seconds."""
-    async with asyncio.timeout(timeout):
+    """The next event matching `pred`; fails the test after `within` seconds."""
+    async with asyncio.timeout(within):
         async for event in sub:
             if pred(event):
                 return event

@@ -228,8 +228,8 @@ class FakeVenue:
         self.funding_calls += 1
         return web.json_response(self.funding)
 
-    async def wait_connections(self, n: int, timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout), self.connected:
+    async def wait_connections(self, n: int, within: float = 5.0) -> None:
+        async with asyncio.timeout(within), self.connected:
             await self.connected.wait_for(lambda: self.connections >= n)
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
