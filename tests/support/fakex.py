@@ -198,6 +198,7 @@ class FakeVenue:
     pumping: asyncio.Event = field(default_factory=asyncio.Event)
     drop_after_accept: int = 0
     answer_pings: bool = True
+    refuse: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     funding: dict[str, Any] = field(default_factory=lambda: {"rate": 0.0008, "h": 8})
     connections: int = 0
     received: list[Any] = field(default_factory=list)
@@ -232,7 +233,13 @@ class FakeVenue:
         async with asyncio.timeout(within), self.connected:
             await self.connected.wait_for(lambda: self.connections >= n)
 
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse:
+            status, headers = self.refuse.pop(0)
+            async with self.connected:
+                self.connections += 1
+                self.connected.notify_all()
+            return web.Response(status=status, headers=headers, text="refused")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         async with self.connected:

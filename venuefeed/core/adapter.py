@@ -207,6 +207,7 @@ class RestRequest:
     method: Literal["GET", "POST"] = "GET"
     params: Mapping[str, str] | None = None
     json: Any | None = None
+    headers: Mapping[str, str] | None = None
 
 
 class VenueAdapter:

@@ -165,7 +165,7 @@ class ConnectionRunner:
         ws = await self._connect()
         try:
             for message in self.spec.subscribe:
-                await ws.send_str(encode_json(message))
+                await _send(ws, encode_json(message))
             try:
                 async with asyncio.TaskGroup() as tg:
                     if self.venue.adapter.heartbeat.ping is not None:
@@ -282,7 +282,7 @@ class ConnectionRunner:
         )
         if adapter.resync is Resync.RESUBSCRIBE:
             for message in adapter.resubscribe_messages(instrument):
-                await ws.send_str(encode_json(message))
+                await _send(ws, encode_json(message))
         elif adapter.resync is Resync.REST_SNAPSHOT:
             tg.create_task(self._fetch_snapshot(instrument, ws, tg))
         else:
@@ -313,7 +313,7 @@ class ConnectionRunner:
     async def _control(self, item: Parsed, ws: aiohttp.ClientWebSocketResponse) -> None:
         venue = self.venue
         if isinstance(item, Reply):
-            await ws.send_str(encode_json(item.message))
+            await _send(ws, encode_json(item.message))
         elif isinstance(item, Pong):
             venue.metrics.inc("pongs", venue=venue.name)
         elif isinstance(item, Ack):
@@ -377,7 +377,7 @@ class ConnectionRunner:
         interval = self.venue.policy.heartbeat_interval_s
         while True:
             await asyncio.sleep(interval)
-            await ws.send_str(ping)
+            await _send(ws, ping)
             self.venue.metrics.inc("pings_sent", venue=self.venue.name)
 
     async def _lifetime(self, ws: aiohttp.ClientWebSocketResponse, seconds: float) -> None:
@@ -434,6 +434,14 @@ class ConnectionRunner:
                 symbol=venue.symbols.get(instrument, instrument),
                 instrument=instrument,
             )
+
+
+async def _send(ws: aiohttp.ClientWebSocketResponse, text: str) -> None:
+    """Send on the socket; a socket closing under us is the venue closing, not a bug."""
+    try:
+        await ws.send_str(text)
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        raise VenueClosedError(f"socket closed while sending: {exc}") from None
 
 
 def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

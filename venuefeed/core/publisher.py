@@ -121,13 +121,18 @@ class Subscription(AsyncIterator[Event]):
     async def aclose(self) -> None:
         self.close()
 
-    def close(self, error: BaseException | None = None) -> None:
-        """End this consumer. Pending events are discarded and counted."""
+    def close(self, error: BaseException | None = None, *, drain: bool = False) -> None:
+        """End this consumer. Pending events are discarded and counted, unless `drain`
+        (engine shutdown): then iteration delivers them before it stops."""
         if self._closed:
             return
         self._closed = True
         self._error = error
         self._publisher._remove(self)
+        if not drain:
+            self._order.clear()
+            self._state.clear()
+            self._history = 0
         if self._data_waiter is not None and not self._data_waiter.done():
             self._data_waiter.set_result(None)
         for fut in self._space_waiters:
@@ -197,7 +202,7 @@ class Publisher:
         """End every consumer's iteration (engine shutdown)."""
         self._shutting_down = True
         for sub in list(self._subs):
-            sub.close(error)
+            sub.close(error, drain=True)
 
     def depth_by_consumer(self) -> dict[str, Any]:
         return {s.name: s.depth for s in self._subs}

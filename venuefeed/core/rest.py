@@ -37,7 +37,11 @@ class RestClient:
         try:
             async with asyncio.timeout(self._policy.request_timeout_s):
                 async with self._session.request(
-                    request.method, url, params=request.params, json=request.json
+                    request.method,
+                    url,
+                    params=request.params,
+                    json=request.json,
+                    headers=request.headers,
                 ) as resp:
                     body = await resp.content.read(self._policy.max_frame_bytes + 1)
                     if resp.status >= 400:

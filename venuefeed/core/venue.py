@@ -64,7 +64,7 @@ class VenueRunner:
             return
         retrying = AsyncRetrying(
             wait=wait_exponential_jitter(
-                initial=rt.policy.backoff_initial_s,
+                multiplier=rt.policy.backoff_initial_s,
                 max=rt.policy.init_retry_max_s,
                 exp_base=rt.policy.backoff_multiplier,
                 jitter=rt.policy.backoff_initial_s * rt.policy.backoff_jitter,

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from venuefeed.core.backoff import Backoff, backoff_delay
+from venuefeed.core.settings import Policy
+
+
+def delays(n: int, **kw: float) -> list[float]:
+    params = {"initial_s": 0.5, "max_s": 30.0, "multiplier": 2.0, "jitter": 0.0, **kw}
+    return [backoff_delay(a, **params) for a in range(n)]  # type: ignore[arg-type]
+
+
+def test_grows_exponentially_then_caps():
+    assert delays(8) == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+def test_jitter_stays_within_bounds_and_cap():
+    lo = backoff_delay(2, initial_s=1, max_s=30, multiplier=2, jitter=0.25, rand=lambda: 0.0)
+    hi = backoff_delay(2, initial_s=1, max_s=30, multiplier=2, jitter=0.25, rand=lambda: 1.0)
+    assert (lo, hi) == (3.0, 5.0)
+    capped = backoff_delay(10, initial_s=1, max_s=30, multiplier=2, jitter=0.5, rand=lambda: 1.0)
+    assert capped == 30.0
+
+
+def test_huge_attempt_does_not_overflow():
+    assert backoff_delay(100_000, initial_s=1, max_s=7, multiplier=10, jitter=0) == 7
+
+
+def test_negative_attempt_rejected():
+    with pytest.raises(ValueError, match="attempt"):
+        backoff_delay(-1, initial_s=1, max_s=2, multiplier=2, jitter=0)
+
+
+def test_counter_resets_to_initial_delay():
+    b = Backoff(Policy(backoff_initial_s=0.5, backoff_max_s=4, backoff_jitter=0))
+    assert [b.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    b.reset()
+    assert b.next_delay() == 0.5

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from venuefeed.core.adapter import BookDelta, BookSnapshot, Continuity
+from venuefeed.core.books import MAX_BUFFERED_DELTAS, BookKeeper
+from venuefeed.core.events import Bbo, Book
+
+
+def keeper(
+    continuity: Continuity = Continuity.SEQ_INCREMENT, rest: bool = False, depth: int = 2
+) -> BookKeeper:
+    return BookKeeper(
+        venue="v",
+        continuity=continuity,
+        rest_snapshots=rest,
+        depth=depth,
+        symbols={"X-1": "X"},
+        bbo_from_book=True,
+    )
+
+
+SNAP = BookSnapshot(
+    "X-1", [(100.0, 1.0), (99.0, 2.0), (98.0, 3.0)], [(101.0, 1.5), (102.0, 2.5)], seq=10
+)
+
+
+def book_of(update) -> Book:
+    return next(e for e in update.events if isinstance(e, Book))
+
+
+def test_snapshot_publishes_top_n_and_bbo():
+    k = keeper()
+    update = k.on_snapshot(SNAP, 5)
+    book = book_of(update)
+    assert book.bids == [(100.0, 1.0), (99.0, 2.0)] and book.asks == [(101.0, 1.5), (102.0, 2.5)]
+    assert (book.symbol, book.seq, book.ts_recv) == ("X", 10, 5)
+    bbo = next(e for e in update.events if isinstance(e, Bbo))
+    assert (bbo.bid_px, bbo.bid_sz, bbo.ask_px, bbo.ask_sz) == (100.0, 1.0, 101.0, 1.5)
+
+
+def test_deltas_set_and_remove_levels():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    update = k.on_delta(BookDelta("X-1", [(100.0, 0.0), (99.5, 4.0)], [(101.0, 0.5)], seq=11), 1)
+    book = book_of(update)
+    assert book.bids == [(99.5, 4.0), (99.0, 2.0)] and book.asks[0] == (101.0, 0.5)
+
+
+def test_seq_gap_breaks_the_book_until_a_new_snapshot():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    update = k.on_delta(BookDelta("X-1", [(99.0, 9.0)], [], seq=13), 1)
+    assert update.resync is not None and "expected seq 11, got 13" in update.resync
+    assert not update.events
+    # further deltas publish nothing and do not ask again
+    assert k.on_delta(BookDelta("X-1", [(99.0, 9.0)], [], seq=14), 2).events == ()
+    fresh = k.on_snapshot(BookSnapshot("X-1", [(90.0, 1.0)], [(91.0, 1.0)], seq=20), 3)
+    assert book_of(fresh).bids == [(90.0, 1.0)]  # no ghost levels from before
+
+
+def test_duplicate_delta_is_ignored():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    k.on_delta(BookDelta("X-1", [(99.0, 5.0)], [], seq=11), 1)
+    update = k.on_delta(BookDelta("X-1", [(99.0, 7.0)], [], seq=11), 2)
+    assert update.resync is None and not update.events and k.duplicates == 1
+
+
+def test_prev_link_rule():
+    k = keeper(Continuity.PREV_LINK)
+    k.on_snapshot(SNAP, 0)
+    assert k.on_delta(BookDelta("X-1", [], [(103.0, 1.0)], seq=15, prev_seq=10), 1).applied
+    bad = k.on_delta(BookDelta("X-1", [], [(103.0, 1.0)], seq=20, prev_seq=16), 2)
+    assert bad.resync is not None and "previous seq 15" in bad.resync
+
+
+def test_delta_before_any_snapshot_asks_for_resync_once():
+    k = keeper()
+    first = k.on_delta(BookDelta("X-1", [(1.0, 1.0)], [], seq=1), 0)
+    assert first.resync == "delta before any snapshot"
+    assert k.on_delta(BookDelta("X-1", [(1.0, 1.0)], [], seq=2), 0).resync is None
+
+
+def test_crossed_book_is_a_resync():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    update = k.on_delta(BookDelta("X-1", [(101.5, 1.0)], [], seq=11), 1)
+    assert update.resync == "crossed book" and not update.events
+
+
+def test_rest_snapshot_bridge_rule():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    # deltas arrive before the snapshot: buffered, one resync request
+    first = k.on_delta(BookDelta("X-1", [(99.0, 7.0)], [], first_seq=5, seq=8, prev_seq=4), 0)
+    assert first.resync == "no snapshot yet"
+    k.on_delta(BookDelta("X-1", [(98.0, 6.0)], [], first_seq=9, seq=12, prev_seq=8), 0)
+    k.on_delta(BookDelta("X-1", [(97.0, 5.0)], [], first_seq=13, seq=15, prev_seq=12), 0)
+    snap = BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=10, from_rest=True)
+    update = k.on_snapshot(snap, 1)
+    # delta 8 (< 10) dropped, delta 9..12 spans 10 and applies, delta 13..15 links by pu=12
+    book = book_of(update)
+    assert book.seq == 15
+    assert book.bids == [(100.0, 1.0), (98.0, 6.0)]
+    assert 99.0 not in dict(k._books["X-1"].bids)  # the pre-snapshot delta was dropped
+
+
+def test_rest_snapshot_older_than_buffer_is_a_gap():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    k.on_delta(BookDelta("X-1", [(99.0, 7.0)], [], first_seq=50, seq=55, prev_seq=49), 0)
+    update = k.on_snapshot(
+        BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=10, from_rest=True), 1
+    )
+    assert update.resync is not None and "gap" in update.resync
+
+
+def test_rest_buffer_is_bounded():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    for n in range(MAX_BUFFERED_DELTAS + 10):
+        k.on_delta(BookDelta("X-1", [], [], seq=n, prev_seq=n - 1), 0)
+    assert len(k._books["X-1"].buffer) <= MAX_BUFFERED_DELTAS
+
+
+def test_sizes_as_changes():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    update = k.on_delta(
+        BookDelta("X-1", [(100.0, 0.5), (99.0, -2.0)], [], seq=11, sizes_are_changes=True), 1
+    )
+    assert book_of(update).bids == [(100.0, 1.5), (98.0, 3.0)]
