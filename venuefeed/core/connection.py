@@ -89,10 +89,7 @@ class ConnectionRunner:
         venue = self.venue
         while True:
             if not self.breaker.allow_attempt():
-                wait = self.breaker.remaining_s()
-                venue.metrics.set("breaker_open", 1, venue=venue.name, stream=self.stream)
-                await venue.status(self.stream, "breaker_open", "too many failures", delay_s=wait)
-                await asyncio.sleep(wait)
+                await self._breaker_open()
                 continue
             venue.metrics.set("breaker_open", 0, venue=venue.name, stream=self.stream)
             if self.breaker.state is BreakerState.HALF_OPEN:
@@ -101,22 +98,39 @@ class ConnectionRunner:
             try:
                 await self._session()
             except _Rotate:
+                _reraise_if_cancelling()
                 venue.metrics.inc("reconnects", venue=venue.name, reason="rotate")
                 continue
             except VenueError as exc:
-                reason = type(exc).__name__
-                venue.metrics.inc("reconnects", venue=venue.name, reason=reason)
-                self._mark_outage()
-                self.breaker.record_failure()
-                delay = self.backoff.next_delay()
-                if exc.retry_after_s is not None:
-                    delay = max(delay, min(exc.retry_after_s, venue.policy.backoff_max_s * 4))
-                venue.metrics.set("backoff_delay_s", delay, venue=venue.name, stream=self.stream)
-                await venue.status(self.stream, "backoff", str(exc), delay_s=delay)
-                await asyncio.sleep(delay)
+                _reraise_if_cancelling()
+                await self._failed(exc)
             except BaseException:
                 self._mark_outage()
                 raise
+
+    async def _failed(self, exc: VenueError) -> None:
+        venue = self.venue
+        venue.metrics.inc("reconnects", venue=venue.name, reason=type(exc).__name__)
+        self._mark_outage()
+        if self.breaker.record_failure() is BreakerState.OPEN:
+            await self._breaker_open(str(exc))
+            return
+        delay = self.backoff.next_delay()
+        if exc.retry_after_s is not None:
+            delay = max(delay, min(exc.retry_after_s, venue.policy.backoff_max_s * 4))
+        venue.metrics.set("backoff_delay_s", delay, venue=venue.name, stream=self.stream)
+        await venue.status(self.stream, "backoff", str(exc), delay_s=delay)
+        await asyncio.sleep(delay)
+
+    async def _breaker_open(self, last_error: str = "") -> None:
+        venue = self.venue
+        wait = self.breaker.remaining_s()
+        venue.metrics.set("breaker_open", 1, venue=venue.name, stream=self.stream)
+        reason = f"{venue.policy.breaker_failures} failures within {venue.policy.breaker_window_s}s"
+        if last_error:
+            reason += f"; last: {last_error}"
+        await venue.status(self.stream, "breaker_open", reason, delay_s=wait)
+        await asyncio.sleep(wait)
 
     def _mark_outage(self) -> None:
         if self._outage_start_ms is None:
@@ -186,9 +200,9 @@ class ConnectionRunner:
         if self._stop is not None:
             return self._stop
         exc = ws.exception()
-        if (
-            isinstance(exc, aiohttp.WebSocketError)
-            and exc.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        too_big = aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        if ws.close_code == too_big or (
+            isinstance(exc, aiohttp.WebSocketError) and exc.code == too_big
         ):
             self.venue.metrics.inc("frames_too_large", venue=self.venue.name)
             return FrameTooLargeError(f"frame larger than max_frame_bytes: {exc}")
@@ -434,6 +448,14 @@ class ConnectionRunner:
                 symbol=venue.symbols.get(instrument, instrument),
                 instrument=instrument,
             )
+
+
+def _reraise_if_cancelling() -> None:
+    """A task group whose children failed while we were being cancelled reports the
+    children's errors and loses the cancellation; restore it so shutdown cannot stall."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def _send(ws: aiohttp.ClientWebSocketResponse, text: str) -> None:

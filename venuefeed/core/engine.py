@@ -160,9 +160,11 @@ class Engine:
         if task is not None:
             task.cancel()
             try:
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                with contextlib.suppress(asyncio.CancelledError):
                     async with asyncio.timeout(_SHUTDOWN_TIMEOUT_S):
                         await task
+            except TimeoutError:
+                logger.error("engine tasks did not stop within %.1fs", _SHUTDOWN_TIMEOUT_S)
             except Exception as exc:  # already logged by _run(); shutting down anyway
                 logger.debug("engine task ended with %r", exc)
         self.publisher.close()

@@ -45,6 +45,9 @@ class Supervisor:
             except StartupError:
                 raise
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None
                 logger.exception("%s: task %s crashed; restarting it", self._owner, name)
                 self._metrics.inc("task_restarts", venue=self._owner, task=name)
             if loop.time() - started >= self._policy.stable_after_s:

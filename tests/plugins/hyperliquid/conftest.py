@@ -1,0 +1,58 @@
+"""Fixtures for the Hyperliquid plugin tests.
+
+Recorded frames live in `data/` next to this file (copied from the shared venue notes, so
+the tests never read outside the repository).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from venuefeed.core.adapter import VenueContext
+from venuefeed.core.settings import Policy
+from venuefeed.plugins.hyperliquid.adapter import HyperliquidAdapter
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def frame_text() -> Callable[[str], str]:
+    """A recorded frame exactly as stored (what the websocket would deliver)."""
+    return lambda name: (DATA / name).read_text()
+
+
+@pytest.fixture
+def rest_body() -> Callable[[str], Any]:
+    """A recorded REST body, decoded (what a RestRequest's parse receives)."""
+    return lambda name: json.loads((DATA / name).read_text())
+
+
+@pytest.fixture
+def new_adapter(rest_body: Callable[[str], Any]) -> Callable[..., HyperliquidAdapter]:
+    """Build an adapter with the given options and the real `meta` capture loaded."""
+
+    def build(name: str = "hyperliquid", **options: Any) -> HyperliquidAdapter:
+        ctx = VenueContext(
+            name=name,
+            symbols=("BTC", "ETH"),
+            ws_url="wss://x/ws",
+            rest_url="https://x",
+            policy=Policy(),
+            options=options,
+        )
+        adapter = HyperliquidAdapter(ctx)
+        (meta,) = adapter.init_requests()
+        assert meta.parse(rest_body("rest_meta_response.sdk_cassette.json"), 0) == ()
+        return adapter
+
+    return build
+
+
+@pytest.fixture
+def adapter(new_adapter: Callable[..., HyperliquidAdapter]) -> HyperliquidAdapter:
+    return new_adapter()

@@ -1,0 +1,795 @@
+"""Lighter adapter: recorded and doc-derived frames in, exact normalized results out."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from venuefeed.core.adapter import (
+    Ack,
+    BookDelta,
+    BookSnapshot,
+    ConnectionSpec,
+    Continuity,
+    Instrument,
+    Pong,
+    Reply,
+    Resync,
+    StreamSpec,
+    VenueContext,
+    VenueNotice,
+)
+from venuefeed.core.errors import (
+    ConfigError,
+    MalformedFrame,
+    ParseError,
+    UnknownFrame,
+    UnknownSymbolError,
+)
+from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.plugins import PluginHost
+from venuefeed.core.settings import Policy
+from venuefeed.plugins.lighter import venuefeed_register_venues
+from venuefeed.plugins.lighter.adapter import LighterAdapter
+
+DATA = Path(__file__).parent / "data"
+RECV = 1_774_883_845_000  # 2026-03-30T15:17:25Z, between whole hours
+
+#: an orderBooks body with perps BTC=1 and ETH=0 (real capture), EURUSD=96, a spot market
+#: and an inactive perp, both of which must stay out of the symbol map.
+MARKETS: dict[str, Any] = {
+    "code": 200,
+    "order_books": [
+        {"symbol": "ETH", "market_id": 0, "market_type": "perp", "status": "active"},
+        {"symbol": "BTC", "market_id": 1, "market_type": "perp", "status": "active"},
+        {"symbol": "EURUSD", "market_id": 96, "market_type": "perp", "status": "active"},
+        {"symbol": "ETH/USDC", "market_id": 2048, "market_type": "spot", "status": "active"},
+        {"symbol": "OLD", "market_id": 7, "market_type": "perp", "status": "inactive"},
+    ],
+}
+
+
+def text(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+def load(name: str) -> Any:
+    return json.loads(text(name))
+
+
+def make(options: dict[str, Any] | None = None, *, init: bool = True) -> LighterAdapter:
+    ctx = VenueContext(
+        name="lighter",
+        symbols=("BTC", "ETH"),
+        ws_url="wss://x/ws",
+        rest_url="https://x",
+        policy=Policy(),
+        options=options or {},
+    )
+    adapter = LighterAdapter(ctx)
+    if init:
+        (request,) = adapter.init_requests()
+        assert request.parse(MARKETS, RECV) == ()
+    return adapter
+
+
+@pytest.fixture
+def lt() -> LighterAdapter:
+    return make()
+
+
+def frame(obj: Any) -> str:
+    return json.dumps(obj)
+
+
+# ---------------------------------------------------------------- registration, declarations
+
+
+def test_hook_registers_the_adapter() -> None:
+    assert venuefeed_register_venues() == [LighterAdapter]
+    host = PluginHost(("venuefeed.plugins.lighter",), load_entry_points=False)
+    assert host.venues["lighter"].adapter is LighterAdapter
+
+
+def test_declarations() -> None:
+    assert LighterAdapter.name == "lighter"
+    assert LighterAdapter.default_ws_url == "wss://mainnet.zklighter.elliot.ai/stream"
+    assert LighterAdapter.default_rest_url == "https://mainnet.zklighter.elliot.ai"
+    assert LighterAdapter.heartbeat.ping == {"type": "ping"}
+    assert LighterAdapter.continuity is Continuity.PREV_LINK
+    assert LighterAdapter.resync is Resync.RESUBSCRIBE
+    assert LighterAdapter.bbo_from_book is False
+    assert make().book_snapshot_request("0") is None
+
+
+# ---------------------------------------------------------------- init REST and resolve
+
+
+def test_init_request_is_order_books() -> None:
+    (request,) = make(init=False).init_requests()
+    assert (request.method, request.path, request.params) == ("GET", "/api/v1/orderBooks", None)
+
+
+def test_init_parses_the_real_capture() -> None:
+    adapter = make(init=False)
+    (request,) = adapter.init_requests()
+    assert request.parse(load("rest_order_books.nautilus.json"), RECV) == ()
+    assert adapter.resolve("ETH") == Instrument(symbol="ETH", instrument="0")
+    with pytest.raises(UnknownSymbolError):
+        adapter.resolve("BTC")
+
+
+def test_resolve_base_native_and_case(lt: LighterAdapter) -> None:
+    assert lt.resolve("BTC") == Instrument(symbol="BTC", instrument="1")
+    assert lt.resolve("eth") == Instrument(symbol="ETH", instrument="0")
+    assert lt.resolve("1") == Instrument(symbol="BTC", instrument="1")
+    assert lt.resolve("96") == Instrument(symbol="EURUSD", instrument="96")
+
+
+@pytest.mark.parametrize("symbol", ["DOGE", "ETH/USDC", "2048", "OLD", "7", ""])
+def test_resolve_unknown(lt: LighterAdapter, symbol: str) -> None:
+    with pytest.raises(UnknownSymbolError) as info:
+        lt.resolve(symbol)
+    assert info.value.venue == "lighter"
+    assert "BTC, ETH, EURUSD" in str(info.value)
+
+
+def test_init_without_market_type_counts_as_perp() -> None:
+    adapter = make(init=False)
+    (request,) = adapter.init_requests()
+    request.parse({"code": 200, "order_books": [{"symbol": "SOL", "market_id": 2}]}, RECV)
+    assert adapter.resolve("SOL") == Instrument("SOL", "2")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        "x",
+        {"code": 200},
+        {"code": 200, "order_books": {}},
+        {"code": 400, "message": "bad", "order_books": []},
+        {"code": 200, "order_books": [1]},
+        {"code": 200, "order_books": [{"symbol": "X", "market_id": "a", "market_type": "perp"}]},
+        {"code": 200, "order_books": [{"symbol": 5, "market_id": 1, "market_type": "perp"}]},
+        {"code": 200, "order_books": [{"market_id": 1}]},
+    ],
+)
+def test_init_rejects_bad_bodies(body: Any) -> None:
+    (request,) = make(init=False).init_requests()
+    with pytest.raises(ParseError):
+        request.parse(body, RECV)
+
+
+# ---------------------------------------------------------------- connections
+
+
+def test_connections_use_ctx_url_and_documented_subscribes(lt: LighterAdapter) -> None:
+    instruments = [lt.resolve("BTC"), lt.resolve("ETH")]
+    (conn,) = lt.connections(instruments)
+    assert isinstance(conn, ConnectionSpec)
+    assert conn.url == "wss://x/ws"
+    assert conn.name == "main"
+    assert conn.headers == {}
+    assert conn.max_lifetime_s is None
+    assert conn.subscribe == (
+        {"type": "subscribe", "channel": "order_book/1"},
+        {"type": "subscribe", "channel": "ticker/1"},
+        {"type": "subscribe", "channel": "trade/1"},
+        {"type": "subscribe", "channel": "market_stats/1"},
+        {"type": "subscribe", "channel": "order_book/0"},
+        {"type": "subscribe", "channel": "ticker/0"},
+        {"type": "subscribe", "channel": "trade/0"},
+        {"type": "subscribe", "channel": "market_stats/0"},
+    )
+    assert conn.streams == (
+        StreamSpec("book", "1", False),
+        StreamSpec("bbo", "1", False),
+        StreamSpec("trade", "1", True),
+        StreamSpec("funding", "1", True),
+        StreamSpec("mark", "1", True),
+        StreamSpec("book", "0", False),
+        StreamSpec("bbo", "0", False),
+        StreamSpec("trade", "0", True),
+        StreamSpec("funding", "0", True),
+        StreamSpec("mark", "0", True),
+    )
+    for message in conn.subscribe:
+        msgspec.json.encode(message)
+
+
+def test_connections_split_by_channel_budget() -> None:
+    adapter = make({"max_channels_per_connection": 4})
+    conns = adapter.connections([adapter.resolve("BTC"), adapter.resolve("ETH")])
+    assert [c.name for c in conns] == ["main1", "main2"]
+    assert [len(c.subscribe) for c in conns] == [4, 4]
+    assert conns[1].subscribe[0] == {"type": "subscribe", "channel": "order_book/0"}
+    assert {s.instrument for s in conns[1].streams} == {"0"}
+
+
+@pytest.mark.parametrize("bad", [0, 3, "40", 4.5, True])
+def test_bad_channel_budget_is_a_config_error(bad: Any) -> None:
+    with pytest.raises(ConfigError, match="max_channels_per_connection"):
+        make({"max_channels_per_connection": bad}, init=False)
+
+
+def test_resubscribe_messages(lt: LighterAdapter) -> None:
+    assert list(lt.resubscribe_messages("1")) == [
+        {"type": "unsubscribe", "channel": "order_book/1"},
+        {"type": "subscribe", "channel": "order_book/1"},
+    ]
+
+
+# ---------------------------------------------------------------- control frames
+
+
+def test_server_ping_gets_a_pong(lt: LighterAdapter) -> None:
+    assert lt.parse('{"type":"ping"}', RECV) == (Reply({"type": "pong"}),)
+
+
+def test_pong_answers_our_heartbeat(lt: LighterAdapter) -> None:
+    assert lt.parse('{"type":"pong"}', RECV) == (Pong(),)
+
+
+def test_connected_is_an_ack(lt: LighterAdapter) -> None:
+    (ack,) = lt.parse(text("ws_connected.ccxt.json"), RECV)
+    assert ack == Ack("connected session 8d354239-80e0-4b77-8763-87b6fef2f768")
+
+
+def test_unsubscribed_is_an_ack(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_unsubscribed.ccxt.json"), RECV) == (Ack("unsubscribed order_book:0"),)
+
+
+def test_shutdown_is_an_ack(lt: LighterAdapter) -> None:
+    (ack,) = lt.parse('{"type":"shutdown","close_in_ms":5000}', RECV)
+    assert isinstance(ack, Ack)
+    assert "5000" in ack.detail
+
+
+def test_error_30005_is_a_fatal_notice(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_error_30005.ccxt.json"), RECV) == (
+        VenueNotice(code="30005", message="Invalid Channel:  (marketId)", stream=None, fatal=True),
+    )
+
+
+def test_error_30005_naming_a_channel_names_the_stream(lt: LighterAdapter) -> None:
+    raw = frame({"error": {"code": 30005, "message": "Invalid Channel: ticker/1"}})
+    (notice,) = lt.parse(raw, RECV)
+    assert notice == VenueNotice("30005", "Invalid Channel: ticker/1", stream="bbo:1", fatal=True)
+
+
+def test_error_30003_already_subscribed_is_harmless(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_error_30003.ccxt.json"), RECV) == (
+        VenueNotice(
+            code="30003",
+            message="Already Subscribed to : market_stats:all",
+            stream=None,
+            fatal=False,
+        ),
+    )
+
+
+def test_error_30002_names_the_book_stream(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_error_30002.ccxt.json"), RECV) == (
+        VenueNotice(
+            code="30002",
+            message="Not Subscribed to : order_book:0",
+            stream="book:0",
+            fatal=False,
+        ),
+    )
+
+
+def test_typed_error_frame_from_asyncapi(lt: LighterAdapter) -> None:
+    raw = '{"type":"error","code":30010,"message":"Too Many Inflight Messages"}'
+    assert lt.parse(raw, RECV) == (
+        VenueNotice("30010", "Too Many Inflight Messages", stream=None, fatal=False),
+    )
+
+
+def test_error_with_odd_shape_still_becomes_a_notice(lt: LighterAdapter) -> None:
+    assert lt.parse('{"error":"boom"}', RECV) == (VenueNotice("unknown", "boom"),)
+
+
+# ---------------------------------------------------------------- order book
+
+
+def test_book_snapshot(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_order_book_subscribed.nautilus.json"), RECV) == (
+        BookSnapshot(
+            instrument="0",
+            bids=[(2000.0, 0.02)],
+            asks=[(2325.0, 99.0), (2341.25, 340.1028)],
+            seq=904845,
+            ts_venue=1778138582602,
+            from_rest=False,
+        ),
+    )
+
+
+def test_book_snapshot_drops_empty_levels(lt: LighterAdapter) -> None:
+    raw = frame(
+        {
+            "channel": "order_book:1",
+            "type": "subscribed/order_book",
+            "order_book": {
+                "asks": [{"price": "101.5", "size": "0.0000"}, {"price": "102", "size": "3"}],
+                "bids": [{"price": "99", "size": "2"}],
+                "nonce": 10,
+                "begin_nonce": 0,
+            },
+        }
+    )
+    (snap,) = lt.parse(raw, RECV)
+    assert snap == BookSnapshot("1", bids=[(99.0, 2.0)], asks=[(102.0, 3.0)], seq=10)
+
+
+def test_book_update_chains_begin_nonce_to_nonce(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_order_book_update.nautilus.json"), RECV) == (
+        BookDelta(
+            instrument="0",
+            bids=[],
+            asks=[(2064.54, 0.3285)],
+            seq=9182390020,
+            prev_seq=9182389998,
+            first_seq=None,
+            ts_venue=1774884082326,
+            sizes_are_changes=False,
+        ),
+    )
+
+
+def test_book_update_without_begin_nonce(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_order_book_update.ccxt.json"), RECV) == (
+        BookDelta(
+            instrument="0",
+            bids=[(2979.36, 0.0)],
+            asks=[(2979.64, 61.9487)],
+            seq=3107818665,
+            prev_seq=None,
+            ts_venue=1763448665923,
+        ),
+    )
+
+
+def test_book_update_old_doc_without_any_sequence(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_order_book_update.doc_old.json"), RECV) == (
+        BookDelta(
+            instrument="0",
+            bids=[(3338.8, 10.2898)],
+            asks=[(3327.46, 29.0915)],
+            seq=None,
+            prev_seq=None,
+            ts_venue=None,
+        ),
+    )
+
+
+def test_book_update_on_slash_channel(lt: LighterAdapter) -> None:
+    raw = frame(
+        {
+            "type": "update/order_book",
+            "channel": "order_book/1",
+            "timestamp": "1774884082400",
+            "order_book": {"asks": [], "bids": [{"price": 65000.5, "size": 0.25}], "nonce": 7},
+        }
+    )
+    (delta,) = lt.parse(raw, RECV)
+    assert delta == BookDelta("1", bids=[(65000.5, 0.25)], asks=[], seq=7, ts_venue=1774884082400)
+
+
+# ---------------------------------------------------------------- BBO
+
+
+def test_ticker_is_bbo(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_ticker_update.nautilus.json"), RECV) == (
+        Bbo(
+            venue="lighter",
+            symbol="ETH",
+            instrument="0",
+            ts_venue=1774883844933,
+            ts_recv=RECV,
+            bid_px=2064.30,
+            bid_sz=1.0392,
+            ask_px=2064.48,
+            ask_sz=0.4950,
+        ),
+    )
+
+
+def test_ticker_with_an_empty_side(lt: LighterAdapter) -> None:
+    raw = frame(
+        {
+            "type": "subscribed/ticker",
+            "channel": "ticker:1",
+            "timestamp": 1774883844999,
+            "ticker": {
+                "s": "BTC",
+                "a": {"price": "0", "size": "0"},
+                "b": {"price": "1", "size": "2"},
+            },
+        }
+    )
+    (bbo,) = lt.parse(raw, RECV)
+    assert isinstance(bbo, Bbo)
+    assert (bbo.symbol, bbo.instrument, bbo.ts_venue) == ("BTC", "1", 1774883844999)
+    assert (bbo.bid_px, bbo.bid_sz, bbo.ask_px, bbo.ask_sz) == (1.0, 2.0, None, None)
+    (bbo,) = lt.parse(frame({"type": "update/ticker", "channel": "ticker:1", "ticker": {}}), RECV)
+    assert isinstance(bbo, Bbo)
+    assert (bbo.bid_px, bbo.bid_sz, bbo.ask_px, bbo.ask_sz) == (None, None, None, None)
+
+
+# ---------------------------------------------------------------- trades
+
+
+def test_trade_update(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_trade_update.nautilus.json"), RECV) == [
+        Trade(
+            venue="lighter",
+            symbol="ETH",
+            instrument="0",
+            ts_venue=1773854156654,
+            ts_recv=RECV,
+            price=2181.83,
+            size=0.1336,
+            side="sell",
+            trade_id="16164557907",
+        )
+    ]
+
+
+def _trade(trade_id: int, price: str, size: str, maker_ask: bool, ts: int) -> dict[str, Any]:
+    return {
+        "trade_id": trade_id,
+        "type": "trade",
+        "market_id": 1,
+        "price": price,
+        "size": size,
+        "is_maker_ask": maker_ask,
+        "timestamp": ts,
+    }
+
+
+def test_taker_side_follows_is_maker_ask_and_liquidations_are_deduped(lt: LighterAdapter) -> None:
+    raw = frame(
+        {
+            "type": "update/trade",
+            "channel": "trade:1",
+            "trades": [
+                _trade(11, "65000.1", "0.5", True, 1774883844001),
+                _trade(12, "64999.9", "0.25", False, 1774883844002),
+            ],
+            "liquidation_trades": [
+                _trade(12, "64999.9", "0.25", False, 1774883844002),
+                _trade(13, "64990", "1.5", False, 1774883844003),
+            ],
+        }
+    )
+    trades = lt.parse(raw, RECV)
+    assert [(t.trade_id, t.price, t.size, t.side, t.ts_venue) for t in trades] == [  # type: ignore[union-attr]
+        ("11", 65000.1, 0.5, "buy", 1774883844001),
+        ("12", 64999.9, 0.25, "sell", 1774883844002),
+        ("13", 64990.0, 1.5, "sell", 1774883844003),
+    ]
+    assert all(t.symbol == "BTC" and t.instrument == "1" for t in trades)  # type: ignore[union-attr]
+
+
+def test_empty_trade_update(lt: LighterAdapter) -> None:
+    raw = '{"type":"update/trade","channel":"trade:0","trades":[],"liquidation_trades":null}'
+    assert lt.parse(raw, RECV) == []
+
+
+def test_trade_snapshot_is_not_replayed_by_default(lt: LighterAdapter) -> None:
+    assert lt.parse(text("ws_trade_subscribed.ccxt.json"), RECV) == (
+        Ack("subscribed trade:0: 1 recent trades not replayed"),
+    )
+
+
+def test_trade_snapshot_replayed_on_request() -> None:
+    adapter = make({"replay_trade_snapshot": True})
+    assert adapter.parse(text("ws_trade_subscribed.ccxt.json"), RECV) == [
+        Trade(
+            venue="lighter",
+            symbol="ETH",
+            instrument="0",
+            ts_venue=1763623734215,
+            ts_recv=RECV,
+            price=3028.85,
+            size=0.0346,
+            side="sell",
+            trade_id="526801155",
+        )
+    ]
+
+
+# ---------------------------------------------------------------- funding and mark
+
+
+def test_market_stats_ccxt_sample(lt: LighterAdapter) -> None:
+    funding, mark = lt.parse(text("ws_market_stats_update.ccxt.json"), RECV)
+    assert funding == Funding(
+        venue="lighter",
+        symbol="ETH",
+        instrument="0",
+        ts_venue=None,
+        ts_recv=RECV,
+        rate=0.0012,
+        interval_h=1.0,
+        rate_per_hour=0.0012 / 100,
+        next_funding_ms=1774886400000,  # the whole hour after RECV
+    )
+    assert funding.rate_per_hour == pytest.approx(0.000012, rel=1e-12)
+    assert mark == Mark(
+        venue="lighter",
+        symbol="ETH",
+        instrument="0",
+        ts_venue=None,
+        ts_recv=RECV,
+        mark_px=3013.91,
+        index_px=3015.56,
+    )
+
+
+def test_market_stats_nautilus_sample_next_funding_is_the_coming_hour(lt: LighterAdapter) -> None:
+    recv = 1774883845100
+    funding, mark = lt.parse(text("ws_market_stats_update_single.nautilus.json"), recv)
+    assert funding == Funding(
+        venue="lighter",
+        symbol="ETH",
+        instrument="0",
+        ts_venue=1774883844933,
+        ts_recv=recv,
+        rate=0.000001,
+        interval_h=1.0,
+        rate_per_hour=0.000001 / 100,
+        next_funding_ms=1774886400000,  # equals the sample's funding_timestamp
+    )
+    assert mark == Mark(
+        venue="lighter",
+        symbol="ETH",
+        instrument="0",
+        ts_venue=1774883844933,
+        ts_recv=recv,
+        mark_px=2064.47,
+        index_px=2064.48,
+    )
+
+
+def test_negative_funding_and_missing_index(lt: LighterAdapter) -> None:
+    raw = frame(
+        {
+            "type": "update/market_stats",
+            "channel": "market_stats:1",
+            "timestamp": 1774886400000,  # exactly on the hour: that payment is done
+            "market_stats": {"market_id": 1, "current_funding_rate": "-0.0250", "mark_price": "1"},
+        }
+    )
+    funding, mark = lt.parse(raw, RECV)
+    assert isinstance(funding, Funding) and isinstance(mark, Mark)
+    assert (funding.symbol, funding.rate, funding.next_funding_ms) == ("BTC", -0.025, 1774890000000)
+    assert funding.rate_per_hour == pytest.approx(-0.00025, rel=1e-12)
+    assert (mark.mark_px, mark.index_px) == (1.0, None)
+
+
+def test_market_stats_all_keeps_only_known_and_subscribed_markets(lt: LighterAdapter) -> None:
+    raw = text("ws_market_stats_all_update.ccxt.json")
+    funding, mark = lt.parse(raw, RECV)  # before connections(): every known market
+    assert funding == Funding(
+        venue="lighter",
+        symbol="EURUSD",
+        instrument="96",
+        ts_recv=RECV,
+        rate=0.0,
+        interval_h=1.0,
+        rate_per_hour=0.0,
+        next_funding_ms=1774886400000,
+    )
+    assert mark == Mark(
+        venue="lighter",
+        symbol="EURUSD",
+        instrument="96",
+        ts_recv=RECV,
+        mark_px=1.15954,
+        index_px=1.15901,
+    )
+    lt.connections([lt.resolve("BTC"), lt.resolve("ETH")])
+    assert lt.parse(raw, RECV) == []
+    unknown = make(init=False)
+    unknown.init_requests()[0].parse(load("rest_order_books.nautilus.json"), RECV)
+    assert unknown.parse(raw, RECV) == []
+
+
+# ---------------------------------------------------------------- REST funding poll
+
+
+def test_poll_funding_rates(lt: LighterAdapter) -> None:
+    (request,) = lt.poll_requests([lt.resolve("ETH")])
+    assert (request.method, request.path, request.params) == ("GET", "/api/v1/funding-rates", None)
+    (funding,) = request.parse(load("rest_funding_rates_response.ccxt.json"), RECV)
+    assert funding == Funding(
+        venue="lighter",
+        symbol="ETH",
+        instrument="0",
+        ts_venue=None,
+        ts_recv=RECV,
+        rate=0.00009599999999999999,
+        interval_h=8.0,
+        rate_per_hour=0.00009599999999999999 / 8,
+        next_funding_ms=1774886400000,
+    )
+    assert funding.rate_per_hour == pytest.approx(0.000012, rel=1e-9)
+
+
+def test_poll_keeps_lighter_rows_of_polled_markets(lt: LighterAdapter) -> None:
+    (request,) = lt.poll_requests([lt.resolve("BTC")])
+    body = {
+        "code": 200,
+        "funding_rates": [
+            {"market_id": 1, "exchange": "binance", "symbol": "BTC", "rate": 0.0001},
+            {"market_id": 0, "exchange": "lighter", "symbol": "ETH", "rate": 0.00009},
+            {"market_id": 1, "exchange": "lighter", "symbol": "BTC", "rate": -0.00016},
+        ],
+    }
+    (funding,) = request.parse(body, RECV)
+    assert isinstance(funding, Funding)
+    assert (funding.symbol, funding.instrument, funding.rate) == ("BTC", "1", -0.00016)
+    assert funding.rate_per_hour == pytest.approx(-0.00002, rel=1e-12)
+
+
+def test_poll_can_be_turned_off() -> None:
+    adapter = make({"poll_funding": False})
+    assert adapter.poll_requests([adapter.resolve("BTC")]) == ()
+    assert make().poll_requests([]) == ()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {"code": 200},
+        {"code": 429, "funding_rates": []},
+        {"code": 200, "funding_rates": ["x"]},
+        {"code": 200, "funding_rates": [{"exchange": "lighter", "market_id": "z", "rate": 1}]},
+        {"code": 200, "funding_rates": [{"exchange": "lighter", "market_id": 0, "rate": "x"}]},
+        {"code": 200, "funding_rates": [{"exchange": "lighter", "market_id": 0}]},
+    ],
+)
+def test_poll_rejects_bad_bodies(lt: LighterAdapter, body: Any) -> None:
+    (request,) = lt.poll_requests([lt.resolve("ETH")])
+    with pytest.raises(ParseError):
+        request.parse(body, RECV)
+
+
+# ---------------------------------------------------------------- garbage in, ParseError out
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b'{"type":"ping"}', MalformedFrame),
+        (b"\x00\x01", MalformedFrame),
+        ("", MalformedFrame),
+        ("{", MalformedFrame),
+        ("not json", MalformedFrame),
+        ("null", MalformedFrame),
+        ("[]", MalformedFrame),
+        ("42", MalformedFrame),
+        ('"ping"', MalformedFrame),
+        ("{}", UnknownFrame),
+        ('{"type":5}', MalformedFrame),
+        ('{"type":"update/height","channel":"height","height":1}', UnknownFrame),
+        ('{"type":"update/order_book","order_book":{"asks":[],"bids":[]}}', MalformedFrame),
+        ('{"type":"update/order_book","channel":"order_book:0"}', MalformedFrame),
+        ('{"type":"update/order_book","channel":"order_book:55","order_book":{}}', UnknownFrame),
+        ('{"type":"update/order_book","channel":"order_book","order_book":{}}', UnknownFrame),
+        (
+            '{"type":"update/order_book","channel":"order_book:0",'
+            '"order_book":{"asks":[{"price":"abc","size":"1"}],"bids":[]}}',
+            MalformedFrame,
+        ),
+        (
+            '{"type":"update/order_book","channel":"order_book:0",'
+            '"order_book":{"asks":[{"price":"1"}],"bids":[]}}',
+            MalformedFrame,
+        ),
+        (
+            '{"type":"update/order_book","channel":"order_book:0",'
+            '"order_book":{"asks":[["1","2"]],"bids":[]}}',
+            MalformedFrame,
+        ),
+        (
+            '{"type":"update/order_book","channel":"order_book:0",'
+            '"order_book":{"asks":[],"bids":[],"nonce":"x"}}',
+            MalformedFrame,
+        ),
+        ('{"type":"update/ticker","channel":"ticker:0"}', MalformedFrame),
+        ('{"type":"update/ticker","channel":"ticker:0","ticker":{"a":[1,2]}}', MalformedFrame),
+        ('{"type":"update/trade","channel":"trade:0","trades":{}}', MalformedFrame),
+        ('{"type":"update/trade","channel":"trade:0","trades":[{"price":"1"}]}', MalformedFrame),
+        (
+            '{"type":"update/trade","channel":"trade:0","trades":[{"trade_id":1,"price":"1",'
+            '"size":"1","is_maker_ask":"maybe"}]}',
+            MalformedFrame,
+        ),
+        ('{"type":"update/market_stats","channel":"market_stats:0"}', MalformedFrame),
+        (
+            '{"type":"update/market_stats","channel":"market_stats:0","market_stats":[]}',
+            MalformedFrame,
+        ),
+        (
+            '{"type":"update/market_stats","channel":"market_stats:0",'
+            '"market_stats":{"market_id":0,"mark_price":"x"}}',
+            MalformedFrame,
+        ),
+        (
+            '{"type":"update/market_stats","channel":"market_stats:0",'
+            '"market_stats":{"market_id":0,"current_funding_rate":true}}',
+            MalformedFrame,
+        ),
+        (
+            '{"type":"update/market_stats","channel":"market_stats:all",'
+            '"market_stats":{"0":"oops"}}',
+            MalformedFrame,
+        ),
+        ('{"type":"connected","session_id":7}', MalformedFrame),
+    ],
+)
+def test_garbage_raises_parse_errors(lt: LighterAdapter, raw: str | bytes, error: type) -> None:
+    with pytest.raises(error):
+        lt.parse(raw, RECV)
+
+
+WS_SAMPLES = sorted(p.name for p in DATA.glob("ws_*.json"))
+
+
+@pytest.mark.parametrize("name", WS_SAMPLES)
+def test_every_sample_parses_and_its_truncations_fail_cleanly(
+    lt: LighterAdapter, name: str
+) -> None:
+    raw = text(name)
+    assert lt.parse(raw, RECV) is not None
+    compact = json.dumps(json.loads(raw), separators=(",", ":"))
+    for cut in range(len(compact)):
+        with pytest.raises(ParseError):
+            lt.parse(compact[:cut], RECV)
+
+
+_WRONG: tuple[Any, ...] = (None, True, 0, -1.5, "", "x", [], {}, [1], {"a": 1})
+
+
+def _leaf_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _leaf_paths(v, (*path, k))] + [path]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _leaf_paths(v, (*path, i))] + [path]
+    return [path]
+
+
+def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    out = copy.deepcopy(doc)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize("name", WS_SAMPLES)
+def test_wrong_typed_fields_raise_only_parse_errors(name: str) -> None:
+    """Every field of every sample swapped for values of other types: never a raw error."""
+    adapter = make()
+    doc = load(name)
+    for path in _leaf_paths(doc):
+        for value in _WRONG:
+            raw = json.dumps(_replace(doc, path, value))
+            with contextlib.suppress(ParseError):
+                adapter.parse(raw, RECV)

@@ -1,0 +1,359 @@
+"""Paradex adapter declarations: options, symbols, connections, resubscribe, REST parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import venuefeed.plugins.paradex as plugin
+from venuefeed.core.adapter import (
+    Ack,
+    Continuity,
+    Heartbeat,
+    Instrument,
+    Resync,
+    StreamSpec,
+    VenueContext,
+    VenueNotice,
+)
+from venuefeed.core.codec import encode_json
+from venuefeed.core.errors import ConfigError, MalformedFrame, UnknownSymbolError
+from venuefeed.core.events import Funding, Mark
+from venuefeed.core.settings import Policy
+from venuefeed.plugins.paradex.adapter import ParadexAdapter
+
+DATA = Path(__file__).parent / "data"
+
+
+def load(name: str) -> Any:
+    return json.loads((DATA / name).read_text())
+
+
+def make(options: dict[str, Any] | None = None, ws_url: str = "wss://x/ws") -> ParadexAdapter:
+    ctx = VenueContext(
+        name="paradex",
+        symbols=("BTC", "ETH"),
+        ws_url=ws_url,
+        rest_url="https://x",
+        policy=Policy(),
+        options=options or {},
+    )
+    return ParadexAdapter(ctx)
+
+
+def market(symbol: str, base: str, kind: str = "PERP", hours: Any = 8) -> dict[str, Any]:
+    row: dict[str, Any] = {"symbol": symbol, "base_currency": base, "asset_kind": kind}
+    if hours is not None:
+        row["funding_period_hours"] = hours
+    return row
+
+
+#: GET /markets shaped like the documented MarketResp, with distinct funding periods.
+MARKETS = {
+    "results": [
+        market("BTC-USD-PERP", "BTC", hours=4),
+        market("ETH-USD-PERP", "ETH", hours=1),
+        market("kBONK-USD-PERP", "kBONK", hours=None),
+        market("BTC-USD-26DEC26-100000-C", "BTC", kind="OPTION"),
+        market("BTC-USD-PERP-100000-C", "BTC", kind="PERP_OPTION"),
+        market("SOL-USD-PERP", "SOL", hours=0),
+    ]
+}
+
+
+def initialised(options: dict[str, Any] | None = None) -> ParadexAdapter:
+    adapter = make(options)
+    (request,) = adapter.init_requests()
+    assert request.parse(MARKETS, 1) == ()
+    return adapter
+
+
+# -- declarations -----------------------------------------------------------------------------
+
+
+def test_hook_registers_the_adapter() -> None:
+    assert plugin.venuefeed_register_venues() == [ParadexAdapter]
+
+
+def test_class_declarations() -> None:
+    assert ParadexAdapter.name == "paradex"
+    assert ParadexAdapter.default_ws_url == "wss://ws-public.api.prod.paradex.trade/v1"
+    assert ParadexAdapter.default_rest_url == "https://api.prod.paradex.trade/v1"
+    assert ParadexAdapter.heartbeat == Heartbeat(ping=None)
+    assert ParadexAdapter.continuity is Continuity.SNAPSHOTS
+    assert ParadexAdapter.resync is Resync.RESUBSCRIBE
+    assert ParadexAdapter.bbo_from_book is False
+
+
+def test_deltas_feed_chains_seq_on_the_instance_only() -> None:
+    adapter = make({"book_feed": "deltas"})
+    assert adapter.continuity is Continuity.SEQ_INCREMENT
+    assert make().continuity is Continuity.SNAPSHOTS
+    assert ParadexAdapter.continuity is Continuity.SNAPSHOTS
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"encoding": "xml"},
+        {"book_feed": "full"},
+        {"book_refresh": "10ms"},
+        {"sbe_schema_version": 3},
+        {"sbe_schema_version": True},
+    ],
+)
+def test_bad_options_are_config_errors(options: dict[str, Any]) -> None:
+    key = next(iter(options))
+    with pytest.raises(ConfigError, match=f"venues.paradex.options.{key}"):
+        make(options)
+
+
+# -- init and resolve -------------------------------------------------------------------------
+
+
+def test_init_request_is_get_markets() -> None:
+    (request,) = make().init_requests()
+    assert (request.name, request.method, request.path, request.params) == (
+        "markets",
+        "GET",
+        "/markets",
+        None,
+    )
+
+
+def test_init_parses_the_recorded_markets_sample() -> None:
+    adapter = make()
+    (request,) = adapter.init_requests()
+    assert request.parse(load("rest_markets_response.ccxt.json"), 1) == ()
+    assert adapter.resolve("BODEN") == Instrument(symbol="BODEN", instrument="BODEN-USD-PERP")
+    with pytest.raises(UnknownSymbolError, match="BODEN"):
+        adapter.resolve("BTC")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"results": []}, {"results": [market("X-USD-1-C", "X", kind="OPTION")]}, {}, [], None],
+)
+def test_init_rejects_bodies_without_perps(body: Any) -> None:
+    (request,) = make().init_requests()
+    with pytest.raises(MalformedFrame):
+        request.parse(body, 1)
+
+
+def test_init_rejects_wrong_types() -> None:
+    (request,) = make().init_requests()
+    with pytest.raises(MalformedFrame):
+        request.parse({"results": [{"asset_kind": "PERP", "symbol": 7}]}, 1)
+    with pytest.raises(MalformedFrame):
+        request.parse({"results": [market("A-USD-PERP", "A", hours="eight")]}, 1)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "expected"),
+    [
+        ("BTC", Instrument("BTC", "BTC-USD-PERP")),
+        ("eth", Instrument("ETH", "ETH-USD-PERP")),
+        ("BTC-USD-PERP", Instrument("BTC", "BTC-USD-PERP")),
+        ("eth-usd-perp", Instrument("ETH", "ETH-USD-PERP")),
+        ("kBONK", Instrument("kBONK", "kBONK-USD-PERP")),
+        ("KBONK", Instrument("kBONK", "kBONK-USD-PERP")),
+    ],
+)
+def test_resolve(symbol: str, expected: Instrument) -> None:
+    assert initialised().resolve(symbol) == expected
+
+
+def test_resolve_unknown_names_the_known_bases() -> None:
+    with pytest.raises(UnknownSymbolError) as info:
+        initialised().resolve("DOGE")
+    assert info.value.venue == "paradex"
+    assert info.value.symbol == "DOGE"
+    assert "BTC, ETH, SOL, kBONK" in str(info.value)
+
+
+def test_resolve_never_picks_an_option_market() -> None:
+    with pytest.raises(UnknownSymbolError):
+        initialised().resolve("BTC-USD-PERP-100000-C")
+
+
+def test_resolve_before_init_follows_the_naming_convention() -> None:
+    adapter = make()
+    assert adapter.resolve("BTC") == Instrument("BTC", "BTC-USD-PERP")
+    assert adapter.resolve("ETH-USD-PERP") == Instrument("ETH", "ETH-USD-PERP")
+
+
+# -- connections ------------------------------------------------------------------------------
+
+
+def sub(channel: str, request_id: int, method: str = "subscribe") -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "method": method, "params": {"channel": channel}, "id": request_id}
+
+
+INSTRUMENTS = [Instrument("BTC", "BTC-USD-PERP"), Instrument("ETH", "ETH-USD-PERP")]
+
+
+def test_one_connection_with_every_stream_and_documented_subscribes() -> None:
+    adapter = initialised()
+    (conn,) = adapter.connections(INSTRUMENTS)
+    assert conn.name == "main"
+    assert conn.url == "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=1"
+    assert dict(conn.headers) == {}
+    assert conn.max_lifetime_s is None
+    assert conn.subscribe == (
+        sub("order_book.BTC-USD-PERP.snapshot@15@100ms", 1),
+        sub("bbo.BTC-USD-PERP", 2),
+        sub("trades.BTC-USD-PERP", 3),
+        sub("funding_data.BTC-USD-PERP", 4),
+        sub("markets_summary.BTC-USD-PERP", 5),
+        sub("order_book.ETH-USD-PERP.snapshot@15@100ms", 6),
+        sub("bbo.ETH-USD-PERP", 7),
+        sub("trades.ETH-USD-PERP", 8),
+        sub("funding_data.ETH-USD-PERP", 9),
+        sub("markets_summary.ETH-USD-PERP", 10),
+    )
+    assert conn.streams[:5] == (
+        StreamSpec("book", "BTC-USD-PERP", quiet=False),
+        StreamSpec("bbo", "BTC-USD-PERP", quiet=True),
+        StreamSpec("trade", "BTC-USD-PERP", quiet=True),
+        StreamSpec("funding", "BTC-USD-PERP", quiet=True),
+        StreamSpec("mark", "BTC-USD-PERP", quiet=True),
+    )
+    assert [s.instrument for s in conn.streams[5:]] == ["ETH-USD-PERP"] * 5
+    for message in conn.subscribe:  # the core sends them as JSON text
+        assert json.loads(encode_json(message)) == message
+
+
+@pytest.mark.parametrize(
+    ("options", "ws_url", "url"),
+    [
+        ({"encoding": "json"}, "wss://x/ws", "wss://x/ws"),
+        ({}, "ws://127.0.0.1:9/v1?a=b", "ws://127.0.0.1:9/v1?a=b&sbeSchemaId=1&sbeSchemaVersion=1"),
+        ({"sbe_schema_version": 0}, "wss://x/ws", "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=0"),
+        (
+            {},
+            "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=2",
+            "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=2",
+        ),
+    ],
+)
+def test_url_comes_from_ctx(options: dict[str, Any], ws_url: str, url: str) -> None:
+    (conn,) = make(options, ws_url=ws_url).connections(INSTRUMENTS[:1])
+    assert conn.url == url
+
+
+def test_book_feed_options_pick_the_channel() -> None:
+    (conn,) = make({"book_refresh": "50ms"}).connections(INSTRUMENTS[:1])
+    assert conn.subscribe[0] == sub("order_book.BTC-USD-PERP.snapshot@15@50ms", 1)
+    (conn,) = make({"book_feed": "deltas"}).connections(INSTRUMENTS[:1])
+    assert conn.subscribe[0] == sub("order_book.BTC-USD-PERP.deltas", 1)
+
+
+def test_resubscribe_is_unsubscribe_then_subscribe_with_stable_ids() -> None:
+    adapter = make({"book_feed": "deltas"})
+    adapter.connections(INSTRUMENTS)
+    first = adapter.resubscribe_messages("ETH-USD-PERP")
+    assert first == (
+        sub("order_book.ETH-USD-PERP.deltas", 11, "unsubscribe"),
+        sub("order_book.ETH-USD-PERP.deltas", 12),
+    )
+    assert adapter.resubscribe_messages("ETH-USD-PERP") == first
+    # Acks and errors for those ids map back to the book stream.
+    ack = {"jsonrpc": "2.0", "result": {"channel": "order_book.ETH-USD-PERP.deltas"}, "id": 11}
+    assert adapter.parse(json.dumps(ack), 5) == (
+        Ack("unsubscribed order_book.ETH-USD-PERP.deltas"),
+    )
+    error = {"jsonrpc": "2.0", "error": {"code": -32600, "message": "no"}, "id": 12}
+    assert adapter.parse(json.dumps(error), 5) == (
+        VenueNotice(code="-32600", message="no", stream="book:ETH-USD-PERP", fatal=True),
+    )
+    error["id"] = 11
+    assert adapter.parse(json.dumps(error), 5) == (
+        VenueNotice(code="-32600", message="no", stream="book:ETH-USD-PERP", fatal=False),
+    )
+
+
+# -- REST poll --------------------------------------------------------------------------------
+
+
+def test_poll_requests_are_markets_summary_per_market() -> None:
+    requests = initialised().poll_requests(INSTRUMENTS)
+    assert [(r.name, r.method, r.path, dict(r.params or {})) for r in requests] == [
+        ("summary:BTC-USD-PERP", "GET", "/markets/summary", {"market": "BTC-USD-PERP"}),
+        ("summary:ETH-USD-PERP", "GET", "/markets/summary", {"market": "ETH-USD-PERP"}),
+    ]
+
+
+def test_poll_parses_the_recorded_summary_with_the_market_period() -> None:
+    adapter = initialised()
+    request = adapter.poll_requests(INSTRUMENTS)[0]
+    body = {"results": [load("rest_markets_summary_item.ccxt.json")]}
+    funding, mark = request.parse(body, 1718170157000)
+    assert funding == Funding(
+        venue="paradex",
+        symbol="BTC",
+        instrument="BTC-USD-PERP",
+        ts_venue=1718170156580,
+        ts_recv=1718170157000,
+        rate=0.01629574927887,
+        interval_h=4.0,
+        rate_per_hour=0.01629574927887 / 4,
+        next_funding_ms=None,
+    )
+    assert mark == Mark(
+        venue="paradex",
+        symbol="BTC",
+        instrument="BTC-USD-PERP",
+        ts_venue=1718170156580,
+        ts_recv=1718170157000,
+        mark_px=68465.17449906,
+        index_px=67367.37268422,
+    )
+
+
+def test_poll_defaults_to_eight_hours_and_skips_markets_not_polled() -> None:
+    adapter = initialised()
+    adapter.poll_requests(INSTRUMENTS)
+    rows = [
+        {"symbol": "SOL-USD-PERP", "mark_price": "1", "funding_rate": "0.5", "created_at": 1},
+        {
+            "symbol": "ETH-USD-PERP",
+            "mark_price": "3512.25",
+            "underlying_price": "",
+            "funding_rate": "-0.0003",
+            "created_at": 1718170156999,
+        },
+    ]
+    funding, mark = adapter.poll_requests(INSTRUMENTS)[1].parse({"results": rows}, 7)
+    assert isinstance(funding, Funding) and isinstance(mark, Mark)
+    assert (funding.instrument, funding.interval_h, funding.rate_per_hour) == (
+        "ETH-USD-PERP",
+        1.0,
+        -0.0003,
+    )
+    assert (mark.mark_px, mark.index_px, mark.ts_venue) == (3512.25, None, 1718170156999)
+    # A market GET /markets gave no period for falls back to 8 h.
+    (request,) = initialised().poll_requests([Instrument("kBONK", "kBONK-USD-PERP")])
+    row = {"symbol": "kBONK-USD-PERP", "mark_price": "0.02", "funding_rate": "0.0008"}
+    funding, _ = request.parse({"results": [{**row, "created_at": 5}]}, 6)
+    assert isinstance(funding, Funding)
+    assert (funding.interval_h, funding.rate_per_hour) == (8.0, 0.0001)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"results": None},
+        {"results": [{"symbol": "BTC-USD-PERP"}]},
+        {"results": [{"symbol": "BTC-USD-PERP", "mark_price": [], "funding_rate": "1"}]},
+        {"results": [{"symbol": "BTC-USD-PERP", "mark_price": "1", "funding_rate": "x"}]},
+    ],
+)
+def test_poll_rejects_bad_bodies(body: Any) -> None:
+    (request,) = initialised().poll_requests(INSTRUMENTS[:1])
+    with pytest.raises(MalformedFrame):
+        request.parse(body, 1)

@@ -1,0 +1,284 @@
+"""Paradex SBE binary frames, encoded here from the schema (paradex-py paradex_1_0.xml, 1:1)."""
+
+from __future__ import annotations
+
+import struct
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot, VenueContext
+from venuefeed.core.errors import MalformedFrame, ParseError, UnknownFrame
+from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.settings import Policy
+from venuefeed.plugins.paradex.adapter import ParadexAdapter
+
+RECV = 1_800_000_000_000
+NULL = -(2**63)
+
+
+def make() -> ParadexAdapter:
+    ctx = VenueContext(
+        name="paradex",
+        symbols=("BTC", "ETH"),
+        ws_url="wss://x/ws",
+        rest_url="https://x",
+        policy=Policy(),
+    )
+    adapter = ParadexAdapter(ctx)
+    (request,) = adapter.init_requests()
+    rows: list[dict[str, Any]] = [
+        {"symbol": "BTC-USD-PERP", "base_currency": "BTC", "asset_kind": "PERP"},
+        {"symbol": "ETH-USD-PERP", "base_currency": "ETH", "asset_kind": "PERP"},
+    ]
+    rows[0]["funding_period_hours"] = 4
+    request.parse({"results": rows}, 1)
+    return adapter
+
+
+@pytest.fixture
+def adapter() -> ParadexAdapter:
+    return make()
+
+
+def e8(value: str) -> int:
+    """A decimal string as an exponent -8 mantissa, the way Paradex encodes it."""
+    return int(Decimal(value) * 100_000_000)
+
+
+def string(value: str) -> bytes:
+    raw = value.encode()
+    return bytes([len(raw)]) + raw
+
+
+def frame(template: int, block: bytes, tail: bytes, *, version: int = 1, schema: int = 1) -> bytes:
+    return struct.pack("<HHHH", len(block), template, schema, version) + block + tail
+
+
+def levels(rows: list[tuple[str, str]], entry: int = 16) -> bytes:
+    out = struct.pack("<HH", entry, len(rows))
+    for price, size in rows:
+        out += struct.pack("<qq", e8(price), e8(size)) + b"\0" * (entry - 16)
+    return out
+
+
+def trade(side: int = 1, market: str = "BTC-USD-PERP") -> bytes:
+    block = struct.pack(
+        "<qqqBqqqB",
+        1718267837999001,  # ts: feed publish time, not the trade time
+        555,
+        987654321,
+        side,
+        e8("67629.7"),
+        e8("0.992"),
+        1718267837265123,  # createdAt: the matching engine's time
+        1,
+    )
+    return frame(1, block, string(market))
+
+
+def book(pkg: int, bids: bytes, asks: bytes, market: str = "ETH-USD-PERP") -> bytes:
+    block = struct.pack("<qqB", 1718267840123456, 14127815, pkg) + struct.pack("<9q", *[NULL] * 9)
+    assert len(block) == 89
+    return frame(3, block, bids + asks + string(market))
+
+
+def summary(version: int) -> bytes:
+    fields = [1718334307698000, 42, e8("49.80885481"), e8("47.93"), e8("62.038")]
+    fields += [0] * 22
+    if version >= 1:
+        fields += [NULL, NULL, 39_199_975_098_110]
+    block = struct.pack(f"<{len(fields)}q", *fields)
+    assert len(block) == (240 if version else 216)
+    return frame(4, block, string("ETH-USD-PERP"), version=version)
+
+
+def funding(hours: int, version: int, market: str = "ETH-USD-PERP") -> bytes:
+    block = struct.pack(
+        "<qqqqqqqh",
+        1771506636999000,
+        77,
+        e8("-0.00014969"),
+        e8("-0.55169401"),
+        1771506636154000,
+        e8("-0.00050991"),
+        e8("-0.00014969"),
+        hours,
+    )
+    if version >= 1:
+        block += struct.pack("<q", NULL)
+    return frame(5, block, string(market), version=version)
+
+
+def test_trade(adapter: ParadexAdapter) -> None:
+    assert adapter.parse(trade(), RECV) == (
+        Trade(
+            venue="paradex",
+            symbol="BTC",
+            instrument="BTC-USD-PERP",
+            ts_venue=1718267837265,
+            ts_recv=RECV,
+            price=67629.7,
+            size=0.992,
+            side="buy",
+            trade_id="987654321",
+        ),
+    )
+    (sell,) = adapter.parse(trade(side=2), RECV)
+    assert isinstance(sell, Trade)
+    assert sell.side == "sell"
+
+
+def test_trade_without_a_representable_side_is_malformed(adapter: ParadexAdapter) -> None:
+    with pytest.raises(MalformedFrame, match="side"):
+        adapter.parse(trade(side=254), RECV)
+
+
+def test_bbo_with_a_null_side(adapter: ParadexAdapter) -> None:
+    block = struct.pack("<qqqqqq", 1681493939981777, 9, e8("3012.22"), e8("0.04"), NULL, NULL)
+    assert adapter.parse(frame(2, block, string("ETH-USD-PERP")), RECV) == (
+        Bbo(
+            venue="paradex",
+            symbol="ETH",
+            instrument="ETH-USD-PERP",
+            ts_venue=1681493939981,
+            ts_recv=RECV,
+            bid_px=3012.22,
+            bid_sz=0.04,
+            ask_px=None,
+            ask_sz=None,
+        ),
+    )
+
+
+def test_book_snapshot(adapter: ParadexAdapter) -> None:
+    bids = levels([("3010.5", "2.5"), ("3009.25", "11")])
+    asks = levels([("3011.75", "0.125")])
+    assert adapter.parse(book(0, bids, asks), RECV) == (
+        BookSnapshot(
+            instrument="ETH-USD-PERP",
+            bids=[(3010.5, 2.5), (3009.25, 11.0)],
+            asks=[(3011.75, 0.125)],
+            seq=14127815,
+            ts_venue=1718267840123,
+        ),
+    )
+
+
+def test_book_delta_with_wider_group_entries(adapter: ParadexAdapter) -> None:
+    bids = levels([("3010.5", "0")], entry=24)
+    asks = levels([], entry=24)
+    assert adapter.parse(book(1, bids, asks), RECV) == (
+        BookDelta(
+            instrument="ETH-USD-PERP",
+            bids=[(3010.5, 0.0)],
+            asks=[],
+            seq=14127815,
+            ts_venue=1718267840123,
+        ),
+    )
+
+
+def test_book_with_unknown_package_type_is_malformed(adapter: ParadexAdapter) -> None:
+    with pytest.raises(MalformedFrame, match="package"):
+        adapter.parse(book(7, levels([]), levels([])), RECV)
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_market_summary_both_versions(adapter: ParadexAdapter, version: int) -> None:
+    assert adapter.parse(summary(version), RECV) == (
+        Mark(
+            venue="paradex",
+            symbol="ETH",
+            instrument="ETH-USD-PERP",
+            ts_venue=1718334307698,
+            ts_recv=RECV,
+            mark_px=49.80885481,
+            index_px=47.93,
+        ),
+    )
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_funding_both_versions(adapter: ParadexAdapter, version: int) -> None:
+    assert adapter.parse(funding(8, version), RECV) == (
+        Funding(
+            venue="paradex",
+            symbol="ETH",
+            instrument="ETH-USD-PERP",
+            ts_venue=1771506636154,
+            ts_recv=RECV,
+            rate=-0.00014969,
+            interval_h=8.0,
+            rate_per_hour=-0.00014969 / 8,
+        ),
+    )
+
+
+def test_funding_without_a_period_uses_the_market_period(adapter: ParadexAdapter) -> None:
+    (btc,) = adapter.parse(funding(0, 1, market="BTC-USD-PERP"), RECV)
+    (other,) = adapter.parse(funding(0, 1, market="SOL-USD-PERP"), RECV)
+    assert isinstance(btc, Funding) and isinstance(other, Funding)
+    assert (btc.interval_h, btc.rate_per_hour) == (4.0, -0.00014969 / 4)
+    assert (other.symbol, other.interval_h) == ("SOL", 8.0)
+
+
+def test_heartbeat_and_binary_ack(adapter: ParadexAdapter) -> None:
+    beat = frame(40, struct.pack("<qq", 1, 2), b"")
+    assert adapter.parse(beat, RECV) == (Ack("sbe heartbeat"),)
+    subscribed = frame(41, struct.pack("<qqB", 1, 2, 0), string("bbo.BTC-USD-PERP"))
+    assert adapter.parse(subscribed, RECV) == (Ack("sbe subscribed"),)
+
+
+@pytest.mark.parametrize("template", [6, 20, 21, 22, 23, 999])
+def test_templates_not_subscribed_are_unknown(adapter: ParadexAdapter, template: int) -> None:
+    with pytest.raises(UnknownFrame):
+        adapter.parse(frame(template, b"\0" * 64, string("BTC-USD-PERP")), RECV)
+
+
+def test_other_schema_is_malformed(adapter: ParadexAdapter) -> None:
+    bad = bytearray(trade())
+    bad[4] = 2
+    with pytest.raises(MalformedFrame, match="schema"):
+        adapter.parse(bytes(bad), RECV)
+
+
+def test_short_root_block_is_malformed(adapter: ParadexAdapter) -> None:
+    with pytest.raises(MalformedFrame, match="block"):
+        adapter.parse(frame(3, b"\0" * 17, levels([]) + levels([]) + string("X")), RECV)
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        trade(),
+        book(0, levels([("1", "2"), ("3", "4")]), levels([("5", "6")])),
+        book(1, levels([("1", "2")], entry=24), levels([])),
+        summary(1),
+        funding(8, 1),
+        frame(2, struct.pack("<qqqqqq", 1, 2, 3, 4, 5, 6), string("BTC-USD-PERP")),
+    ],
+)
+def test_every_truncation_raises_only_parse_errors(adapter: ParadexAdapter, good: bytes) -> None:
+    assert adapter.parse(good, RECV)
+    for cut in range(len(good)):
+        with pytest.raises(ParseError):
+            adapter.parse(good[:cut], RECV)
+
+
+def test_group_count_past_the_end_is_malformed(adapter: ParadexAdapter) -> None:
+    bids = struct.pack("<HH", 16, 60_000) + struct.pack("<qq", 1, 1)
+    with pytest.raises(MalformedFrame, match="past the frame end"):
+        adapter.parse(book(0, bids, b""), RECV)
+
+
+def test_group_entries_too_small_are_malformed(adapter: ParadexAdapter) -> None:
+    with pytest.raises(MalformedFrame, match="entries"):
+        adapter.parse(book(0, struct.pack("<HH", 8, 1) + b"\0" * 8, levels([])), RECV)
+
+
+def test_bad_utf8_market_is_malformed(adapter: ParadexAdapter) -> None:
+    bad: Any = trade()[:-12] + b"\xff\xfe" + b"X" * 10
+    with pytest.raises(MalformedFrame):
+        adapter.parse(bad, RECV)

@@ -1,0 +1,552 @@
+"""Lighter (zkLighter) perpetuals: order book, BBO, trades, funding and mark price.
+
+Protocol facts this adapter relies on, each with its source. "asyncapi" is
+elliottech/lighter-python `asyncapi.json` @b0f62b0, which says it mirrors
+https://apidocs.lighter.xyz/docs/websocket-reference; "SDK" is elliottech/lighter-python;
+"TS client" is elliottech/lighter-ts (Lighter's own front-end library).
+
+Connection
+- Mainnet `wss://mainnet.zklighter.elliot.ai/stream`; `?readonly=true` gives read-only
+  access from restricted regions (apidocs.lighter.xyz/docs/websocket-reference; asyncapi
+  `servers.mainnet`). The query string belongs in venues.toml, not here: the URL always
+  comes from `ctx.ws_url`.
+- The server greets with `{"type":"connected","session_id":...}` (asyncapi `Connected`;
+  TS client `src/lighter-ws/types/WsMessage.ts`). Subscribing straight after the handshake
+  is fine: the official market-data guide subscribes in `onopen`
+  (apidocs.lighter.xyz/docs/market-data).
+- Subscribe `{"type":"subscribe","channel":"order_book/0"}` with `/`; unsubscribe likewise
+  (asyncapi `SubscribeRequest`, `UnsubscribeRequest`; SDK `lighter/ws_client.py`).
+  Frames name the channel with `:` (`"order_book:0"`): the SDK splits on `:`
+  (`ws_client.handle_subscribed_order_book`). This parser accepts either separator.
+- Keep-alive: the venue drops a socket idle for 2 minutes; an application
+  `{"type":"ping"}` (answered `{"type":"pong"}`) or a websocket ping resets it (asyncapi
+  `Ping`; the market-data guide pings every 60 s; the SDK every 30 s,
+  `ws_client.ping_interval`). The server also pings; the SDK answers `{"type":"pong"}`
+  (`ws_client.on_message`).
+- `{"type":"shutdown","close_in_ms":N}` announces a server-side close (SDK 1.1.8
+  `ws_client.handle_shutdown`, per PROTOCOLS.md 3.3); it is acknowledged and the core
+  reconnects when the socket closes.
+- Errors arrive as `{"error":{"code":30005,"message":"Invalid Channel: ..."}}` with no
+  `type` (TS client `WsErrorMessage`) or as `{"type":"error","code","message"}` (asyncapi
+  `ServerError`). Codes 30002 "Not Subscribed", 30003 "Already Subscribed" (harmless) and
+  30005 "Invalid Channel" come from ccxt `pro/lighter.py handle_error_message` samples;
+  only 30005 is treated as a rejected subscription. Errors carry no request id, so the
+  stream is recovered from the channel named in the message when there is one.
+
+Streams (one subscription per market and channel; ids from GET /api/v1/orderBooks)
+- `order_book/{id}`: `subscribed/order_book` is a full snapshot, `update/order_book`
+  changed levels (asyncapi `OrderBookSubscribed`/`OrderBookUpdate`; market-data guide).
+  Sizes are absolute; size 0 removes the level (SDK `ws_client.update_orders`).
+  `order_book.nonce` and `order_book.begin_nonce` are fields of the official schema
+  (SDK `lighter/models/order_book_depth_with_begin_nonce.py`); that an update's
+  `begin_nonce` equals the previous message's `nonce` comes from NautilusTrader
+  (`crates/adapters/lighter/src/websocket/handler.rs`) and independent third-party
+  recorders. UNCONFIRMED: no official sentence states the rule. The adapter declares
+  PREV_LINK with `seq=nonce, prev_seq=begin_nonce`, so a broken chain triggers a
+  resubscribe rather than a silently wrong book. Older frames without those fields (old
+  doc example, ccxt's 2025-11 sample) still parse: `seq`/`prev_seq` are then None and
+  the core cannot check continuity for them. The meaning of `offset` is undocumented and
+  it is not used.
+- Resync is RESUBSCRIBE: unsubscribe + subscribe yields a fresh `subscribed/order_book`
+  (the SDK and ccxt rebuild the book from that snapshot; there is no REST depth endpoint
+  with a nonce to bridge from).
+- `ticker/{id}`: `update/ticker` (and `subscribed/ticker`, asyncapi) with
+  `ticker.a`/`ticker.b` = `{price,size}` best ask/bid -> `Bbo`. Because Lighter has its
+  own BBO stream, `bbo_from_book` is off so consumers see one BBO source.
+- `trade/{id}`: `update/trade` with `trades[]` (asyncapi `Trade`: `is_maker_ask` boolean,
+  `timestamp` ms, decimal-string `price`/`size`). `is_maker_ask` true means the resting
+  order was the ask, so the taker bought. `liquidation_trades[]` are emitted too (deduped
+  by `trade_id` within the frame). `subscribed/trade` replays recent trades; they are
+  skipped unless `options.replay_trade_snapshot` is true, because every reconnect or
+  resubscribe would otherwise re-publish them.
+- `market_stats/{id}` (or `/all`, a dict keyed by market id; TS client
+  `WsUpdatePerpsMarketStatsMessage`): `mark_price`, `index_price` -> `Mark`;
+  `current_funding_rate` -> `Funding` (fields: SDK `lighter/models/perps_market_stats.py`).
+
+Funding
+- Funding is paid every hour on the hour (docs.lighter.xyz/trading/funding), so
+  `interval_h = 1` for every market and the next payment is the next whole hour after the
+  frame's timestamp (or the receive time when the frame has none). `funding_timestamp`
+  is not used for it: NautilusTrader's docs read it as the last completed payment
+  (`websocket/parse.rs parse_ws_funding_rate_update`) while its own fixture shows the
+  coming hour, so the hourly schedule is the safer source; the two agree whenever
+  `funding_timestamp` is the coming hour.
+- UNCONFIRMED (no official statement): `current_funding_rate` is in percent per hour.
+  Evidence: the same frame writes `funding_clamp_small`/`funding_clamp_big` as "0.0500"
+  and "4.0000", which the funding page states as 0.05% and 4%; ccxt's samples show the
+  baseline "0.0012" (= 0.01%/8 truncated, the page's interest-rate term); third-party
+  reproductions of settled payments agree. `rate_per_hour = current_funding_rate / 100`.
+- REST poll `GET /api/v1/funding-rates` ("funding rates across venues"; SDK
+  `docs/FundingApi.md`, `lighter/models/funding_rate.py`: market_id, exchange, symbol,
+  rate) filtered to `exchange == "lighter"`. UNCONFIRMED unit: ccxt's sample `0.000096`
+  for the baseline matches 0.0012% x 8 / 100, i.e. an 8-hour fraction, so the event says
+  `interval_h = 8` and `rate_per_hour = rate / 8`. Set `options.poll_funding = false` to
+  rely on the websocket only.
+
+Limits (UNCONFIRMED, third-party: NautilusTrader `common/rate_limit.rs`, df-lighter-core
+`live/session/limits.rs`): 200 client messages a minute and 50 unanswered messages per IP,
+500 subscriptions per connection. Connections therefore carry at most
+`options.max_channels_per_connection` (default 40) subscriptions each.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from venuefeed.core.adapter import (
+    Ack,
+    BookDelta,
+    BookSnapshot,
+    ConnectionSpec,
+    Continuity,
+    Heartbeat,
+    Instrument,
+    Parsed,
+    Pong,
+    Reply,
+    RestRequest,
+    Resync,
+    StreamKind,
+    StreamSpec,
+    VenueAdapter,
+    VenueContext,
+    VenueNotice,
+)
+from venuefeed.core.codec import decode_typed, integer, num
+from venuefeed.core.errors import (
+    ConfigError,
+    MalformedFrame,
+    UnknownFrame,
+    UnknownSymbolError,
+)
+from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.plugins.lighter import wire
+
+HOUR_MS = 3_600_000
+
+#: venue channel prefix -> (stream kinds it feeds); market_stats feeds two.
+_CHANNELS: tuple[tuple[str, tuple[StreamKind, ...]], ...] = (
+    ("order_book", ("book",)),
+    ("ticker", ("bbo",)),
+    ("trade", ("trade",)),
+    ("market_stats", ("funding", "mark")),
+)
+#: the stream an error naming a channel concerns (market_stats: its funding stream)
+_KIND_OF_CHANNEL: dict[str, str] = {channel: kinds[0] for channel, kinds in _CHANNELS}
+#: streams that may be silent longer than a stale threshold on a healthy market: trades on
+#: an illiquid market, and market_stats whose push rate Lighter does not document.
+_QUIET: frozenset[str] = frozenset({"trade", "funding", "mark"})
+#: error codes meaning a subscription was refused and will never deliver.
+_FATAL_CODES = frozenset({"30005"})
+_CHANNEL_IN_MESSAGE = re.compile(r"\b(order_book|ticker|trade|market_stats)[:/](\w+)")
+
+_PONG: dict[str, str] = {"type": "pong"}
+
+Handler = Callable[[wire.Frame, int], Sequence[Parsed]]
+
+
+class LighterAdapter(VenueAdapter):
+    """Declarative Lighter adapter; `parse` is the hot path and keeps no I/O."""
+
+    name: ClassVar[str] = "lighter"
+    default_ws_url: ClassVar[str] = "wss://mainnet.zklighter.elliot.ai/stream"
+    default_rest_url: ClassVar[str] = "https://mainnet.zklighter.elliot.ai"
+    heartbeat: ClassVar[Heartbeat] = Heartbeat(ping={"type": "ping"})
+    continuity: ClassVar[Continuity] = Continuity.PREV_LINK
+    resync: ClassVar[Resync] = Resync.RESUBSCRIBE
+    bbo_from_book: ClassVar[bool] = False
+
+    def __init__(self, ctx: VenueContext) -> None:
+        super().__init__(ctx)
+        self._venue = ctx.name
+        options = ctx.options
+        self._replay_trades = bool(options.get("replay_trade_snapshot", False))
+        self._poll_funding = bool(options.get("poll_funding", True))
+        self._max_channels = _int_option(options, "max_channels_per_connection", 40, ctx.name)
+        #: market id -> base symbol, and upper-case base symbol -> market id (perps only)
+        self._symbol_of: dict[str, str] = {}
+        self._id_of: dict[str, str] = {}
+        #: market ids subscribed through `connections`; filters `market_stats/all`
+        self._wanted: frozenset[str] = frozenset()
+        self._handlers: dict[str, Handler] = {
+            "update/order_book": self._on_book_update,
+            "subscribed/order_book": self._on_book_snapshot,
+            "update/ticker": self._on_ticker,
+            "subscribed/ticker": self._on_ticker,
+            "update/trade": self._on_trades,
+            "subscribed/trade": self._on_trade_snapshot,
+            "update/market_stats": self._on_market_stats,
+            "subscribed/market_stats": self._on_market_stats,
+            "ping": self._on_ping,
+            "pong": self._on_pong,
+            "connected": self._on_connected,
+            "unsubscribed": self._on_unsubscribed,
+            "shutdown": self._on_shutdown,
+            "error": self._on_error,
+        }
+
+    # ------------------------------------------------------------------ start-up
+
+    def init_requests(self) -> Sequence[RestRequest]:
+        return (
+            RestRequest(name="orderBooks", path="/api/v1/orderBooks", parse=self._parse_markets),
+        )
+
+    def _parse_markets(self, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        books = _rest_list(body, "order_books")
+        symbol_of: dict[str, str] = {}
+        id_of: dict[str, str] = {}
+        for book in books:
+            if not isinstance(book, dict):
+                raise MalformedFrame(f"orderBooks: expected objects, got {book!r}")
+            # Older listings predate spot markets and have no market_type: those are perps.
+            if book.get("market_type", "perp") != "perp":
+                continue
+            status = book.get("status")
+            if isinstance(status, str) and status.lower() != "active":
+                continue
+            symbol = book.get("symbol")
+            if not isinstance(symbol, str) or not symbol:
+                raise MalformedFrame(f"orderBooks: bad symbol {symbol!r}")
+            market_id = str(integer(book.get("market_id"), "orderBooks market_id"))
+            symbol_of[market_id] = symbol
+            id_of[symbol.upper()] = market_id
+        self._symbol_of = symbol_of
+        self._id_of = id_of
+        return ()
+
+    def resolve(self, symbol: str) -> Instrument:
+        key = symbol.strip()
+        market_id = self._id_of.get(key.upper())
+        if market_id is None and key in self._symbol_of:
+            market_id = key
+        if market_id is None:
+            raise UnknownSymbolError(self._venue, symbol, list(self._id_of))
+        return Instrument(symbol=self._symbol_of[market_id], instrument=market_id)
+
+    def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
+        self._wanted = frozenset(i.instrument for i in instruments)
+        per_conn = max(1, self._max_channels // len(_CHANNELS))
+        groups = [instruments[i : i + per_conn] for i in range(0, len(instruments), per_conn)]
+        specs: list[ConnectionSpec] = []
+        for n, group in enumerate(groups):
+            streams: list[StreamSpec] = []
+            subscribe: list[dict[str, str]] = []
+            for inst in group:
+                for channel, kinds in _CHANNELS:
+                    subscribe.append(_message("subscribe", channel, inst.instrument))
+                    streams.extend(StreamSpec(k, inst.instrument, k in _QUIET) for k in kinds)
+            specs.append(
+                ConnectionSpec(
+                    name="main" if len(groups) == 1 else f"main{n + 1}",
+                    url=self.ctx.ws_url,
+                    streams=tuple(streams),
+                    subscribe=tuple(subscribe),
+                )
+            )
+        return specs
+
+    def resubscribe_messages(self, instrument: str) -> Sequence[Any]:
+        return (
+            _message("unsubscribe", "order_book", instrument),
+            _message("subscribe", "order_book", instrument),
+        )
+
+    # ------------------------------------------------------------------ REST poll
+
+    def poll_requests(self, instruments: Sequence[Instrument]) -> Sequence[RestRequest]:
+        if not self._poll_funding or not instruments:
+            return ()
+        wanted = {i.instrument: i.symbol for i in instruments}
+
+        def parse(body: Any, recv_ms: int) -> Sequence[Parsed]:
+            return self._parse_funding_rates(body, recv_ms, wanted)
+
+        return (RestRequest(name="funding-rates", path="/api/v1/funding-rates", parse=parse),)
+
+    def _parse_funding_rates(
+        self, body: Any, recv_ms: int, wanted: Mapping[str, str]
+    ) -> Sequence[Parsed]:
+        out: list[Parsed] = []
+        next_ms = _next_hour(recv_ms)
+        for row in _rest_list(body, "funding_rates"):
+            if not isinstance(row, dict):
+                raise MalformedFrame(f"funding-rates: expected objects, got {row!r}")
+            if row.get("exchange") != "lighter":
+                continue
+            market_id = str(integer(row.get("market_id"), "funding-rates market_id"))
+            symbol = wanted.get(market_id)
+            if symbol is None:
+                continue
+            rate = num(row.get("rate"), "funding-rates rate")
+            out.append(
+                Funding(
+                    venue=self._venue,
+                    symbol=symbol,
+                    instrument=market_id,
+                    ts_recv=recv_ms,
+                    rate=rate,
+                    interval_h=8.0,
+                    rate_per_hour=rate / 8.0,
+                    next_funding_ms=next_ms,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------ websocket
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        if not isinstance(frame, str):
+            raise MalformedFrame("lighter sends JSON text frames; got a binary frame")
+        msg = decode_typed(wire.FRAME_DECODER, frame)
+        kind = msg.type
+        if kind is None:
+            if msg.error is not None:
+                return self._on_error(msg, recv_ms)
+            raise UnknownFrame("frame without a type")
+        handler = self._handlers.get(kind)
+        if handler is None:
+            raise UnknownFrame(f"unknown frame type {kind!r}")
+        return handler(msg, recv_ms)
+
+    def _market(self, msg: wire.Frame) -> tuple[str, str]:
+        """(market id, base symbol) named by the frame's channel."""
+        channel = msg.channel
+        if channel is None:
+            raise MalformedFrame(f"{msg.type} frame without a channel")
+        sep = channel.find(":")
+        if sep < 0:
+            sep = channel.find("/")
+        market_id = channel[sep + 1 :] if sep >= 0 else ""
+        symbol = self._symbol_of.get(market_id)
+        if symbol is None:
+            raise UnknownFrame(f"channel {channel!r} names no known market")
+        return market_id, symbol
+
+    def _on_book_snapshot(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        market_id, _ = self._market(msg)
+        book = msg.order_book
+        if book is None:
+            raise MalformedFrame("subscribed/order_book without order_book")
+        return (
+            BookSnapshot(
+                instrument=market_id,
+                bids=[(lv.price, lv.size) for lv in book.bids if lv.size > 0.0],
+                asks=[(lv.price, lv.size) for lv in book.asks if lv.size > 0.0],
+                seq=book.nonce,
+                ts_venue=msg.timestamp,
+            ),
+        )
+
+    def _on_book_update(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        market_id, _ = self._market(msg)
+        book = msg.order_book
+        if book is None:
+            raise MalformedFrame("update/order_book without order_book")
+        return (
+            BookDelta(
+                instrument=market_id,
+                bids=[(lv.price, lv.size) for lv in book.bids],
+                asks=[(lv.price, lv.size) for lv in book.asks],
+                seq=book.nonce,
+                prev_seq=book.begin_nonce,
+                ts_venue=msg.timestamp,
+            ),
+        )
+
+    def _on_ticker(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        market_id, symbol = self._market(msg)
+        ticker = msg.ticker
+        if ticker is None:
+            raise MalformedFrame(f"{msg.type} without ticker")
+        bid_px = bid_sz = ask_px = ask_sz = None
+        bid, ask = ticker.b, ticker.a
+        # An empty side may come as a missing or zero quote: either way, no quote.
+        if bid is not None and bid.size > 0.0 and bid.price > 0.0:
+            bid_px, bid_sz = bid.price, bid.size
+        if ask is not None and ask.size > 0.0 and ask.price > 0.0:
+            ask_px, ask_sz = ask.price, ask.size
+        return (
+            Bbo(
+                venue=self._venue,
+                symbol=symbol,
+                instrument=market_id,
+                ts_venue=msg.timestamp,
+                ts_recv=recv_ms,
+                bid_px=bid_px,
+                bid_sz=bid_sz,
+                ask_px=ask_px,
+                ask_sz=ask_sz,
+            ),
+        )
+
+    def _on_trades(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        market_id, symbol = self._market(msg)
+        trades = msg.trades or []
+        liquidations = msg.liquidation_trades
+        if liquidations:
+            seen = {str(t.trade_id) for t in trades}
+            trades = trades + [t for t in liquidations if str(t.trade_id) not in seen]
+        venue = self._venue
+        return [
+            Trade(
+                venue=venue,
+                symbol=symbol,
+                instrument=market_id,
+                ts_venue=t.timestamp,
+                ts_recv=recv_ms,
+                price=t.price,
+                size=t.size,
+                side="buy" if t.is_maker_ask else "sell",
+                trade_id=str(t.trade_id),
+            )
+            for t in trades
+        ]
+
+    def _on_trade_snapshot(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        if self._replay_trades:
+            return self._on_trades(msg, recv_ms)
+        self._market(msg)  # still reject snapshots for unknown markets
+        count = len(msg.trades or ()) + len(msg.liquidation_trades or ())
+        return (Ack(f"subscribed {msg.channel}: {count} recent trades not replayed"),)
+
+    def _on_market_stats(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        stats = msg.market_stats
+        if stats is None:
+            raise MalformedFrame(f"{msg.type} without market_stats")
+        ts = msg.timestamp
+        next_ms = _next_hour(ts if ts is not None else recv_ms)
+        channel = msg.channel or ""
+        if not channel.endswith("all"):  # one market: `market_stats/{id}`
+            market_id, symbol = self._market(msg)
+            return self._stats_events(stats, market_id, symbol, ts, recv_ms, next_ms)
+        out: list[Parsed] = []  # `market_stats/all`: keyed by market id
+        for key, entry in stats.items():
+            if not isinstance(entry, dict):
+                raise MalformedFrame(f"market_stats[{key!r}]: expected an object")
+            if self._wanted and key not in self._wanted:
+                continue
+            known = self._symbol_of.get(key)
+            if known is not None:
+                out.extend(self._stats_events(entry, key, known, ts, recv_ms, next_ms))
+        return out
+
+    def _stats_events(
+        self,
+        stats: Mapping[str, Any],
+        market_id: str,
+        symbol: str,
+        ts: int | None,
+        recv_ms: int,
+        next_ms: int,
+    ) -> list[Parsed]:
+        out: list[Parsed] = []
+        raw_rate = stats.get("current_funding_rate")
+        if raw_rate is not None:
+            rate = num(raw_rate, "current_funding_rate")
+            out.append(
+                Funding(
+                    venue=self._venue,
+                    symbol=symbol,
+                    instrument=market_id,
+                    ts_venue=ts,
+                    ts_recv=recv_ms,
+                    rate=rate,
+                    interval_h=1.0,
+                    rate_per_hour=rate / 100.0,
+                    next_funding_ms=next_ms,
+                )
+            )
+        raw_mark = stats.get("mark_price")
+        if raw_mark is not None:
+            raw_index = stats.get("index_price")
+            out.append(
+                Mark(
+                    venue=self._venue,
+                    symbol=symbol,
+                    instrument=market_id,
+                    ts_venue=ts,
+                    ts_recv=recv_ms,
+                    mark_px=num(raw_mark, "mark_price"),
+                    index_px=None if raw_index is None else num(raw_index, "index_price"),
+                )
+            )
+        return out
+
+    def _on_ping(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        return (Reply(_PONG),)
+
+    def _on_pong(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        return (Pong(),)
+
+    def _on_connected(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        return (Ack(f"connected session {msg.session_id}"),)
+
+    def _on_unsubscribed(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        return (Ack(f"unsubscribed {msg.channel}"),)
+
+    def _on_shutdown(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        return (Ack(f"server shutdown, closing in {msg.close_in_ms} ms"),)
+
+    def _on_error(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
+        err = msg.error
+        code: Any
+        message: Any
+        if isinstance(err, dict):
+            code, message = err.get("code"), err.get("message")
+        elif err is not None:
+            code, message = None, err
+        else:
+            code, message = msg.code, msg.message
+        code_s = "unknown" if code is None else str(code)
+        text = "" if message is None else str(message)
+        return (
+            VenueNotice(
+                code=code_s,
+                message=text,
+                stream=_stream_in(text),
+                fatal=code_s in _FATAL_CODES,
+            ),
+        )
+
+
+def _message(action: str, channel: str, market_id: str) -> dict[str, str]:
+    return {"type": action, "channel": f"{channel}/{market_id}"}
+
+
+def _next_hour(ms: int) -> int:
+    """The next funding payment: Lighter pays at every whole hour."""
+    return (ms // HOUR_MS + 1) * HOUR_MS
+
+
+def _stream_in(message: str) -> str | None:
+    """The StreamSpec key of the channel an error message names, e.g. "book:0"."""
+    match = _CHANNEL_IN_MESSAGE.search(message)
+    if match is None or match.group(2) == "all":
+        return None
+    return f"{_KIND_OF_CHANNEL[match.group(1)]}:{match.group(2)}"
+
+
+def _int_option(options: Mapping[str, Any], key: str, default: int, venue: str) -> int:
+    value = options.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < len(_CHANNELS):
+        raise ConfigError(
+            f"config error: venues.{venue}.options.{key} = {value!r}: "
+            f"expected an integer >= {len(_CHANNELS)}"
+        )
+    return value
+
+
+def _rest_list(body: Any, key: str) -> Iterable[Any]:
+    """The list under `key` of a Lighter REST body, after checking its result code."""
+    if not isinstance(body, dict):
+        raise MalformedFrame(f"{key}: expected a JSON object, got {type(body).__name__}")
+    code = body.get("code", 200)
+    if code != 200:
+        raise MalformedFrame(f"{key}: venue answered code {code!r}: {body.get('message', '')}")
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise MalformedFrame(f"{key}: missing or not a list")
+    return items

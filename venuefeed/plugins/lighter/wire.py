@@ -1,0 +1,69 @@
+"""Lighter websocket frames as typed msgspec structs, decoded in one pass.
+
+Every Lighter frame is one JSON object whose payload key depends on `type`, so a single
+struct with optional payload fields decodes all of them without building dicts for the
+fields venuefeed ignores (trades carry ~25 of those). `strict=False` lets msgspec turn
+Lighter's decimal strings ("2064.54") into floats during decoding, and any field of the
+wrong type fails the whole frame as `MalformedFrame`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Level(msgspec.Struct):
+    """One book level; both fields are required, a missing one is a malformed frame."""
+
+    price: float
+    size: float
+
+
+class Quote(msgspec.Struct):
+    """One side of `ticker`: defaults let an absent or empty side decode as "no quote"."""
+
+    price: float = 0.0
+    size: float = 0.0
+
+
+class Book(msgspec.Struct):
+    asks: list[Level] = []
+    bids: list[Level] = []
+    nonce: int | None = None
+    begin_nonce: int | None = None
+
+
+class Ticker(msgspec.Struct):
+    a: Quote | None = None
+    b: Quote | None = None
+
+
+class TradeMsg(msgspec.Struct):
+    trade_id: int | str
+    price: float
+    size: float
+    is_maker_ask: bool
+    timestamp: int | None = None
+
+
+class Frame(msgspec.Struct):
+    type: str | None = None
+    channel: str | None = None
+    timestamp: int | None = None
+    order_book: Book | None = None
+    ticker: Ticker | None = None
+    trades: list[TradeMsg] | None = None
+    liquidation_trades: list[TradeMsg] | None = None
+    # one market's stats, or (for `market_stats/all`) a dict keyed by market id
+    market_stats: dict[str, Any] | None = None
+    # `{"error": {"code", "message"}}` frames; kept loose because its shape varies
+    error: Any = None
+    code: int | str | None = None
+    message: str | None = None
+    session_id: str | None = None
+    close_in_ms: int | None = None
+
+
+FRAME_DECODER: msgspec.json.Decoder[Frame] = msgspec.json.Decoder(Frame, strict=False)

@@ -1,0 +1,670 @@
+"""Paradex perpetuals: book, BBO, trades, funding and mark over one JSON-RPC websocket.
+
+Protocol facts this adapter relies on, each with its source. Tags:
+PDX-docs = github.com/tradeparadex/paradex-docs @9b82a75 (2026-08-20);
+PDX-SDK = github.com/tradeparadex/paradex-py (commit given per fact);
+docs.paradex.trade = the live documentation site as indexed in late 2026.
+
+Transport
+- Public channel payloads are SBE binary frames: "As of 21 September 2026, Paradex requires
+  SBE for public channel payloads", negotiated by `?sbeSchemaId=1&sbeSchemaVersion=1` on the
+  websocket URL ("sbeSchemaVersion 0 or 1. Use 1"); an unsupported schema or version is refused
+  with HTTP 400 at connect; subscribe/unsubscribe requests, their acks and error responses stay
+  JSON-RPC text frames (docs.paradex.trade/ws/general-information/binary-encoding-sbe, and the
+  banner on .../introduction). This answers PROTOCOLS.md 2.1's UNCONFIRMED JSON-vs-SBE question:
+  `options.encoding` defaults to "sbe" and `connections()` appends those two parameters to
+  `ctx.ws_url` (unless the URL already has them); "json" leaves the URL alone for a venue or fake
+  server that still speaks JSON. `parse()` decodes both encodings whatever the option says.
+- SBE layouts: schema 1:1 in PDX-SDK `paradex_py/api/sbe/paradex_1_0.xml` @486647e (see sbe.py):
+  fixed-point int64 mantissas with exponent -8, microsecond timestamps, `market` as trailing
+  string. Version-1 fields are appended to the root block, so one decoder reads 0 and 1.
+- Hosts: the docs name `wss://ws.api.prod.paradex.trade/v1` (PDX-docs
+  fern/pages/websockets/introduction.mdx); the SDK sends public data to
+  `wss://ws-public.api.prod.paradex.trade/v1` by default and keeps ws.api for its "direct"
+  client (PDX-SDK paradex_py/api/ws_client.py @334a7f8, ParadexWebsocketClient.__init__). The
+  default here is the SDK's public host; which host Paradex prefers for public data remains
+  UNCONFIRMED (the docs never mention ws-public); set `ws_url` to the ws.api host to switch.
+- JSON-RPC 2.0 `subscribe`/`unsubscribe` with `params.channel`; ack
+  `{"result":{"channel":...},"id":N}`; subscribing to a channel twice is an error (PDX-docs
+  fern/pages/websockets/subscription-channels.mdx). Errors `{"error":{code,message,data?},"id":N}`
+  with JSON-RPC codes -32700..-32603 and Paradex codes 100, 40110-40112 (PDX-docs
+  fern/pages/websockets/error-handling.mdx). Requests carry ids mapped back to their stream, so
+  a rejected subscribe becomes a fatal VenueNotice for that stream.
+- Keep-alive: the server sends a websocket ping every 55 s and drops the socket without a pong
+  within 5 s (PDX-docs introduction.mdx); the core's websocket autoping answers, so no app-level
+  ping. SBE HeartbeatEvent (template 40) arrives on idle connections (schema xml) -> Ack.
+  No connection lifetime limit is documented -> no max_lifetime_s.
+
+Channels (PDX-docs fern/apis/prod_ws/asyncapi-2.6.0.yaml unless noted)
+- book `order_book.{m}.snapshot@15@{50ms|100ms}`: every message a self-contained top-15
+  snapshot (update_type "s" / SBE PkgType SNAPSHOT); the SDK's default refresh is 100ms
+  (PDX-SDK ws_client.subscribe @334a7f8) -> Continuity.SNAPSHOTS, the class default.
+- `options.book_feed = "deltas"`: the bare `order_book.{m}.deltas` (PDX-SDK
+  ParadexWebsocketChannel.ORDER_BOOK_DELTAS, e.g. @3e6cf33). The asyncapi spells it
+  `...deltas@15@{rate}`, which a third-party live probe saw rejected ("no parameters expected for
+  deltas topic"): the bare name stays UNCONFIRMED in the docs. First message a full snapshot,
+  then deltas to apply in order, size 0 removing a level (schema xml BookEvent: "DELTA must be
+  applied in order", "qty=0 means remove level"). That seq_no grows by exactly 1 per delta is
+  not written in the docs (UNCONFIRMED; PROTOCOLS.md 2.2 and third-party code assume it): the
+  deltas feed declares Continuity.SEQ_INCREMENT for that instance, so a skipped number triggers a
+  resync rather than a silently wrong book. Recovery by unsubscribe + subscribe (a new
+  subscription starts with a snapshot) is not written in the docs either (UNCONFIRMED);
+  `resubscribe_messages` does exactly that.
+- `bbo.{m}`: "event-driven updates only when price/size changes", no throttling (PDX-docs
+  fern/pages/developer-portal/general-information/api-best-practices.mdx) -> its own BBO
+  stream and `bbo_from_book` off (a book-derived BBO, throttled to 100ms, would interleave
+  older values with it).
+- `trades.{m}`: `side` is the taker side (TradeResult.side "Taker side"; xml "Aggressor side").
+- `funding_data.{m}`: `funding_rate` is the raw rate for `funding_period_hours`
+  (FundingDataResult). `markets_summary.{m}`: `mark_price` and `underlying_price` (spot index;
+  the xml maps indexPrice = underlying_price) -> Mark.
+
+REST (PDX-docs fern/apis/prod_rest/openapi/openapi.json, base https://api.prod.paradex.trade/v1)
+- GET /markets -> `results[]` with symbol, base_currency, asset_kind (PERP, PERP_OPTION, ...),
+  funding_period_hours: the PERP list and each market's funding period.
+- GET /markets/summary?market=X -> `results[]` with mark_price, underlying_price, funding_rate,
+  created_at: the funding and mark poll.
+
+Funding (PDX-docs fern/pages/risk-system/funding-mechanism.mdx and the field descriptions above)
+- Funding accrues continuously; there is no settlement countdown -> next_funding_ms is None.
+- rate_per_hour = funding_rate / funding_period_hours. Where the frame's period is missing or 0
+  (old rows, REST summaries), the market's period from GET /markets is used, else 8 h ("per funding
+  period (8h by default)", funding-mechanism.mdx).
+- SBE carries the funding_data rate as Rate8 (8 decimals; the xml notes the truncation), so
+  websocket funding rates are rounded to 1e-8; the REST poll keeps full precision.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from venuefeed.core.adapter import (
+    Ack,
+    BookDelta,
+    BookSnapshot,
+    ConnectionSpec,
+    Continuity,
+    Heartbeat,
+    Instrument,
+    Parsed,
+    RestRequest,
+    Resync,
+    StreamKind,
+    StreamSpec,
+    VenueAdapter,
+    VenueContext,
+    VenueNotice,
+)
+from venuefeed.core.codec import decode_json, integer, num
+from venuefeed.core.errors import (
+    ConfigError,
+    MalformedFrame,
+    ParseError,
+    UnknownFrame,
+    UnknownSymbolError,
+)
+from venuefeed.core.events import Bbo, Funding, Level, Mark, Side, Trade
+from venuefeed.plugins.paradex import sbe
+
+#: funding period assumed when neither the frame nor GET /markets gives one.
+DEFAULT_FUNDING_PERIOD_H = 8.0
+
+_ENCODINGS = ("sbe", "json")
+_BOOK_FEEDS = ("snapshot", "deltas")
+_BOOK_REFRESH = ("100ms", "50ms")
+_SBE_VERSIONS = (1, 0)
+
+_JSON_SIDES: dict[str, Side] = {"BUY": "buy", "SELL": "sell"}
+#: first bytes of a JSON text frame that arrived as bytes.
+_JSON_START = (b"{", b" ", b"\n", b"\r", b"\t")
+#: what malformed data raises inside the parsers; translated to MalformedFrame once.
+_DATA_ERRORS = (
+    KeyError,
+    TypeError,
+    IndexError,
+    ValueError,
+    AttributeError,
+    OverflowError,
+    ZeroDivisionError,
+    struct.error,
+)
+
+_Handler = Callable[[Any, int], Sequence[Parsed]]
+_SbeHandler = Callable[[bytes, int, int], Sequence[Parsed]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Market:
+    base: str
+    funding_period_h: float | None
+
+
+class ParadexAdapter(VenueAdapter):
+    """Paradex perpetuals (Starknet appchain), public market data only."""
+
+    name: ClassVar[str] = "paradex"
+    default_ws_url: ClassVar[str] = "wss://ws-public.api.prod.paradex.trade/v1"
+    default_rest_url: ClassVar[str] = "https://api.prod.paradex.trade/v1"
+    heartbeat: ClassVar[Heartbeat] = Heartbeat(ping=None)
+    continuity: ClassVar[Continuity] = Continuity.SNAPSHOTS
+    resync: ClassVar[Resync] = Resync.RESUBSCRIBE
+    bbo_from_book: ClassVar[bool] = False
+
+    def __init__(self, ctx: VenueContext) -> None:
+        super().__init__(ctx)
+        options = ctx.options
+        self.encoding: str = _option(options, "encoding", _ENCODINGS)
+        self.book_feed: str = _option(options, "book_feed", _BOOK_FEEDS)
+        self.book_refresh: str = _option(options, "book_refresh", _BOOK_REFRESH)
+        self.sbe_version: int = _option(options, "sbe_schema_version", _SBE_VERSIONS)
+        if self.book_feed == "deltas":
+            # Continuity is declared on the class, but the deltas feed chains seq_no while the
+            # default snapshot feed has nothing to chain: this instance says so itself.
+            self.__dict__["continuity"] = Continuity.SEQ_INCREMENT
+        self._venue = ctx.name
+        self._markets: dict[str, _Market] = {}
+        self._lookup: dict[str, str] = {}  # upper-case base or market id -> market id
+        self._bases: dict[str, str] = {}  # market id -> base (init, then unlisted ids)
+        self._requests: dict[int, tuple[str, bool]] = {}  # request id -> (stream key, subscribe)
+        self._resubscribe_ids: dict[str, tuple[int, int]] = {}
+        self._next_id = 1
+        self._polled: frozenset[str] = frozenset()
+        self._json_handlers: dict[str, _Handler] = {
+            "order_book": self._json_book,
+            "bbo": self._json_bbo,
+            "trades": self._json_trade,
+            "funding_data": self._json_funding,
+            "markets_summary": self._json_mark,
+        }
+        self._sbe_handlers: dict[int, _SbeHandler] = {
+            sbe.TRADE: self._sbe_trade,
+            sbe.BBO: self._sbe_bbo,
+            sbe.BOOK: self._sbe_book,
+            sbe.SUMMARY: self._sbe_mark,
+            sbe.FUNDING: self._sbe_funding,
+            sbe.HEARTBEAT: _sbe_heartbeat,
+            sbe.SUBSCRIBED: _sbe_subscribed,
+        }
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def init_requests(self) -> Sequence[RestRequest]:
+        return (RestRequest(name="markets", path="/markets", parse=self._parse_markets),)
+
+    def _parse_markets(self, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        """Keep the PERP markets and their funding periods (options and spot are ignored)."""
+        markets: dict[str, _Market] = {}
+        try:
+            for row in body["results"]:
+                if row.get("asset_kind") != "PERP":
+                    continue
+                symbol = _text(row["symbol"], "symbol")
+                base = row.get("base_currency") or symbol.split("-", 1)[0]
+                period = row.get("funding_period_hours")
+                hours = num(period, "funding_period_hours") if period not in (None, "") else 0.0
+                markets[symbol] = _Market(
+                    _text(base, "base_currency"), hours if hours > 0 else None
+                )
+        except _DATA_ERRORS as exc:
+            raise MalformedFrame(f"paradex GET /markets: {_describe(exc)}") from None
+        if not markets:
+            raise MalformedFrame("paradex GET /markets: no PERP market listed")
+        lookup: dict[str, str] = {}
+        for symbol, market in markets.items():
+            lookup[symbol.upper()] = symbol
+            key = market.base.upper()
+            # Several PERPs may share a base; the USD-quoted one is what "BTC" means.
+            if key not in lookup or symbol == f"{market.base}-USD-PERP":
+                lookup[key] = symbol
+        self._markets = markets
+        self._lookup = lookup
+        self._bases = {symbol: market.base for symbol, market in markets.items()}
+        return ()
+
+    def resolve(self, symbol: str) -> Instrument:
+        wanted = symbol.strip()
+        market_id = self._lookup.get(wanted.upper())
+        if market_id is not None:
+            return Instrument(symbol=self._markets[market_id].base, instrument=market_id)
+        if not self._markets and wanted:
+            # Before GET /markets has run, fall back on Paradex's naming: BASE-USD-PERP.
+            if wanted.upper().endswith("-PERP"):
+                return Instrument(symbol=wanted.split("-", 1)[0], instrument=wanted)
+            return Instrument(symbol=wanted, instrument=f"{wanted}-USD-PERP")
+        known = sorted({m.base for m in self._markets.values()})
+        raise UnknownSymbolError(self._venue, symbol, known)
+
+    def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
+        streams: list[StreamSpec] = []
+        subscribe: list[dict[str, Any]] = []
+        for inst in instruments:
+            market = inst.instrument
+            channels: tuple[tuple[StreamKind, str, bool], ...] = (
+                ("book", self.book_channel(market), False),
+                # Quiet: BBO is sent only on change, trades only on fills, funding and mark
+                # at an undocumented cadence (both also arrive by the REST poll).
+                ("bbo", f"bbo.{market}", True),
+                ("trade", f"trades.{market}", True),
+                ("funding", f"funding_data.{market}", True),
+                ("mark", f"markets_summary.{market}", True),
+            )
+            for kind, channel, quiet in channels:
+                spec = StreamSpec(kind=kind, instrument=market, quiet=quiet)
+                streams.append(spec)
+                subscribe.append(self._rpc("subscribe", channel, self._new_id(spec.key, True)))
+        return (
+            ConnectionSpec(
+                name="main",
+                url=self.ws_url(),
+                streams=tuple(streams),
+                subscribe=tuple(subscribe),
+            ),
+        )
+
+    def ws_url(self) -> str:
+        """`ctx.ws_url`, with the SBE negotiation parameters when SBE is on."""
+        url = self.ctx.ws_url
+        if self.encoding != "sbe" or "sbeSchemaId=" in url:
+            return url
+        sep = "&" if "?" in url else "?"
+        return f"{url}{sep}sbeSchemaId={sbe.SCHEMA_ID}&sbeSchemaVersion={self.sbe_version}"
+
+    def book_channel(self, market: str) -> str:
+        if self.book_feed == "deltas":
+            return f"order_book.{market}.deltas"
+        return f"order_book.{market}.snapshot@15@{self.book_refresh}"
+
+    def resubscribe_messages(self, instrument: str) -> Sequence[Any]:
+        """Unsubscribe then subscribe the book: a new subscription starts with a snapshot."""
+        ids = self._resubscribe_ids.get(instrument)
+        if ids is None:
+            key = StreamSpec(kind="book", instrument=instrument).key
+            ids = (self._new_id(key, False), self._new_id(key, True))
+            self._resubscribe_ids[instrument] = ids
+        channel = self.book_channel(instrument)
+        return (self._rpc("unsubscribe", channel, ids[0]), self._rpc("subscribe", channel, ids[1]))
+
+    def _new_id(self, stream_key: str, subscribe: bool) -> int:
+        request_id = self._next_id
+        self._next_id += 1
+        self._requests[request_id] = (stream_key, subscribe)
+        return request_id
+
+    @staticmethod
+    def _rpc(method: str, channel: str, request_id: int) -> dict[str, Any]:
+        return {
+            "jsonrpc": "2.0",
+            "method": method,
+            "params": {"channel": channel},
+            "id": request_id,
+        }
+
+    # -- REST poll -------------------------------------------------------------------------
+
+    def poll_requests(self, instruments: Sequence[Instrument]) -> Sequence[RestRequest]:
+        self._polled = frozenset(inst.instrument for inst in instruments)
+        return tuple(
+            RestRequest(
+                name=f"summary:{inst.instrument}",
+                path="/markets/summary",
+                params={"market": inst.instrument},
+                parse=self._parse_summary,
+            )
+            for inst in instruments
+        )
+
+    def _parse_summary(self, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        out: list[Parsed] = []
+        try:
+            for row in body["results"]:
+                market = _text(row["symbol"], "symbol")
+                if self._polled and market not in self._polled:
+                    continue
+                base = self._base(market)
+                ts = integer(row["created_at"], "created_at")
+                rate = num(row["funding_rate"], "funding_rate")
+                period = self._funding_period(market, None)
+                out.append(
+                    Funding(
+                        venue=self._venue,
+                        symbol=base,
+                        instrument=market,
+                        ts_venue=ts,
+                        ts_recv=recv_ms,
+                        rate=rate,
+                        interval_h=period,
+                        rate_per_hour=rate / period,
+                    )
+                )
+                out.append(
+                    Mark(
+                        venue=self._venue,
+                        symbol=base,
+                        instrument=market,
+                        ts_venue=ts,
+                        ts_recv=recv_ms,
+                        mark_px=num(row["mark_price"], "mark_price"),
+                        index_px=_opt_num(row.get("underlying_price"), "underlying_price"),
+                    )
+                )
+        except _DATA_ERRORS as exc:
+            raise MalformedFrame(f"paradex GET /markets/summary: {_describe(exc)}") from None
+        return out
+
+    # -- websocket frames ------------------------------------------------------------------
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        try:
+            if isinstance(frame, str):
+                return self._parse_json(decode_json(frame), recv_ms)
+            if sbe.is_sbe(frame) or frame[:1] not in _JSON_START:
+                return self._parse_sbe(frame, recv_ms)
+            return self._parse_json(decode_json(frame), recv_ms)
+        except ParseError:
+            raise
+        except _DATA_ERRORS as exc:
+            raise MalformedFrame(f"paradex: {_describe(exc)}") from None
+
+    def _parse_json(self, msg: Any, recv_ms: int) -> Sequence[Parsed]:
+        if not isinstance(msg, dict):
+            raise MalformedFrame(f"paradex: expected a JSON object, got {type(msg).__name__}")
+        method = msg.get("method")
+        if method == "subscription":
+            params = msg["params"]
+            channel = _text(params["channel"], "channel")
+            handler = self._json_handlers.get(channel.split(".", 1)[0])
+            if handler is None:
+                raise UnknownFrame(f"paradex: channel {channel!r}")
+            return handler(params["data"], recv_ms)
+        if "error" in msg:
+            return (self._notice(msg),)
+        if "result" in msg:
+            result = msg["result"]
+            acked = result.get("channel") if isinstance(result, dict) else None
+            request = self._request(msg.get("id"))
+            verb = "unsubscribed" if request is not None and not request[1] else "subscribed"
+            return (Ack(f"{verb} {acked}" if acked else f"result id={msg.get('id')}"),)
+        raise UnknownFrame(f"paradex: JSON frame with method {method!r}")
+
+    def _notice(self, msg: dict[str, Any]) -> VenueNotice:
+        error = msg["error"]
+        code = error["code"]
+        if isinstance(code, bool) or not isinstance(code, int | str):
+            raise MalformedFrame(f"paradex: error code {code!r}")
+        message = str(error.get("message", ""))
+        detail = error.get("data")
+        if detail:
+            message = f"{message}: {detail}"
+        request = self._request(msg.get("id"))
+        if request is None:
+            return VenueNotice(code=str(code), message=message)
+        stream, subscribe = request
+        return VenueNotice(code=str(code), message=message, stream=stream, fatal=subscribe)
+
+    def _request(self, request_id: Any) -> tuple[str, bool] | None:
+        if isinstance(request_id, int) and not isinstance(request_id, bool):
+            return self._requests.get(request_id)
+        return None
+
+    def _json_book(self, data: Any, recv_ms: int) -> Sequence[Parsed]:
+        market = _text(data["market"], "market")
+        bids: list[Level] = []
+        asks: list[Level] = []
+        for key in ("inserts", "updates", "deletes"):
+            removes = key == "deletes"
+            for row in data[key]:
+                level = (num(row["price"], "price"), 0.0 if removes else num(row["size"], "size"))
+                side = row["side"]
+                if side == "BUY":
+                    bids.append(level)
+                elif side == "SELL":
+                    asks.append(level)
+                else:
+                    raise MalformedFrame(f"paradex: book level side {side!r}")
+        seq = integer(data["seq_no"], "seq_no")
+        ts = integer(data["last_updated_at"], "last_updated_at")
+        update_type = data["update_type"]
+        if update_type == "s":
+            return (BookSnapshot(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts),)
+        if update_type == "d":
+            return (BookDelta(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts),)
+        raise MalformedFrame(f"paradex: book update_type {update_type!r}")
+
+    def _json_bbo(self, data: Any, recv_ms: int) -> Sequence[Parsed]:
+        market = _text(data["market"], "market")
+        return (
+            Bbo(
+                venue=self._venue,
+                symbol=self._base(market),
+                instrument=market,
+                ts_venue=integer(data["last_updated_at"], "last_updated_at"),
+                ts_recv=recv_ms,
+                bid_px=_opt_num(data.get("bid"), "bid"),
+                bid_sz=_opt_num(data.get("bid_size"), "bid_size"),
+                ask_px=_opt_num(data.get("ask"), "ask"),
+                ask_sz=_opt_num(data.get("ask_size"), "ask_size"),
+            ),
+        )
+
+    def _json_trade(self, data: Any, recv_ms: int) -> Sequence[Parsed]:
+        market = _text(data["market"], "market")
+        side = _JSON_SIDES.get(data["side"])
+        if side is None:
+            raise MalformedFrame(f"paradex: trade side {data['side']!r}")
+        trade_id = data["id"]
+        if isinstance(trade_id, bool) or not isinstance(trade_id, str | int):
+            raise MalformedFrame(f"paradex: trade id {trade_id!r}")
+        return (
+            Trade(
+                venue=self._venue,
+                symbol=self._base(market),
+                instrument=market,
+                ts_venue=integer(data["created_at"], "created_at"),
+                ts_recv=recv_ms,
+                price=num(data["price"], "price"),
+                size=num(data["size"], "size"),
+                side=side,
+                trade_id=str(trade_id),
+            ),
+        )
+
+    def _json_funding(self, data: Any, recv_ms: int) -> Sequence[Parsed]:
+        market = _text(data["market"], "market")
+        rate = num(data["funding_rate"], "funding_rate")
+        period = data.get("funding_period_hours")
+        hours = None if period in (None, "") else num(period, "funding_period_hours")
+        interval = self._funding_period(market, hours)
+        return (
+            Funding(
+                venue=self._venue,
+                symbol=self._base(market),
+                instrument=market,
+                ts_venue=integer(data["created_at"], "created_at"),
+                ts_recv=recv_ms,
+                rate=rate,
+                interval_h=interval,
+                rate_per_hour=rate / interval,
+            ),
+        )
+
+    def _json_mark(self, data: Any, recv_ms: int) -> Sequence[Parsed]:
+        market = _text(data["symbol"], "symbol")
+        return (
+            Mark(
+                venue=self._venue,
+                symbol=self._base(market),
+                instrument=market,
+                ts_venue=integer(data["created_at"], "created_at"),
+                ts_recv=recv_ms,
+                mark_px=num(data["mark_price"], "mark_price"),
+                index_px=_opt_num(data.get("underlying_price"), "underlying_price"),
+            ),
+        )
+
+    def _parse_sbe(self, buf: bytes, recv_ms: int) -> Sequence[Parsed]:
+        block, template, schema, _version = sbe.HEADER.unpack_from(buf, 0)
+        if schema != sbe.SCHEMA_ID:
+            raise MalformedFrame(f"paradex: SBE schema id {schema}, expected {sbe.SCHEMA_ID}")
+        handler = self._sbe_handlers.get(template)
+        if handler is None:
+            # Other public templates (funding_rate_comparison) and private ones are never
+            # subscribed here; the schema says unknown templates are to be skipped.
+            raise UnknownFrame(f"paradex: SBE template {template}")
+        if block < sbe.MIN_BLOCK[template]:
+            raise MalformedFrame(f"paradex: SBE template {template} with a {block}-byte block")
+        if len(buf) < sbe.HEADER_SIZE + block:
+            raise MalformedFrame(f"paradex: SBE template {template} truncated at {len(buf)} bytes")
+        return handler(buf, block, recv_ms)
+
+    def _sbe_trade(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
+        _ts, _seq, trade_id, side_code, price, size, created, _kind = sbe.TRADE_BLOCK.unpack_from(
+            buf, sbe.HEADER_SIZE
+        )
+        market, _ = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        side = sbe.SIDES.get(side_code)
+        if side is None:
+            raise MalformedFrame(f"paradex: SBE trade side {side_code}")
+        return (
+            Trade(
+                venue=self._venue,
+                symbol=self._base(market),
+                instrument=market,
+                ts_venue=created // 1000,
+                ts_recv=recv_ms,
+                price=price / sbe.SCALE,
+                size=size / sbe.SCALE,
+                side=side,
+                trade_id=str(trade_id),
+            ),
+        )
+
+    def _sbe_bbo(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
+        ts, _seq, bid_px, bid_sz, ask_px, ask_sz = sbe.BBO_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
+        market, _ = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        return (
+            Bbo(
+                venue=self._venue,
+                symbol=self._base(market),
+                instrument=market,
+                ts_venue=ts // 1000,
+                ts_recv=recv_ms,
+                bid_px=sbe.opt(bid_px),
+                bid_sz=sbe.opt(bid_sz),
+                ask_px=sbe.opt(ask_px),
+                ask_sz=sbe.opt(ask_sz),
+            ),
+        )
+
+    def _sbe_book(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
+        ts, seq, pkg_type = sbe.BOOK_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
+        bids, pos = sbe.read_levels(buf, sbe.HEADER_SIZE + block)
+        asks, pos = sbe.read_levels(buf, pos)
+        market, _ = sbe.read_string(buf, pos)
+        if pkg_type == sbe.PKG_SNAPSHOT:
+            return (
+                BookSnapshot(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts // 1000),
+            )
+        if pkg_type == sbe.PKG_DELTA:
+            return (
+                BookDelta(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts // 1000),
+            )
+        raise MalformedFrame(f"paradex: SBE book package type {pkg_type}")
+
+    def _sbe_mark(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
+        ts, _seq, mark_px, index_px = sbe.SUMMARY_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
+        market, _ = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        if mark_px == sbe.NULL:
+            raise MalformedFrame("paradex: SBE market summary without a mark price")
+        return (
+            Mark(
+                venue=self._venue,
+                symbol=self._base(market),
+                instrument=market,
+                ts_venue=ts // 1000,
+                ts_recv=recv_ms,
+                mark_px=mark_px / sbe.SCALE,
+                index_px=sbe.opt(index_px),
+            ),
+        )
+
+    def _sbe_funding(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
+        _ts, _seq, rate_m, _index, created, _premium, _rate8h, hours = (
+            sbe.FUNDING_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
+        )
+        market, _ = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        if rate_m == sbe.NULL:
+            raise MalformedFrame("paradex: SBE funding data without a rate")
+        rate = rate_m / sbe.SCALE
+        interval = self._funding_period(market, float(hours))
+        return (
+            Funding(
+                venue=self._venue,
+                symbol=self._base(market),
+                instrument=market,
+                ts_venue=created // 1000,
+                ts_recv=recv_ms,
+                rate=rate,
+                interval_h=interval,
+                rate_per_hour=rate / interval,
+            ),
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _base(self, market: str) -> str:
+        base = self._bases.get(market)
+        if base is None:
+            # A market GET /markets did not list (or init has not run): BASE-QUOTE-KIND.
+            base = market.split("-", 1)[0]
+            self._bases[market] = base
+        return base
+
+    def _funding_period(self, market: str, hours: float | None) -> float:
+        """The frame's period if it has a usable one, else the market's, else the default."""
+        if hours is not None and hours > 0:
+            return hours
+        known = self._markets.get(market)
+        if known is not None and known.funding_period_h is not None:
+            return known.funding_period_h
+        return DEFAULT_FUNDING_PERIOD_H
+
+
+def _sbe_heartbeat(buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
+    """Sent every 20 s on an idle connection: proof of life, not market data."""
+    return (Ack("sbe heartbeat"),)
+
+
+def _sbe_subscribed(buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
+    """Reserved binary ack (acks are JSON today); harmless if it ever arrives."""
+    return (Ack("sbe subscribed"),)
+
+
+def _option(options: Mapping[str, Any], key: str, allowed: tuple[Any, ...]) -> Any:
+    """One venue option, defaulting to the first allowed value; anything else is a config error."""
+    value = options.get(key, allowed[0])
+    if isinstance(value, bool) or value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise ConfigError(
+            f"config error: venues.paradex.options.{key} = {value!r}: expected one of {choices}"
+        )
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise MalformedFrame(f"{what}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _opt_num(value: Any, what: str) -> float | None:
+    """Paradex sends "" (or nothing) for an absent price, e.g. an empty book side."""
+    if value is None or value == "":
+        return None
+    return num(value, what)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
