@@ -70,8 +70,10 @@ def run(
             raise StartupError(
                 "config error: no venue is enabled (set enabled = true in a [venues.<name>] table)"
             )
-        logger.info("running %s", ", ".join(engine.adapters))
-        asyncio.run(_run(engine, target, duration))
+        try:
+            asyncio.run(_run(engine, target, duration))
+        except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
+            logger.info("stopped")
 
 
 def _sink_target(sink: str | None) -> str | None:
@@ -89,6 +91,7 @@ async def _run(engine: Engine, target: str | None, duration: float | None) -> No
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    logger.info("running %s", ", ".join(engine.adapters))
     async with engine:
         events = engine.events("sink" if target else "terminal")
         async with asyncio.TaskGroup() as tg:

@@ -1,0 +1,127 @@
+"""The `venuefeed` command through its real entry point (a subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def env(**extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VENUEFEED_")}
+    return {**clean, **extra}
+
+
+async def venuefeed(
+    *args: str, cwd: Path, extra_env: dict[str, str] | None = None, within: float = 20
+):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "venuefeed",
+        *args,
+        cwd=cwd,
+        env=env(**(extra_env or {})),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(within):
+        out, err = await proc.communicate()
+    return proc.returncode, out.decode(), err.decode()
+
+
+def write_config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "venues.toml"
+    path.write_text(body)
+    return path
+
+
+async def test_config_shows_values_and_sources(tmp_path: Path):
+    write_config(tmp_path, "[defaults]\nstale_after_s = 7\n[venues.aster]\nenabled = true\n")
+    code, out, _ = await venuefeed(
+        "config", cwd=tmp_path, extra_env={"VENUEFEED_VENUES__ASTER__BACKOFF_MAX_S": "12"}
+    )
+    assert code == 0
+    assert "defaults.stale_after_s = 7.0  [toml]" in out
+    assert "defaults.backoff_initial_s = 0.5  [default]" in out
+    assert "venues.aster.backoff_max_s = 12.0  [env]" in out
+    assert "venues.aster.stale_after_s = 7.0  [toml]" in out
+
+
+@pytest.mark.parametrize(
+    ("toml", "env_vars", "needle"),
+    [
+        ("[defaults]\nstale_after_s = 'soon'\n", {}, "defaults.stale_after_s = 'soon'"),
+        ("[venues.nosuch]\nenabled = true\n", {}, "known venues: aster, extended"),
+        ("", {"VENUEFEED_DEFAULTS__BACKOFF_JITTER": "5"}, "VENUEFEED_DEFAULTS__BACKOFF_JITTER"),
+    ],
+)
+async def test_user_errors_are_one_line_without_traceback(tmp_path: Path, toml, env_vars, needle):
+    write_config(tmp_path, toml)
+    code, _out, err = await venuefeed("run", "--duration", "1", cwd=tmp_path, extra_env=env_vars)
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+async def test_venues_lists_plugins_with_source(tmp_path: Path):
+    write_config(tmp_path, "[venues.lighter]\nenabled = false\n[venues.aster]\nenabled = true\n")
+    code, out, _ = await venuefeed("venues", cwd=tmp_path)
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert set(lines) == {"aster", "extended", "hyperliquid", "lighter", "paradex"}
+    assert "enabled" in lines["aster"] and "builtin" in lines["aster"]
+    assert "disabled" in lines["lighter"]
+
+
+async def test_run_without_route_keeps_retrying_and_says_so(tmp_path: Path):
+    # port 9 on loopback refuses: like a machine with no route to the venue
+    write_config(
+        tmp_path,
+        "[defaults]\nbackoff_initial_s = 0.05\nbackoff_max_s = 0.2\n"
+        "[venues.aster]\nws_url = 'ws://127.0.0.1:9'\nrest_url = 'http://127.0.0.1:9'\n",
+    )
+    out_file = tmp_path / "events.jsonl"
+    code, _, err = await venuefeed(
+        "run", "--duration", "1.5", "--sink", f"jsonl:{out_file}", cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "init_failed" in err and "Traceback" not in err
+    events = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert sum(e["state"] == "init_failed" for e in events) >= 3
+    assert all(e["venue"] == "aster" for e in events)
+
+
+async def test_ctrl_c_stops_cleanly(tmp_path: Path):
+    write_config(
+        tmp_path, "[venues.aster]\nws_url = 'ws://127.0.0.1:9'\nrest_url = 'http://127.0.0.1:9'\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "venuefeed",
+        "run",
+        "--sink",
+        "jsonl:-",
+        cwd=tmp_path,
+        env=env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    async with asyncio.timeout(10):
+        while b"running aster" not in await proc.stderr.readline():
+            pass
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(5):
+        _, err = await proc.communicate()
+    assert proc.returncode == 0
+    assert b"Traceback" not in err and b"stopped" in err
