@@ -126,3 +126,16 @@ def test_sizes_as_changes():
         BookDelta("X-1", [(100.0, 0.5), (99.0, -2.0)], [], seq=11, sizes_are_changes=True), 1
     )
     assert book_of(update).bids == [(100.0, 1.5), (98.0, 3.0)]
+
+
+def test_full_snapshot_venues_sort_cut_and_drop_empty_levels():
+    k = keeper(Continuity.SNAPSHOTS, depth=2)
+    snap = BookSnapshot(
+        "X-1", [(98.0, 3.0), (100.0, 0.0), (99.0, 2.0), (97.0, 1.0)], [(102.0, 2.5), (101.0, 1.5)]
+    )
+    book = book_of(k.on_snapshot(snap, 0))
+    assert book.bids == [(99.0, 2.0), (98.0, 3.0)]
+    assert book.asks == [(101.0, 1.5), (102.0, 2.5)]
+    crossed = BookSnapshot("X-1", [(102.0, 1.0)], [(101.0, 1.0)])
+    update = k.on_snapshot(crossed, 1)
+    assert update.resync == "crossed book in snapshot" and not update.events

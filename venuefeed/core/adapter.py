@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+import msgspec
+
 from venuefeed.core.events import Event, Level
 from venuefeed.core.settings import Policy
 
@@ -119,8 +121,7 @@ class Resync(enum.Enum):
     RECONNECT = "reconnect"
 
 
-@dataclass(frozen=True, slots=True)
-class BookSnapshot:
+class BookSnapshot(msgspec.Struct, frozen=True, gc=False):
     """A full (or top-N) book replacing whatever the core held for the instrument.
 
     `seq` is the sequence the next delta chains from; for a REST snapshot it is the
@@ -135,8 +136,7 @@ class BookSnapshot:
     from_rest: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class BookDelta:
+class BookDelta(msgspec.Struct, frozen=True, gc=False):
     """Changed levels. A size of 0 removes the level.
 
     `seq` is this message's sequence; `prev_seq` the one it claims to follow;

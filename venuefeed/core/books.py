@@ -80,6 +80,8 @@ class BookKeeper:
         return book
 
     def on_snapshot(self, snap: BookSnapshot, recv_ms: int) -> BookUpdate:
+        if self._continuity is Continuity.SNAPSHOTS and not snap.from_rest:
+            return self._full_snapshot(snap, recv_ms)
         book = self._book(snap.instrument)
         book.bids = {p: s for p, s in snap.bids if s > 0}
         book.asks = {p: s for p, s in snap.asks if s > 0}
@@ -97,6 +99,21 @@ class BookKeeper:
         elif self._crossed(book):
             return self._break(book, "crossed book in snapshot")
         return BookUpdate(self._emit(snap.instrument, book, snap.ts_venue, recv_ms), applied=True)
+
+    def _full_snapshot(self, snap: BookSnapshot, recv_ms: int) -> BookUpdate:
+        """Fast path for venues whose every book message is complete: no level maps to
+        keep, only the top N of each side (venues usually send them sorted already)."""
+        n = self._depth
+        bids = [lvl for lvl in sorted(snap.bids, reverse=True) if lvl[1] > 0][:n]
+        asks = [lvl for lvl in sorted(snap.asks) if lvl[1] > 0][:n]
+        book = self._book(snap.instrument)
+        if bids and asks and bids[0][0] >= asks[0][0]:
+            return self._break(book, "crossed book in snapshot")
+        book.seq = snap.seq
+        book.synced = True
+        book.awaiting = False
+        events = self._events(snap.instrument, bids, asks, snap.seq, snap.ts_venue, recv_ms)
+        return BookUpdate(events, applied=True)
 
     def on_delta(self, delta: BookDelta, recv_ms: int) -> BookUpdate:
         book = self._book(delta.instrument)
@@ -179,6 +196,17 @@ class BookKeeper:
         n = self._depth
         bids: list[Level] = [(p, book.bids[p]) for p in heapq.nlargest(n, book.bids)]
         asks: list[Level] = [(p, book.asks[p]) for p in heapq.nsmallest(n, book.asks)]
+        return self._events(instrument, bids, asks, book.seq, ts_venue, recv_ms)
+
+    def _events(
+        self,
+        instrument: str,
+        bids: list[Level],
+        asks: list[Level],
+        seq: int | None,
+        ts_venue: int | None,
+        recv_ms: int,
+    ) -> list[Event]:
         symbol = self._symbols.get(instrument, instrument)
         events: list[Event] = [
             Book(
@@ -189,7 +217,7 @@ class BookKeeper:
                 ts_recv=recv_ms,
                 bids=bids,
                 asks=asks,
-                seq=book.seq,
+                seq=seq,
             )
         ]
         if self._bbo:

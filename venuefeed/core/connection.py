@@ -55,6 +55,7 @@ from venuefeed.core.runtime import VenueRuntime
 logger = logging.getLogger(__name__)
 
 _CLOSE_TIMEOUT_S = 0.5
+_YIELD_EVERY = 63  # a mask: yield to the loop once every 64 frames
 
 
 class _Rotate(Exception):
@@ -213,7 +214,8 @@ class ConnectionRunner:
         adapter = venue.adapter
         metrics = venue.metrics
         name = venue.name
-        publish = venue.publisher.publish
+        publisher = venue.publisher
+        offer = publisher.offer
         fresh = self._fresh
         loop_time = self._loop.time
         text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
@@ -224,6 +226,10 @@ class ConnectionRunner:
                 if msg.type is not text and msg.type is not binary:
                     return  # close, closing, closed or error: _closed_reason() explains
                 frames += 1
+                if not frames & _YIELD_EVERY:
+                    # buffered frames never suspend receive(): let other venues, the
+                    # watchdog and consumers run during a burst
+                    await asyncio.sleep(0)
                 recv_ms = wall_ms()
                 try:
                     results = adapter.parse(msg.data, recv_ms)
@@ -237,7 +243,9 @@ class ConnectionRunner:
                         self._last_data_ms = recv_ms
                         if self._first_data is None:
                             await self._first_data_seen(now, recv_ms)
-                        await publish(item)
+                        full = offer(item)
+                        if full is not None:
+                            await publisher.deliver_waiting(item, full)
                     elif isinstance(item, BookDelta | BookSnapshot):
                         await self._book(item, recv_ms, now, ws, tg)
                     else:
@@ -274,8 +282,11 @@ class ConnectionRunner:
             self._last_data_ms = recv_ms
             if self._first_data is None:
                 await self._first_data_seen(now, recv_ms)
+            publisher = self.venue.publisher
             for event in update.events:
-                await self.venue.publisher.publish(event)
+                full = publisher.offer(event)
+                if full is not None:
+                    await publisher.deliver_waiting(event, full)
         if update.resync is not None:
             await self._resync(item.instrument, update.resync, ws, tg)
 

@@ -19,6 +19,13 @@ class Metrics:
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         self._counters[(name, tuple(sorted(labels.items())))] += amount
 
+    def key(self, name: str, **labels: str) -> tuple[str, Labels]:
+        """A pre-built series key for `bump`, for counters on the hot path."""
+        return (name, tuple(sorted(labels.items())))
+
+    def bump(self, key: tuple[str, Labels], amount: float = 1.0) -> None:
+        self._counters[key] += amount
+
     def set(self, name: str, value: float, **labels: str) -> None:
         self._gauges[(name, tuple(sorted(labels.items())))] = value
 

@@ -19,7 +19,7 @@ from typing import Any
 from venuefeed.core.errors import ConsumerClosedError
 from venuefeed.core.events import Event
 from venuefeed.core.logs import RateLimitedLog
-from venuefeed.core.metrics import Metrics
+from venuefeed.core.metrics import Labels, Metrics
 from venuefeed.core.settings import EngineSettings
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Subscription(AsyncIterator[Event]):
         if event.is_state:
             key = (event.venue, event.instrument, event.kind)
             if key in self._state:
-                self._publisher.metrics.inc("events_conflated", venue=event.venue, kind=event.kind)
+                self._publisher.count_conflated(event)
             else:
                 self._order.append(key)
             self._state[key] = event
@@ -150,6 +150,14 @@ class Publisher:
         self._count = 0
         self._shutting_down = False
         self._log = RateLimitedLog(logger, window_s=settings.log_repeat_s)
+        self._conflated_keys: dict[tuple[str, str], tuple[str, Labels]] = {}
+
+    def count_conflated(self, event: Event) -> None:
+        key = self._conflated_keys.get((event.venue, event.kind))
+        if key is None:
+            key = self.metrics.key("events_conflated", venue=event.venue, kind=event.kind)
+            self._conflated_keys[(event.venue, event.kind)] = key
+        self.metrics.bump(key)
 
     @property
     def consumers(self) -> tuple[Subscription, ...]:
@@ -177,9 +185,23 @@ class Publisher:
 
     async def publish(self, event: Event) -> None:
         """Deliver to every consumer. Never silently drops: a drop is counted and logged."""
+        full = self.offer(event)
+        if full is not None:
+            await self.deliver_waiting(event, full)
+
+    def offer(self, event: Event) -> list[Subscription] | None:
+        """Hot path: enqueue without waiting; returns the consumers that were full."""
+        full: list[Subscription] | None = None
         for sub in self._subs:
-            if sub.offer(event):
-                continue
+            if not sub.offer(event):
+                if full is None:
+                    full = []
+                full.append(sub)
+        return full
+
+    async def deliver_waiting(self, event: Event, full: list[Subscription]) -> None:
+        """Wait up to `history_put_timeout_s` per full consumer, then count and log a drop."""
+        for sub in full:
             if await sub.wait_for_space(self._settings.history_put_timeout_s) and sub.offer(event):
                 continue
             if sub.closed:
