@@ -224,6 +224,9 @@ class VenueAdapter:
     #: publish a BBO derived from the book on every book update (turn off when the
     #: venue has its own BBO stream and you want only that).
     bbo_from_book: ClassVar[bool] = True
+    #: "module:Class" of this venue's simulator encoder (a `venuefeed.sim.SimVenue`),
+    #: imported only by `venuefeed run --sim` and tests.
+    simulator: ClassVar[str | None] = None
 
     def __init__(self, ctx: VenueContext) -> None:
         self.ctx = ctx

@@ -165,6 +165,7 @@ class HyperliquidAdapter(VenueAdapter):
     # ask anyway, a reconnect re-subscribes and the next snapshot heals the book.
     resync: ClassVar[Resync] = Resync.RECONNECT
     bbo_from_book: ClassVar[bool] = False
+    simulator: ClassVar[str | None] = "venuefeed.plugins.hyperliquid.sim:HyperliquidSim"
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)

@@ -1,0 +1,148 @@
+"""Hyperliquid, simulated: the frames and REST answers the adapter in this folder expects.
+
+Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol described in
+`adapter.py`: a plain-text greeting, `{"method": "subscribe", ...}` acknowledged with a
+`subscriptionResponse`, full `l2Book` snapshots, `bbo` on change, `trades`, `activeAssetCtx`
+about once a second, `{"method": "ping"}` answered with `{"channel": "pong"}`, and
+`POST /info` for `meta` and `metaAndAssetCtxs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from venuefeed.sim import (
+    DataFrame,
+    Frame,
+    MarketUpdate,
+    SimRequest,
+    SimResponse,
+    SimSession,
+    SimVenue,
+    SyntheticMarket,
+)
+
+DEPTH = 20
+GREETING = "Websocket connection established."
+_encode = msgspec.json.encode
+
+
+def _level(px: float, sz: float) -> dict[str, Any]:
+    return {"px": f"{px:.8g}", "sz": f"{sz:.8g}", "n": 1}
+
+
+class HyperliquidSession(SimSession):
+    def __init__(self, markets: Mapping[str, SyntheticMarket]) -> None:
+        self.markets = markets
+        self.subs: dict[str, set[str]] = {}  # channel type -> coins
+        self._last_bbo: dict[str, tuple[float, float]] = {}
+
+    def on_open(self) -> Sequence[Frame]:
+        return (GREETING,)
+
+    def on_message(self, text: str) -> Sequence[Frame]:
+        msg = msgspec.json.decode(text)
+        method = msg.get("method")
+        if method == "ping":
+            return ('{"channel":"pong"}',)
+        if method != "subscribe":
+            return (_encode({"channel": "error", "data": f"Unknown method: {text}"}).decode(),)
+        sub = msg["subscription"]
+        coin = sub.get("coin")
+        if coin not in self.markets:
+            return ()  # the real venue silently drops the socket; keep the sim simple
+        self.subs.setdefault(sub["type"], set()).add(coin)
+        ack = _encode({"channel": "subscriptionResponse", "data": msg}).decode()
+        out: list[Frame] = [ack]
+        if sub["type"] == "l2Book":
+            out.append(self._book(self.markets[coin], 0))
+        return out
+
+    def _book(self, market: SyntheticMarket, ts_ms: int) -> str:
+        bids, asks = market.book_top(DEPTH)
+        data = {
+            "coin": market.symbol,
+            "time": ts_ms,
+            "levels": [[_level(p, s) for p, s in bids], [_level(p, s) for p, s in asks]],
+        }
+        return _encode({"channel": "l2Book", "data": data}).decode()
+
+    def on_update(self, market: SyntheticMarket, update: MarketUpdate) -> Sequence[DataFrame]:
+        coin = market.symbol
+        out: list[DataFrame] = []
+        if coin in self.subs.get("l2Book", ()):
+            out.append(DataFrame("book", coin, self._book(market, update.ts_ms)))
+        if coin in self.subs.get("bbo", ()):
+            (bp, bs), (ap, as_) = market.book_top(1)[0][0], market.book_top(1)[1][0]
+            if self._last_bbo.get(coin) != (bp, ap):
+                self._last_bbo[coin] = (bp, ap)
+                data = {
+                    "coin": coin,
+                    "time": update.ts_ms,
+                    "bbo": [_level(bp, bs), _level(ap, as_)],
+                }
+                out.append(
+                    DataFrame("bbo", coin, _encode({"channel": "bbo", "data": data}).decode())
+                )
+        if update.trades and coin in self.subs.get("trades", ()):
+            trades = [
+                {
+                    "coin": coin,
+                    "side": "B" if t.side == "buy" else "A",
+                    "px": f"{t.price:.8g}",
+                    "sz": f"{t.size:.8g}",
+                    "hash": f"0x{t.trade_id:064x}",
+                    "time": t.ts_ms,
+                    "tid": t.trade_id,
+                    "users": ["0xbuyer", "0xseller"],
+                }
+                for t in update.trades
+            ]
+            frame = _encode({"channel": "trades", "data": trades}).decode()
+            out.append(DataFrame("trade", coin, frame))
+        return out
+
+    def on_tick(self, markets: Mapping[str, SyntheticMarket], now_ms: int) -> Sequence[DataFrame]:
+        out: list[DataFrame] = []
+        for coin in sorted(self.subs.get("activeAssetCtx", ())):
+            m = markets[coin]
+            data = {"coin": coin, "ctx": _ctx(m)}
+            frame = _encode({"channel": "activeAssetCtx", "data": data}).decode()
+            out.append(DataFrame("mark", coin, frame))
+        return out
+
+
+def _ctx(m: SyntheticMarket) -> dict[str, str]:
+    return {
+        "funding": f"{m.funding_rate_1h:.10f}",
+        "markPx": f"{m.mark:.8g}",
+        "oraclePx": f"{m.index:.8g}",
+        "midPx": f"{(m.best_bid() + m.best_ask()) / 2:.8g}",
+        "openInterest": "1000.0",
+        "dayNtlVlm": "1000000.0",
+        "prevDayPx": f"{m.mark:.8g}",
+        "premium": "0.0",
+    }
+
+
+class HyperliquidSim(SimVenue):
+    name = "hyperliquid"
+
+    def urls(self, base_http: str, base_ws: str) -> tuple[str, str]:
+        return f"{base_ws}/ws", base_http
+
+    def session(self, path: str, query: Mapping[str, str]) -> SimSession:
+        return HyperliquidSession(self.markets)
+
+    def rest(self, request: SimRequest) -> SimResponse:
+        body = request.json if isinstance(request.json, dict) else {}
+        universe = [{"name": s, "szDecimals": 4, "maxLeverage": 50} for s in self.markets]
+        if request.path == "/info" and body.get("type") == "meta":
+            return SimResponse({"universe": universe})
+        if request.path == "/info" and body.get("type") == "metaAndAssetCtxs":
+            ctxs = [_ctx(m) for m in self.markets.values()]
+            return SimResponse([{"universe": universe}, ctxs])
+        return super().rest(request)
