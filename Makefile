@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= venues.toml
 ARGS   ?=
 
-.PHONY: setup run test lint typecheck bench clean
+.PHONY: setup run test lint typecheck bench demo soak clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,14 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.throughput
+
+demo: $(STAMP)
+	$(BIN)/venuefeed run --sim --chaos heavy --duration 60 --config examples/demo.toml \
+		--chaos-file examples/chaos.toml --report demo-report.json
+
+soak: $(STAMP)
+	$(BIN)/venuefeed run --sim --chaos heavy --duration 600 --report report.json \
+		--sink jsonl:/dev/null
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,21 @@ config_option = click.option(
 @click.option("--venues", "venue_list", default=None, help="Comma-separated venues to run.")
 @click.option("--sink", default=None, help="jsonl:PATH or jsonl:- (stdout).")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--sim", is_flag=True, help="Run against simulated venues on loopback.")
+@click.option("--chaos", default="none", show_default=True, help="Chaos profile (with --sim).")
+@click.option(
+    "--chaos-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file with [profiles.<name>] tables.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the soak report (JSON) here (with --sim).",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -57,6 +72,10 @@ def run(
     venue_list: str | None,
     sink: str | None,
     duration: float | None,
+    sim: bool,
+    chaos: str,
+    chaos_file: Path | None,
+    report_path: Path | None,
     log_level: str,
 ) -> None:
     """Connect to the enabled venues and stream normalized events."""
@@ -64,16 +83,53 @@ def run(
     with _user_errors():
         settings = load_settings(config_path)
         venues = [v.strip() for v in venue_list.split(",") if v.strip()] if venue_list else None
-        engine = Engine(settings, venues=venues)
         target = _sink_target(sink)
-        if not engine.adapters:
-            raise StartupError(
-                "config error: no venue is enabled (set enabled = true in a [venues.<name>] table)"
-            )
+        if not sim and (chaos != "none" or report_path is not None or chaos_file is not None):
+            raise StartupError("usage error: --chaos, --chaos-file and --report need --sim")
         try:
-            asyncio.run(_run(engine, target, duration))
+            if sim:
+                ok = asyncio.run(
+                    _run_sim(settings, venues, target, duration, chaos, chaos_file, report_path)
+                )
+                if not ok:
+                    click.echo(
+                        "venuefeed: soak failed: a venue ended not live, or data was lost or wrong",
+                        err=True,
+                    )
+                    sys.exit(1)
+            else:
+                engine = Engine(settings, venues=venues)
+                _require_venues(engine)
+                asyncio.run(_run(engine, target, duration))
         except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
             logger.info("stopped")
+
+
+def _require_venues(engine: Engine) -> None:
+    if not engine.adapters:
+        raise StartupError(
+            "config error: no venue is enabled (set enabled = true in a [venues.<name>] table)"
+        )
+
+
+async def _run_sim(
+    settings: Settings,
+    venues: list[str] | None,
+    target: str | None,
+    duration: float | None,
+    chaos: str,
+    chaos_file: Path | None,
+    report_path: Path | None,
+) -> bool:
+    from venuefeed.sim.chaos import load_profile
+    from venuefeed.sim.run import SimRun
+
+    profile = load_profile(chaos, chaos_file)
+    simrun = SimRun(settings, PluginHost(), venues, profile, report_path)
+    async with simrun as engine:
+        _require_venues(engine)
+        await _run(engine, target, duration, extra=simrun.tasks(), before_stop=simrun.finish)
+    return simrun.ok
 
 
 def _sink_target(sink: str | None) -> str | None:
@@ -85,7 +141,14 @@ def _sink_target(sink: str | None) -> str | None:
     return where
 
 
-async def _run(engine: Engine, target: str | None, duration: float | None) -> None:
+async def _run(
+    engine: Engine,
+    target: str | None,
+    duration: float | None,
+    *,
+    extra: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    before_stop: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -100,10 +163,13 @@ async def _run(engine: Engine, target: str | None, duration: float | None) -> No
             )
             stopper = tg.create_task(_wait_stop(stop, duration))
             engine_task = tg.create_task(engine.wait())
+            helpers = [tg.create_task(job()) for job in extra]
             done, _ = await asyncio.wait(
-                {consumer, stopper, engine_task}, return_when=asyncio.FIRST_COMPLETED
+                {consumer, stopper, engine_task, *helpers}, return_when=asyncio.FIRST_COMPLETED
             )
-            for task in (consumer, stopper, engine_task):
+            if stopper in done and before_stop is not None:
+                await before_stop()
+            for task in (consumer, stopper, engine_task, *helpers):
                 task.cancel()
             for task in done:
                 if not task.cancelled() and task.exception() is not None:

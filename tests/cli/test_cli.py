@@ -125,3 +125,48 @@ async def test_ctrl_c_stops_cleanly(tmp_path: Path):
         _, err = await proc.communicate()
     assert proc.returncode == 0
     assert b"Traceback" not in err and b"stopped" in err
+
+
+async def test_sim_run_with_light_chaos_writes_a_lossless_report(tmp_path: Path):
+    write_config(
+        tmp_path,
+        "[defaults]\nstale_after_s = 1.0\nbackoff_initial_s = 0.05\nbackoff_max_s = 0.5\n"
+        "stable_after_s = 0.5\nfunding_poll_s = 1.0\n"
+        "[venues.hyperliquid]\n[venues.aster]\nenabled = false\n",
+    )
+    chaos = tmp_path / "chaos.toml"
+    chaos.write_text(
+        "[profiles.quick]\ninterval_s = 0.5\nstall_s = 1.5\n"
+        'faults = ["disconnect", "malformed", "binary", "unknown", "stall", "rest_failures"]\n'
+    )
+    report = tmp_path / "report.json"
+    code, _, err = await venuefeed(
+        "run",
+        "--sim",
+        "--chaos",
+        "quick",
+        "--chaos-file",
+        str(chaos),
+        "--duration",
+        "4",
+        "--report",
+        str(report),
+        "--sink",
+        "jsonl:/dev/null",
+        cwd=tmp_path,
+        within=60,
+    )
+    assert code == 0, err[-2000:]
+    data = json.loads(report.read_text())
+    venue = data["venues"]["hyperliquid"]
+    assert data["ok"] is True and set(data["venues"]) == {"hyperliquid"}
+    assert sum(venue["faults_injected"].values()) >= 2
+    assert venue["trades_lost"] == 0 and venue["trades_received"] > 0
+    assert venue["book_checks"] >= 1 and venue["book_mismatches"] == 0
+    assert venue["final_states"] == {"ws:main": "live"}
+
+
+async def test_sim_flags_need_sim(tmp_path: Path):
+    write_config(tmp_path, "")
+    code, _, err = await venuefeed("run", "--chaos", "heavy", cwd=tmp_path)
+    assert code == 2 and "need --sim" in err

@@ -47,6 +47,8 @@ class SyntheticMarket:
     funding_rate_1h: float = 0.0000125
     mark: float = 0.0
     index: float = 0.0
+    #: trade id -> ts_ms, for loss accounting in the soak report
+    trade_times: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(f"{self.symbol}:{self.seed}")
@@ -132,4 +134,5 @@ class SyntheticMarket:
             changes[px] = 0.0
         self.trade_id += 1
         self.trades_sent += 1
+        self.trade_times[self.trade_id] = now_ms
         return SimTrade(self.trade_id, px, size, "buy" if buy else "sell", now_ms)

@@ -37,6 +37,8 @@ class Faults:
     duplicate: set[str] = field(default_factory=set)  # symbols whose next book frame is sent twice
     stalled: bool = False  # no data frames (the socket stays open, pings answered)
     frozen: bool = False  # markets stop moving: a checkpoint where the truth is fixed
+    mute: bool = False  # client messages (subscribes, app pings) are ignored: a total stall
+    reorder: set[str] = field(default_factory=set)  # symbols whose next two book frames swap
 
 
 @dataclass
@@ -45,6 +47,7 @@ class _Conn:
     session: SimSession
     request: web.Request
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    held: dict[str, Frame] = field(default_factory=dict)  # book frames held back to reorder
 
 
 class SimServer:
@@ -64,10 +67,12 @@ class SimServer:
         self.connections = 0
         self.received: list[str] = []
         self.frames_sent = 0
+        #: symbol -> ids of trades whose frames went on the wire (loss detection)
         self.trades_sent: dict[str, set[int]] = {}
         self._conns: list[_Conn] = []
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
         self.port = 0
 
     @property
@@ -98,6 +103,7 @@ class SimServer:
         )
 
     async def stop(self) -> None:
+        self._closing.set()
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.cancel()
@@ -161,7 +167,8 @@ class SimServer:
             return web.Response(status=status, headers=headers, text="simulated refusal")
         if self.faults.hang_connects > 0:
             self.faults.hang_connects -= 1
-            await asyncio.Event().wait()
+            await self._closing.wait()  # never answer; released when the server stops
+            return web.Response(status=503, text="simulated hang")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         conn = _Conn(ws, self.venue.session(path, dict(request.query)), request)
@@ -173,7 +180,7 @@ class SimServer:
                 pinger = tg.create_task(self._ping_loop(conn))
                 try:
                     async for msg in ws:
-                        if msg.type is WSMsgType.TEXT:
+                        if msg.type is WSMsgType.TEXT and not self.faults.mute:
                             self.received.append(msg.data)
                             for frame in conn.session.on_message(msg.data):
                                 await self._send(conn, frame)
@@ -203,15 +210,30 @@ class SimServer:
                     await conn.ws.send_str(frame)
                 self.frames_sent += 1
 
-    async def _send_data(self, conn: _Conn, frames: Sequence[DataFrame]) -> None:
+    async def _send_data(
+        self, conn: _Conn, frames: Sequence[DataFrame], trades: Sequence[int] = ()
+    ) -> None:
         faults = self.faults
         for data in frames:
             if faults.stalled:
                 return
-            if data.kind == "book" and data.symbol in faults.gap:
-                faults.gap.discard(data.symbol)
-                continue
+            if data.kind == "book":
+                if data.symbol in faults.gap:
+                    faults.gap.discard(data.symbol)
+                    continue
+                if data.symbol in faults.reorder:
+                    held = conn.held.get(data.symbol)
+                    if held is None:
+                        conn.held[data.symbol] = data.frame
+                        continue
+                    faults.reorder.discard(data.symbol)
+                    del conn.held[data.symbol]
+                    await self._send(conn, data.frame)
+                    await self._send(conn, held)
+                    continue
             await self._send(conn, data.frame)
+            if data.kind == "trade" and trades and not conn.ws.closed:
+                self.trades_sent.setdefault(data.symbol, set()).update(trades)
             if data.kind == "book" and data.symbol in faults.duplicate:
                 faults.duplicate.discard(data.symbol)
                 await self._send(conn, data.frame)
@@ -225,8 +247,9 @@ class SimServer:
                 if self.faults.frozen:
                     break
                 update = market.step(now_ms)
+                ids = [t.trade_id for t in update.trades]
                 for conn in list(self._conns):
-                    await self._send_data(conn, conn.session.on_update(market, update))
+                    await self._send_data(conn, conn.session.on_update(market, update), ids)
             if loop.time() >= next_slow:
                 next_slow = loop.time() + self.slow_tick_s
                 for conn in list(self._conns):

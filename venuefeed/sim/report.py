@@ -1,0 +1,200 @@
+"""The soak report: what the engine delivered versus what the simulator sent.
+
+`SoakObserver` consumes the engine's events (its own bounded consumer) and tracks, per
+venue: recoveries, seconds not live, time from each disruptive fault to the next fresh
+data, trades received. `checkpoint()` freezes the markets and compares each published book
+with the simulator's true book. `build()` assembles the JSON report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from venuefeed.core.engine import Engine
+from venuefeed.core.events import Book, Event, Status, Trade
+from venuefeed.core.publisher import Subscription
+from venuefeed.sim.chaos import DISRUPTIVE, FaultLog
+from venuefeed.sim.cluster import SimCluster
+
+CHECK_LEVELS = 10
+#: trades sent this close before a disconnect-type fault may be lost on the wire (a reset
+#: connection discards unread bytes); they are reported apart from engine losses.
+IN_FLIGHT_MS = 500
+
+
+@dataclass
+class VenueObservation:
+    recoveries: int = 0
+    down_since: dict[str, float] = field(default_factory=dict)  # stream -> wall s
+    seconds_not_live: float = 0.0
+    trades: dict[str, set[int]] = field(default_factory=dict)
+    last_data_ms: int = 0
+    data_times_ms: list[int] = field(default_factory=list)
+    books: dict[str, Book] = field(default_factory=dict)
+    book_checks: int = 0
+    book_mismatches: int = 0
+    crossed: int = 0
+    states: dict[str, str] = field(default_factory=dict)
+    stale_events: int = 0
+
+
+class SoakObserver:
+    def __init__(self, engine: Engine, cluster: SimCluster) -> None:
+        self.engine = engine
+        self.cluster = cluster
+        self.venues: dict[str, VenueObservation] = {
+            name: VenueObservation() for name in cluster.servers
+        }
+        self.events: Subscription = engine.events("soak-report", queue_max=100_000)
+        self.started = time.time()
+
+    async def run(self) -> None:
+        async for event in self.events:
+            self.observe(event)
+
+    def observe(self, event: Event) -> None:
+        obs = self.venues.get(event.venue)
+        if obs is None:
+            return
+        if isinstance(event, Status):
+            self._status(obs, event)
+            return
+        obs.last_data_ms = event.ts_recv
+        if len(obs.data_times_ms) < 2_000_000:
+            obs.data_times_ms.append(event.ts_recv)
+        if isinstance(event, Trade):
+            try:
+                obs.trades.setdefault(event.symbol, set()).add(int(event.trade_id))
+            except ValueError:
+                obs.trades.setdefault(event.symbol, set())
+        elif isinstance(event, Book):
+            obs.books[event.symbol] = event
+            if event.bids and event.asks and event.bids[0][0] >= event.asks[0][0]:
+                obs.crossed += 1
+
+    def _status(self, obs: VenueObservation, event: Status) -> None:
+        now = time.time()
+        stream = event.stream
+        if not stream.startswith("ws:"):
+            if event.state == "stale":
+                obs.stale_events += 1
+            return
+        obs.states[stream] = event.state
+        if event.state == "live":
+            since = obs.down_since.pop(stream, None)
+            if since is not None:
+                obs.seconds_not_live += now - since
+        elif event.state in ("backoff", "breaker_open", "stale"):
+            obs.down_since.setdefault(stream, now)
+        if event.state == "recovered":
+            obs.recoveries += 1
+
+    async def checkpoint(self, settle_s: float = 1.0) -> None:
+        """Freeze every market, let the last frames arrive, compare books with the truth."""
+        for server in self.cluster.servers.values():
+            server.faults.frozen = True
+        try:
+            await asyncio.sleep(settle_s)
+            for name, server in self.cluster.servers.items():
+                obs = self.venues[name]
+                for symbol, market in server.venue.markets.items():
+                    book = obs.books.get(symbol)
+                    if book is None or any(state != "live" for state in obs.states.values()):
+                        continue
+                    bids, asks = market.book_top(CHECK_LEVELS)
+                    n = min(CHECK_LEVELS, len(book.bids), len(book.asks))
+                    obs.book_checks += 1
+                    if book.bids[:n] != bids[:n] or book.asks[:n] != asks[:n]:
+                        obs.book_mismatches += 1
+        finally:
+            for server in self.cluster.servers.values():
+                server.faults.frozen = False
+
+    def build(self, faults: FaultLog, duration_s: float) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "duration_s": round(duration_s, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "venues": {},
+        }
+        ok = True
+        metrics = self.engine.metrics
+        for name, server in self.cluster.servers.items():
+            obs = self.venues[name]
+            now = time.time()
+            not_live = obs.seconds_not_live + sum(now - t for t in obs.down_since.values())
+            recovery = self._recovery_times(obs, faults.times.get(name, []))
+            lost, in_flight = self._lost_trades(name, obs, faults.times.get(name, []))
+            ended_stale = any(state != "live" for state in obs.states.values())
+            venue_ok = (
+                not ended_stale and lost == 0 and obs.book_mismatches == 0 and obs.crossed == 0
+            )
+            ok = ok and venue_ok
+            report["venues"][name] = {
+                "ok": venue_ok,
+                "faults_injected": dict(faults.injected.get(name, Counter())),
+                "recoveries": obs.recoveries,
+                "fault_to_fresh_data_s": recovery,
+                "seconds_not_live": round(not_live, 2),
+                "trades_sent": sum(len(v) for v in server.trades_sent.values()),
+                "trades_received": sum(len(v) for v in obs.trades.values()),
+                "trades_lost": lost,
+                "trades_lost_in_flight_at_disconnect": in_flight,
+                "book_checks": obs.book_checks,
+                "book_mismatches": obs.book_mismatches,
+                "crossed_books": obs.crossed,
+                "task_restarts": metrics.value("task_restarts", venue=name),
+                "reconnects": metrics.value("reconnects", venue=name),
+                "parse_errors": metrics.value("parse_errors", venue=name),
+                "book_resyncs": metrics.value("book_resyncs", venue=name),
+                "final_states": dict(obs.states),
+            }
+        report["ok"] = ok
+        return report
+
+    @staticmethod
+    def _recovery_times(obs: VenueObservation, faults: list[tuple[str, int]]) -> dict[str, Any]:
+        waits: list[float] = []
+        times = obs.data_times_ms
+        for kind, at_ms in faults:
+            if kind not in DISRUPTIVE:
+                continue
+            # the first data event received after the fault (data arrives in time order)
+            lo, hi = 0, len(times)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if times[mid] <= at_ms:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo < len(times):
+                waits.append((times[lo] - at_ms) / 1000)
+        if not waits:
+            return {"count": 0, "median": None, "max": None}
+        return {
+            "count": len(waits),
+            "median": round(statistics.median(waits), 3),
+            "max": round(max(waits), 3),
+        }
+
+    def _lost_trades(
+        self, name: str, obs: VenueObservation, faults: list[tuple[str, int]]
+    ) -> tuple[int, int]:
+        server = self.cluster.servers[name]
+        drops = [at for kind, at in faults if kind in DISRUPTIVE]
+        lost = in_flight = 0
+        for symbol, sent in server.trades_sent.items():
+            got = obs.trades.get(symbol, set())
+            market = server.venue.markets[symbol]
+            for trade_id in sent - got:
+                ts = market.trade_times.get(trade_id, 0)
+                if any(0 <= at - ts <= IN_FLIGHT_MS for at in drops):
+                    in_flight += 1
+                else:
+                    lost += 1
+        return lost, in_flight

@@ -1,0 +1,199 @@
+"""Conformance kit for venue plugin authors: prove an adapter and its simulator encoder
+survive the fault matrix, with one test command.
+
+In your package's tests::
+
+    import pytest
+    from venuefeed.testing import FAULTS, check_fault
+    from my_venue.adapter import MyVenueAdapter
+
+    @pytest.mark.parametrize("fault", FAULTS)
+    async def test_conformance(fault):
+        await check_fault(MyVenueAdapter, fault)
+
+Each case runs the real engine against the adapter's simulator (`simulator = "pkg.sim:Cls"`)
+with short thresholds, waits for live data, injects one fault, and requires: fresh data
+again, the published book equal to the simulator's true book at a frozen checkpoint, no
+crossed book, and no trade lost (other than trades in flight on a reset connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from venuefeed.core.adapter import VenueAdapter
+from venuefeed.core.engine import Engine
+from venuefeed.core.events import Book, Event, Level, Status, Trade
+from venuefeed.core.hookspecs import hookimpl
+from venuefeed.core.plugins import PluginHost
+from venuefeed.core.publisher import Subscription
+from venuefeed.core.settings import Settings
+from venuefeed.sim.chaos import ChaosInjector, ChaosProfile
+from venuefeed.sim.cluster import SimCluster
+from venuefeed.sim.report import CHECK_LEVELS, IN_FLIGHT_MS
+from venuefeed.sim.server import SimServer
+
+#: the fault matrix; each is recovered from within the case's bound.
+FAULTS: tuple[str, ...] = (
+    "none",
+    "disconnect",
+    "close_silence",
+    "stall",
+    "total_stall",
+    "malformed",
+    "binary",
+    "oversized",
+    "unknown",
+    "gap",
+    "duplicate",
+    "reorder",
+    "refuse_429",
+    "refuse_503",
+    "connect_hang",
+    "rest_failures",
+)
+
+#: thresholds short enough for a CI-sized run, long enough for a loaded 2-core machine.
+POLICY = {
+    "stale_after_s": 0.6,
+    "connect_timeout_s": 0.5,
+    "request_timeout_s": 0.5,
+    "backoff_initial_s": 0.05,
+    "backoff_max_s": 0.3,
+    "backoff_jitter": 0.0,
+    "stable_after_s": 0.5,
+    "heartbeat_interval_s": 0.2,
+    "funding_poll_s": 0.5,
+    "init_retry_max_s": 0.2,
+    "breaker_failures": 50,
+    "max_frame_bytes": 256 * 1024,
+}
+PROFILE = ChaosProfile("conformance", stall_s=1.0, oversized_bytes=512 * 1024)
+
+
+@dataclass
+class CaseResult:
+    fault: str
+    books: int = 0
+    trades: set[int] = field(default_factory=set)
+    crossed: int = 0
+    latest: dict[str, Book] = field(default_factory=dict)
+
+    def note(self, event: Event) -> None:
+        if isinstance(event, Book):
+            self.books += 1
+            self.latest[event.symbol] = event
+            if event.bids and event.asks and event.bids[0][0] >= event.asks[0][0]:
+                self.crossed += 1
+        elif isinstance(event, Trade):
+            self.trades.add(int(event.trade_id))
+
+
+class _SinglePlugin:
+    """Registers one adapter class, so the kit needs no installed entry point."""
+
+    def __init__(self, adapter: type[VenueAdapter]) -> None:
+        self.adapter = adapter
+
+    @hookimpl
+    def venuefeed_register_venues(self) -> list[type[VenueAdapter]]:
+        return [self.adapter]
+
+
+async def _until(
+    sub: Subscription, result: CaseResult, pred: Callable[[Event], bool], within: float
+) -> Event:
+    async with asyncio.timeout(within):
+        async for event in sub:
+            result.note(event)
+            if pred(event):
+                return event
+    raise AssertionError("event stream ended")
+
+
+def _book_of(symbol: str) -> Callable[[Event], bool]:
+    return lambda e: isinstance(e, Book) and e.symbol == symbol
+
+
+def _matches_truth(symbol: str, bids: list[Level], asks: list[Level]) -> Callable[[Event], bool]:
+    def check(event: Event) -> bool:
+        if not (isinstance(event, Book) and event.symbol == symbol):
+            return False
+        n = min(CHECK_LEVELS, len(event.bids), len(event.asks))
+        return n > 0 and event.bids[:n] == bids[:n] and event.asks[:n] == asks[:n]
+
+    return check
+
+
+async def check_fault(
+    adapter: type[VenueAdapter],
+    fault: str,
+    *,
+    symbols: Sequence[str] = ("BTC", "ETH"),
+    within: float = 15.0,
+) -> CaseResult:
+    """Run one conformance case; raises AssertionError naming what failed."""
+    name = adapter.name
+    host = PluginHost(
+        builtin_modules=(), extra_plugins=[_SinglePlugin(adapter)], load_entry_points=False
+    )
+    settings = Settings.model_validate(
+        {"defaults": {**POLICY, "symbols": list(symbols)}, "venues": {name: {}}}
+    )
+    cluster = SimCluster({name: adapter}, {name: symbols})
+    result = CaseResult(fault)
+    async with cluster:
+        server = cluster.servers[name]
+        async with Engine(cluster.apply(settings), plugins=host) as engine:
+            sub = engine.events(queue_max=100_000)
+            for symbol in server.venue.markets:
+                await _until(sub, result, _book_of(symbol), within)
+            fault_ms = time.time_ns() // 1_000_000
+            if fault != "none":
+                await ChaosInjector({name: server}, PROFILE).inject(server, fault)
+                if fault in RECONNECTING:
+                    await _until(sub, result, _recovered, within)
+            for symbol in server.venue.markets:  # fresh data for every symbol after the fault
+                await _until(sub, result, _book_of(symbol), within)
+            server.faults.frozen = True  # checkpoint: the truth stops moving
+            for symbol, market in server.venue.markets.items():
+                check = _matches_truth(symbol, *market.book_top(CHECK_LEVELS))
+                latest = result.latest.get(symbol)
+                if latest is None or not check(latest):
+                    try:
+                        await _until(sub, result, check, within)
+                    except TimeoutError:
+                        raise AssertionError(
+                            f"{name}/{fault}: published {symbol} book never matched the "
+                            f"simulator's true book after the checkpoint"
+                        ) from None
+            assert result.crossed == 0, f"{name}/{fault}: {result.crossed} crossed books published"
+            lost = _lost(server, result, fault, fault_ms)
+            assert not lost, f"{name}/{fault}: trades lost: {sorted(lost)[:10]}"
+    return result
+
+
+def _recovered(event: Event) -> bool:
+    return isinstance(event, Status) and event.state == "recovered"
+
+
+#: faults after which the connection must have been re-established
+RECONNECTING = frozenset({"disconnect", "refuse_429", "refuse_503", "connect_hang"})
+#: faults that reset a connection: trades written just before may die with it on the wire
+RESETTING = RECONNECTING | {"close_silence", "oversized"}
+
+
+def _lost(server: SimServer, result: CaseResult, fault: str, fault_ms: int) -> set[int]:
+    lost: set[int] = set()
+    for symbol, sent in server.trades_sent.items():
+        times = server.venue.markets[symbol].trade_times
+        for trade_id in sent - result.trades:
+            in_flight = (
+                fault in RESETTING and 0 <= fault_ms - times.get(trade_id, 0) <= IN_FLIGHT_MS
+            )
+            if not in_flight:
+                lost.add(trade_id)
+    return lost
