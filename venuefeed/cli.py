@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -14,12 +15,14 @@ from typing import Any
 
 import click
 
+from venuefeed import __version__
 from venuefeed.core.engine import Engine
 from venuefeed.core.errors import ConsumerClosedError, StartupError
 from venuefeed.core.events import Event, Status
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import POLICY_FIELDS, Settings, load_settings, value_sources
 from venuefeed.sinks.jsonl import JsonlSink
+from venuefeed.tui import run_view
 
 logger = logging.getLogger("venuefeed.cli")
 
@@ -30,6 +33,22 @@ EXIT_USAGE = 2
 @click.version_option(package_name="venuefeed")
 def cli() -> None:
     """Supervised, normalized market data from crypto perpetual-futures venues."""
+
+
+def log_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one JSON object per line.",
+    )(func)
+    return click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default="info",
+        show_default=True,
+    )(func)
 
 
 config_option = click.option(
@@ -61,12 +80,9 @@ config_option = click.option(
     default=None,
     help="Write the soak report (JSON) here (with --sim).",
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
+@click.option("--http", "http_listen", default=None, help="Serve /metrics etc. on HOST:PORT.")
+@click.option("--no-tui", is_flag=True, help="Plain logs instead of the live terminal view.")
+@log_options
 def run(
     config_path: Path | None,
     venue_list: str | None,
@@ -76,10 +92,14 @@ def run(
     chaos: str,
     chaos_file: Path | None,
     report_path: Path | None,
+    http_listen: str | None,
+    no_tui: bool,
     log_level: str,
+    log_format: str,
 ) -> None:
     """Connect to the enabled venues and stream normalized events."""
-    _setup_logging(log_level)
+    tui = sink is None and sys.stdout.isatty() and not no_tui
+    _setup_logging(log_level, log_format, quiet=tui)
     with _user_errors():
         settings = load_settings(config_path)
         venues = [v.strip() for v in venue_list.split(",") if v.strip()] if venue_list else None
@@ -88,8 +108,11 @@ def run(
             raise StartupError("usage error: --chaos, --chaos-file and --report need --sim")
         try:
             if sim:
+                options = {"http_listen": http_listen, "board": tui}
                 ok = asyncio.run(
-                    _run_sim(settings, venues, target, duration, chaos, chaos_file, report_path)
+                    _run_sim(
+                        settings, venues, target, duration, chaos, chaos_file, report_path, options
+                    )
                 )
                 if not ok:
                     click.echo(
@@ -98,7 +121,7 @@ def run(
                     )
                     sys.exit(1)
             else:
-                engine = Engine(settings, venues=venues)
+                engine = Engine(settings, venues=venues, http_listen=http_listen, board=tui)
                 _require_venues(engine)
                 asyncio.run(_run(engine, target, duration))
         except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
@@ -120,12 +143,13 @@ async def _run_sim(
     chaos: str,
     chaos_file: Path | None,
     report_path: Path | None,
+    engine_options: dict[str, Any],
 ) -> bool:
     from venuefeed.sim.chaos import load_profile
     from venuefeed.sim.run import SimRun
 
     profile = load_profile(chaos, chaos_file)
-    simrun = SimRun(settings, PluginHost(), venues, profile, report_path)
+    simrun = SimRun(settings, PluginHost(), venues, profile, report_path, **engine_options)
     async with simrun as engine:
         _require_venues(engine)
         await _run(engine, target, duration, extra=simrun.tasks(), before_stop=simrun.finish)
@@ -158,9 +182,13 @@ async def _run(
     async with engine:
         events = engine.events("sink" if target else "terminal")
         async with asyncio.TaskGroup() as tg:
-            consumer = tg.create_task(
-                JsonlSink(target).run(events) if target else _print_status(events)
-            )
+            if target:
+                consumer = tg.create_task(JsonlSink(target).run(events))
+            elif engine.board is not None:
+                events.close()
+                consumer = tg.create_task(run_view(engine.board))
+            else:
+                consumer = tg.create_task(_print_status(events))
             stopper = tg.create_task(_wait_stop(stop, duration))
             engine_task = tg.create_task(engine.wait())
             helpers = [tg.create_task(job()) for job in extra]
@@ -208,11 +236,30 @@ def venues(config_path: Path | None) -> None:
             table = settings.venues.get(name)
             enabled = "enabled" if table is not None and table.enabled else "disabled"
             cls = reg.adapter
-            rows.append((name, enabled, reg.source, f"{cls.__module__}.{cls.__qualname__}"))
+            source = reg.source
+            if source == "builtin":
+                source = f"builtin (venuefeed {__version__})"
+            rows.append((name, enabled, source, f"{cls.__module__}.{cls.__qualname__}"))
         if not rows:
             click.echo("no venue plugins registered")
         for name, enabled, source, where in rows:
             click.echo(f"{name:<14} {enabled:<9} {source:<40} {where}")
+
+
+@cli.command()
+@config_option
+def check(config_path: Path | None) -> None:
+    """Validate config and plugins without connecting (for CI pipelines)."""
+    with _user_errors():
+        settings = load_settings(config_path)
+        engine = Engine(settings)
+        for name, adapter in engine.adapters.items():
+            ctx = adapter.ctx
+            click.echo(f"ok  {name:<12} symbols={','.join(ctx.symbols)}  ws={ctx.ws_url}")
+        disabled = sorted(set(engine.plugins.venues) - set(engine.adapters))
+        if disabled:
+            click.echo(f"registered, not enabled: {', '.join(disabled)}")
+        click.echo(f"config ok: {len(engine.adapters)} venue(s) enabled")
 
 
 @cli.command()
@@ -271,12 +318,31 @@ def _user_errors() -> Iterator[None]:
         sys.exit(EXIT_USAGE if isinstance(first, StartupError) else 1)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, for machines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging(level: str, fmt: str = "text", *, quiet: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    # under the live view, only problems reach the terminal's stderr
+    root.setLevel(max(getattr(logging, level.upper()), logging.WARNING if quiet else 0))
 
 
 def main() -> None:

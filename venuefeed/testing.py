@@ -20,6 +20,7 @@ crossed book, and no trade lost (other than trades in flight on a reset connecti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ POLICY = {
     "breaker_failures": 50,
     "max_frame_bytes": 256 * 1024,
 }
+TRADE_SETTLE_S = 3.0
 PROFILE = ChaosProfile("conformance", stall_s=1.0, oversized_bytes=512 * 1024)
 
 
@@ -78,7 +80,7 @@ PROFILE = ChaosProfile("conformance", stall_s=1.0, oversized_bytes=512 * 1024)
 class CaseResult:
     fault: str
     books: int = 0
-    trades: set[int] = field(default_factory=set)
+    trades: set[tuple[str, int]] = field(default_factory=set)  # (symbol, trade id)
     crossed: int = 0
     latest: dict[str, Book] = field(default_factory=dict)
 
@@ -89,7 +91,7 @@ class CaseResult:
             if event.bids and event.asks and event.bids[0][0] >= event.asks[0][0]:
                 self.crossed += 1
         elif isinstance(event, Trade):
-            self.trades.add(int(event.trade_id))
+            self.trades.add((event.symbol, int(event.trade_id)))
 
 
 class _SinglePlugin:
@@ -171,7 +173,14 @@ async def check_fault(
                             f"simulator's true book after the checkpoint"
                         ) from None
             assert result.crossed == 0, f"{name}/{fault}: {result.crossed} crossed books published"
+            # trades sent before the freeze may still be in the socket or queue: read on
+            # until every one has arrived, or the bound says they never will
             lost = _lost(server, result, fault, fault_ms)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TRADE_SETTLE_S):
+                    while lost:
+                        result.note(await anext(sub))
+                        lost = _lost(server, result, fault, fault_ms)
             assert not lost, f"{name}/{fault}: trades lost: {sorted(lost)[:10]}"
     return result
 
@@ -190,7 +199,8 @@ def _lost(server: SimServer, result: CaseResult, fault: str, fault_ms: int) -> s
     lost: set[int] = set()
     for symbol, sent in server.trades_sent.items():
         times = server.venue.markets[symbol].trade_times
-        for trade_id in sent - result.trades:
+        got = {trade_id for sym, trade_id in result.trades if sym == symbol}
+        for trade_id in sent - got:
             in_flight = (
                 fault in RESETTING and 0 <= fault_ms - times.get(trade_id, 0) <= IN_FLIGHT_MS
             )

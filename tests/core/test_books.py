@@ -91,7 +91,7 @@ def test_rest_snapshot_bridge_rule():
     k = keeper(Continuity.PREV_LINK, rest=True)
     # deltas arrive before the snapshot: buffered, one resync request
     first = k.on_delta(BookDelta("X-1", [(99.0, 7.0)], [], first_seq=5, seq=8, prev_seq=4), 0)
-    assert first.resync == "no snapshot yet"
+    assert first.resync == "initial snapshot"
     k.on_delta(BookDelta("X-1", [(98.0, 6.0)], [], first_seq=9, seq=12, prev_seq=8), 0)
     k.on_delta(BookDelta("X-1", [(97.0, 5.0)], [], first_seq=13, seq=15, prev_seq=12), 0)
     snap = BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=10, from_rest=True)
@@ -139,3 +139,12 @@ def test_full_snapshot_venues_sort_cut_and_drop_empty_levels():
     crossed = BookSnapshot("X-1", [(102.0, 1.0)], [(101.0, 1.0)])
     update = k.on_snapshot(crossed, 1)
     assert update.resync == "crossed book in snapshot" and not update.events
+
+
+def test_full_snapshot_older_than_the_current_one_is_ignored():
+    k = keeper(Continuity.SNAPSHOTS)
+    k.on_snapshot(BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=7), 0)
+    late = k.on_snapshot(BookSnapshot("X-1", [(99.0, 1.0)], [(100.5, 1.0)], seq=6), 1)
+    assert not late.events and late.resync is None and k.duplicates == 1
+    newer = k.on_snapshot(BookSnapshot("X-1", [(98.0, 1.0)], [(99.5, 1.0)], seq=8), 2)
+    assert book_of(newer).bids == [(98.0, 1.0)]

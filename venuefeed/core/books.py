@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Continuity
 from venuefeed.core.events import Bbo, Book, Event, Level
 
+#: the resync reason of a REST-snapshot venue's first sync: routine, not a break
+INITIAL_SYNC = "initial snapshot"
+
 #: deltas buffered per instrument while a REST snapshot is fetched; past this the
 #: buffer is discarded and the snapshot requested again (memory stays bounded).
 MAX_BUFFERED_DELTAS = 2_000
@@ -103,10 +106,13 @@ class BookKeeper:
     def _full_snapshot(self, snap: BookSnapshot, recv_ms: int) -> BookUpdate:
         """Fast path for venues whose every book message is complete: no level maps to
         keep, only the top N of each side (venues usually send them sorted already)."""
+        book = self._book(snap.instrument)
+        if snap.seq is not None and book.seq is not None and snap.seq <= book.seq and book.synced:
+            self.duplicates += 1  # an older or repeated snapshot arrived late: keep the newer
+            return _NOTHING
         n = self._depth
         bids = [lvl for lvl in sorted(snap.bids, reverse=True) if lvl[1] > 0][:n]
         asks = [lvl for lvl in sorted(snap.asks) if lvl[1] > 0][:n]
-        book = self._book(snap.instrument)
         if bids and asks and bids[0][0] >= asks[0][0]:
             return self._break(book, "crossed book in snapshot")
         book.seq = snap.seq
@@ -125,7 +131,7 @@ class BookKeeper:
                 book.buffer.append(delta)
                 if not book.awaiting:
                     book.awaiting = True
-                    return BookUpdate(resync="no snapshot yet")
+                    return BookUpdate(resync=INITIAL_SYNC)
                 return _NOTHING
             if book.awaiting:
                 return _NOTHING

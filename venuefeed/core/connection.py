@@ -35,7 +35,7 @@ from venuefeed.core.adapter import (
     VenueNotice,
 )
 from venuefeed.core.backoff import Backoff
-from venuefeed.core.books import BookUpdate
+from venuefeed.core.books import INITIAL_SYNC, BookUpdate
 from venuefeed.core.breaker import BreakerState, CircuitBreaker
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.codec import encode_json
@@ -80,6 +80,8 @@ class ConnectionRunner:
         self._book_instruments = {s.instrument for s in spec.streams if s.kind == "book"}
         self._last_data_ms: int | None = None  # wall time of the last data, across sessions
         self._outage_start_ms: int | None = None
+        self._not_live_ms = 0  # closed outages, for seconds-not-live reporting
+        self.last_error = ""
         # per-session state, reset by _session()
         self._fresh: dict[tuple[str, str], float] = {}
         self._first_data: float | None = None
@@ -111,6 +113,7 @@ class ConnectionRunner:
 
     async def _failed(self, exc: VenueError) -> None:
         venue = self.venue
+        self.last_error = str(exc)
         venue.metrics.inc("reconnects", venue=venue.name, reason=type(exc).__name__)
         self._mark_outage()
         if self.breaker.record_failure() is BreakerState.OPEN:
@@ -132,6 +135,15 @@ class ConnectionRunner:
             reason += f"; last: {last_error}"
         await venue.status(self.stream, "breaker_open", reason, delay_s=wait)
         await asyncio.sleep(wait)
+
+    def seconds_not_live(self) -> float:
+        """Time without data after failures, closed outages plus the current one."""
+        ongoing = 0 if self._outage_start_ms is None else wall_ms() - self._outage_start_ms
+        return (self._not_live_ms + max(0, ongoing)) / 1000
+
+    @property
+    def last_data_ms(self) -> int | None:
+        return self._last_data_ms
 
     def _mark_outage(self) -> None:
         if self._outage_start_ms is None:
@@ -181,6 +193,9 @@ class ConnectionRunner:
         try:
             for message in self.spec.subscribe:
                 await _send(ws, encode_json(message))
+            if not self._watched:
+                # every stream is quiet by nature: connected and subscribed is live
+                await self._first_data_seen(self._loop.time(), wall_ms())
             try:
                 async with asyncio.TaskGroup() as tg:
                     if self.venue.adapter.heartbeat.ping is not None:
@@ -216,47 +231,51 @@ class ConnectionRunner:
         name = venue.name
         publisher = venue.publisher
         offer = publisher.offer
+        lag = venue.lag.observe_ms
         fresh = self._fresh
         loop_time = self._loop.time
         text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
         frames = 0
-        try:
-            while True:
-                msg = await ws.receive()
-                if msg.type is not text and msg.type is not binary:
-                    return  # close, closing, closed or error: _closed_reason() explains
-                frames += 1
-                if not frames & _YIELD_EVERY:
-                    # buffered frames never suspend receive(): let other venues, the
-                    # watchdog and consumers run during a burst
-                    await asyncio.sleep(0)
-                recv_ms = wall_ms()
-                try:
-                    results = adapter.parse(msg.data, recv_ms)
-                except ParseError as exc:
-                    self._bad_frame(exc, msg.data)
-                    continue
-                now = loop_time()
-                for item in results:
-                    if isinstance(item, Event):
-                        fresh[(item.kind, item.instrument)] = now
-                        self._last_data_ms = recv_ms
-                        if self._first_data is None:
-                            await self._first_data_seen(now, recv_ms)
-                        full = offer(item)
-                        if full is not None:
-                            await publisher.deliver_waiting(item, full)
-                    elif isinstance(item, BookDelta | BookSnapshot):
-                        await self._book(item, recv_ms, now, ws, tg)
-                    else:
-                        await self._control(item, ws)
-        finally:
-            metrics.inc("frames", frames, venue=name)
+        frames_key = metrics.key("frames", venue=name)
+        bump = metrics.bump
+        while True:
+            msg = await ws.receive()
+            if msg.type is not text and msg.type is not binary:
+                return  # close, closing, closed or error: _closed_reason() explains
+            frames += 1
+            bump(frames_key)
+            if not frames & _YIELD_EVERY:
+                # buffered frames never suspend receive(): let other venues, the
+                # watchdog and consumers run during a burst
+                await asyncio.sleep(0)
+            recv_ms = wall_ms()
+            try:
+                results = adapter.parse(msg.data, recv_ms)
+            except ParseError as exc:
+                self._bad_frame(exc, msg.data)
+                continue
+            now = loop_time()
+            for item in results:
+                if isinstance(item, Event):
+                    fresh[(item.kind, item.instrument)] = now
+                    self._last_data_ms = recv_ms
+                    if item.ts_venue is not None:
+                        lag(recv_ms - item.ts_venue)
+                    if self._first_data is None:
+                        await self._first_data_seen(now, recv_ms)
+                    full = offer(item)
+                    if full is not None:
+                        await publisher.deliver_waiting(item, full)
+                elif isinstance(item, BookDelta | BookSnapshot):
+                    await self._book(item, recv_ms, now, ws, tg)
+                else:
+                    await self._control(item, ws)
 
     async def _first_data_seen(self, now: float, recv_ms: int) -> None:
         self._first_data = now
         if self._outage_start_ms is not None:
             gap_start, self._outage_start_ms = self._outage_start_ms, None
+            self._not_live_ms += max(0, recv_ms - gap_start)
             await self.venue.status(
                 self.stream, "recovered", "", gap_start_ms=gap_start, gap_end_ms=recv_ms
             )
@@ -280,6 +299,8 @@ class ConnectionRunner:
         if update.applied:
             self._fresh[("book", item.instrument)] = now
             self._last_data_ms = recv_ms
+            if item.ts_venue is not None:
+                self.venue.lag.observe_ms(recv_ms - item.ts_venue)
             if self._first_data is None:
                 await self._first_data_seen(now, recv_ms)
             publisher = self.venue.publisher
@@ -299,12 +320,17 @@ class ConnectionRunner:
     ) -> None:
         venue = self.venue
         adapter = venue.adapter
-        venue.metrics.inc("book_resyncs", venue=venue.name, reason=reason.split(":", 1)[0])
-        symbol = venue.symbols.get(instrument, instrument)
-        how = adapter.resync.value
-        await venue.status(
-            f"book:{instrument}", "resync", f"{reason}; {how}", symbol=symbol, instrument=instrument
-        )
+        if reason != INITIAL_SYNC:
+            venue.metrics.inc("book_resyncs", venue=venue.name, reason=reason.split(":", 1)[0])
+            symbol = venue.symbols.get(instrument, instrument)
+            how = adapter.resync.value
+            await venue.status(
+                f"book:{instrument}",
+                "resync",
+                f"{reason}; {how}",
+                symbol=symbol,
+                instrument=instrument,
+            )
         if adapter.resync is Resync.RESUBSCRIBE:
             for message in adapter.resubscribe_messages(instrument):
                 await _send(ws, encode_json(message))

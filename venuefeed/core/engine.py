@@ -19,7 +19,9 @@ from types import TracebackType
 import aiohttp
 
 from venuefeed.core.adapter import VenueAdapter, VenueContext
+from venuefeed.core.board import Board
 from venuefeed.core.errors import ConfigError, PluginError, VenuefeedError
+from venuefeed.core.http import HttpServer
 from venuefeed.core.logs import RateLimitedLog
 from venuefeed.core.metrics import Metrics
 from venuefeed.core.plugins import PluginHost
@@ -44,8 +46,11 @@ class Engine:
         *,
         venues: Iterable[str] | None = None,
         plugins: PluginHost | None = None,
+        http_listen: str | None = None,
+        board: bool = False,
     ) -> None:
         self.settings = settings
+        self.http_listen = http_listen or settings.engine.http_listen
         self.plugins = plugins if plugins is not None else PluginHost()
         self.plugins.check_settings(settings)
         self.metrics = Metrics()
@@ -54,6 +59,10 @@ class Engine:
         self.runners: dict[str, VenueRunner] = {}
         self._http: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
+        #: latest BBO/funding/mark per symbol, for /status and the terminal view
+        self.board: Board | None = Board(self) if (board or self.http_listen) else None
+        self._board_events: Subscription | None = None
+        self.http: HttpServer | None = None
 
     def _build_adapters(self, only: Iterable[str] | None) -> dict[str, VenueAdapter]:
         settings = self.settings
@@ -135,7 +144,18 @@ class Engine:
                 ),
             )
             self.runners[name] = VenueRunner(runtime)
+        if self.board is not None:
+            self._board_events = self.publisher.subscribe("status-board")
+        if self.http_listen is not None:
+            assert self.board is not None
+            self.http = HttpServer(self, self.board, self.http_listen)
+            await self.http.start()
         self._task = asyncio.create_task(self._run(), name="venuefeed-engine")
+
+    @property
+    def running(self) -> bool:
+        """The engine's task tree is up (for /healthz)."""
+        return self._task is not None and not self._task.done()
 
     async def _run(self) -> None:
         try:
@@ -143,6 +163,10 @@ class Engine:
                 for name, runner in self.runners.items():
                     supervisor = Supervisor(name, runner.runtime.policy, self.metrics)
                     tg.create_task(supervisor.keep("venue", runner.run), name=f"venue:{name}")
+                if self.board is not None and self._board_events is not None:
+                    board, events = self.board, self._board_events
+                    supervisor = Supervisor("engine", self.settings.policy_for(""), self.metrics)
+                    tg.create_task(supervisor.keep("board", lambda: board.run(events)))
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 logger.critical("engine stopped: %r", exc)
@@ -168,6 +192,9 @@ class Engine:
             except Exception as exc:  # already logged by _run(); shutting down anyway
                 logger.debug("engine task ended with %r", exc)
         self.publisher.close()
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
         if self._http is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(0.2):

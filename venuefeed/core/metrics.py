@@ -6,6 +6,7 @@ reads `snapshot()`; tests read `value()`.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 
 Labels = tuple[tuple[str, str], ...]
@@ -26,6 +27,10 @@ class Metrics:
     def bump(self, key: tuple[str, Labels], amount: float = 1.0) -> None:
         self._counters[key] += amount
 
+    @property
+    def gauge_names(self) -> set[str]:
+        return {name for name, _ in self._gauges}
+
     def set(self, name: str, value: float, **labels: str) -> None:
         self._gauges[(name, tuple(sorted(labels.items())))] = value
 
@@ -45,3 +50,49 @@ class Metrics:
             for (n, lbls), v in store.items():
                 out[n][lbls] = v
         return dict(out)
+
+
+#: upper bounds (seconds) of the receive-minus-venue-time histogram buckets
+LAG_BUCKETS_S: tuple[float, ...] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+
+
+class LagHistogram:
+    """Receive time minus venue time, bucketed on the hot path for a few hundred ns.
+
+    Negative lags (clock skew) land in the first bucket and are counted apart.
+    """
+
+    def __init__(self) -> None:
+        self._bounds_ms = [b * 1000 for b in LAG_BUCKETS_S]
+        self.counts = [0] * (len(LAG_BUCKETS_S) + 1)  # last slot: +Inf
+        self.sum_s = 0.0
+        self.negative = 0
+
+    def observe_ms(self, lag_ms: int) -> None:
+        if lag_ms < 0:
+            self.negative += 1
+            lag_ms = 0
+        self.counts[bisect.bisect_left(self._bounds_ms, lag_ms)] += 1
+        self.sum_s += lag_ms / 1000
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        """Prometheus-style cumulative buckets, `+Inf` last."""
+        out: list[tuple[str, float]] = []
+        running = 0
+        for bound, count in zip((*LAG_BUCKETS_S, float("inf")), self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+        return out

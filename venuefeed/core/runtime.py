@@ -16,7 +16,7 @@ from venuefeed.core.books import BookKeeper
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.events import Status, StatusState
 from venuefeed.core.logs import RateLimitedLog
-from venuefeed.core.metrics import Metrics
+from venuefeed.core.metrics import LagHistogram, Metrics
 from venuefeed.core.publisher import Publisher
 from venuefeed.core.rest import RestClient
 from venuefeed.core.settings import Policy
@@ -58,6 +58,7 @@ class VenueRuntime:
     symbols: dict[str, str] = field(default_factory=dict)  # instrument -> symbol
     books: BookKeeper | None = None
     states: dict[str, StreamState] = field(default_factory=dict)
+    lag: LagHistogram = field(default_factory=LagHistogram)
 
     async def status(
         self,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -114,6 +114,22 @@ class EngineSettings(BaseModel):
         1.0, ge=0, description="a full consumer delays a history event this long, then drops"
     )
     log_repeat_s: float = Field(30.0, gt=0, description="repeat window for rate-limited logs")
+    http_listen: str | None = Field(
+        None, description="HOST:PORT for /metrics, /healthz, /readyz, /status (off when unset)"
+    )
+    ready_venues: tuple[str, ...] | None = Field(
+        None, description="venues that must be live for /readyz (unset: every enabled venue)"
+    )
+
+    @field_validator("http_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:9108")
+        return value
 
 
 class Settings(BaseSettings):

@@ -29,7 +29,7 @@ class DataFrame:
 @dataclass(frozen=True, slots=True)
 class SimRequest:
     method: str
-    path: str  # relative to the venue's rest_url, e.g. "/info" or "/fapi/v3/depth"
+    path: str  # the request's full URL path, e.g. "/info" or "/v1/markets"
     query: Mapping[str, str] = field(default_factory=dict)
     json: Any | None = None
 
@@ -42,6 +42,10 @@ class SimResponse:
 
 class SimSession:
     """One websocket connection's protocol state (subscriptions, sequence numbers)."""
+
+    #: send websocket-level pings every `SimServer.ping_s` (venues whose keep-alive is a
+    #: protocol ping the client must answer, like Paradex, Extended and Aster)
+    ws_ping: bool = False
 
     def on_open(self) -> Sequence[Frame]:
         """Frames the venue sends right after the handshake (greetings)."""

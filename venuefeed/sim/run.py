@@ -35,7 +35,9 @@ class SimRun:
         profile: ChaosProfile,
         report_path: Path | None,
         checkpoint_s: float = 30.0,
+        **engine_options: Any,
     ) -> None:
+        self.engine_options = engine_options
         host.check_settings(settings)
         names = list(venues) if venues else [n for n, t in settings.venues.items() if t.enabled]
         self.names = names
@@ -59,7 +61,12 @@ class SimRun:
         data["defaults"]["max_frame_bytes"] = min(
             data["defaults"]["max_frame_bytes"], SIM_MAX_FRAME_BYTES
         )
-        self.engine = Engine(Settings.model_validate(data), venues=self.names, plugins=self.host)
+        self.engine = Engine(
+            Settings.model_validate(data),
+            venues=self.names,
+            plugins=self.host,
+            **self.engine_options,
+        )
         self.observer = SoakObserver(self.engine, self.cluster)
         for name, server in self.cluster.servers.items():
             logger.info("simulated %s on %s", name, server.http_url)

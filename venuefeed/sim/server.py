@@ -136,6 +136,13 @@ class SimServer:
         for conn in list(self._conns):
             await conn.ws.close(code=code)
 
+    async def ws_ping_all(self, payload: bytes = b"") -> None:
+        """A websocket-level ping on every connection (the client must pong)."""
+        for conn in list(self._conns):
+            if not conn.ws.closed:
+                with contextlib.suppress(ConnectionError):
+                    await conn.ws.ping(payload)
+
     async def send_raw(self, frame: Frame) -> None:
         """Send a frame as is on every connection (garbage, oversized, unknown types)."""
         for conn in list(self._conns):
@@ -174,16 +181,14 @@ class SimServer:
         conn = _Conn(ws, self.venue.session(path, dict(request.query)), request)
         self._conns.append(conn)
         try:
-            for frame in conn.session.on_open():
-                await self._send(conn, frame)
+            await self._send_all(conn, conn.session.on_open())
             async with asyncio.TaskGroup() as tg:
                 pinger = tg.create_task(self._ping_loop(conn))
                 try:
                     async for msg in ws:
                         if msg.type is WSMsgType.TEXT and not self.faults.mute:
                             self.received.append(msg.data)
-                            for frame in conn.session.on_message(msg.data):
-                                await self._send(conn, frame)
+                            await self._send_all(conn, conn.session.on_message(msg.data))
                 finally:
                     pinger.cancel()
         except ConnectionError:
@@ -195,20 +200,30 @@ class SimServer:
     async def _ping_loop(self, conn: _Conn) -> None:
         while True:
             await asyncio.sleep(self.ping_s)
+            if conn.session.ws_ping and not conn.ws.closed:
+                with contextlib.suppress(ConnectionError):
+                    await conn.ws.ping()
             frame = conn.session.ping()
             if frame is not None:
                 await self._send(conn, frame)
 
     async def _send(self, conn: _Conn, frame: Frame) -> None:
-        if conn.ws.closed:
+        await self._send_all(conn, (frame,))
+
+    async def _send_all(self, conn: _Conn, frames: Sequence[Frame]) -> None:
+        """Send frames back to back: an ack and its snapshot are never split by a delta."""
+        if not frames:
             return
         with contextlib.suppress(ConnectionError):
             async with conn.lock:
-                if isinstance(frame, bytes):
-                    await conn.ws.send_bytes(frame)
-                else:
-                    await conn.ws.send_str(frame)
-                self.frames_sent += 1
+                for frame in frames:
+                    if conn.ws.closed or _closing(conn):
+                        return
+                    if isinstance(frame, bytes):
+                        await conn.ws.send_bytes(frame)
+                    else:
+                        await conn.ws.send_str(frame)
+                    self.frames_sent += 1
 
     async def _send_data(
         self, conn: _Conn, frames: Sequence[DataFrame], trades: Sequence[int] = ()
@@ -232,7 +247,7 @@ class SimServer:
                     await self._send(conn, held)
                     continue
             await self._send(conn, data.frame)
-            if data.kind == "trade" and trades and not conn.ws.closed:
+            if data.kind == "trade" and trades and not conn.ws.closed and not _closing(conn):
                 self.trades_sent.setdefault(data.symbol, set()).update(trades)
             if data.kind == "book" and data.symbol in faults.duplicate:
                 faults.duplicate.discard(data.symbol)
@@ -255,3 +270,9 @@ class SimServer:
                 for conn in list(self._conns):
                     await self._send_data(conn, conn.session.on_tick(self.venue.markets, now_ms))
             await asyncio.sleep(self.tick_s)
+
+
+def _closing(conn: _Conn) -> bool:
+    """The transport was aborted or is closing: nothing more reaches the client."""
+    transport = conn.request.transport
+    return transport is None or transport.is_closing()

@@ -73,14 +73,14 @@ async def test_published_book_matches_the_true_book_at_a_checkpoint():
         server = cluster.servers["hyperliquid"]
         async with Engine(cluster.apply(settings), plugins=host) as engine:
             sub = engine.events()
-            await first(sub, lambda e: isinstance(e, Book))
+            latest = await first(sub, lambda e: isinstance(e, Book))
             server.faults.frozen = True
             market = server.venue.markets["BTC"]
             frozen_at = market.update_id
-            # every frame for updates up to frozen_at is on the wire; the last book wins
-            latest = None
+            # every frame for updates up to frozen_at is on the wire; the last book wins.
+            # Start from the last book seen, so a book consumed before the freeze counts.
             async with asyncio.timeout(5):
-                while latest is None or latest.bids != market.book_top(20)[0]:
+                while latest.bids != market.book_top(20)[0]:
                     latest = await first(sub, lambda e: isinstance(e, Book))
             bids, asks = market.book_top(20)
             assert latest.bids == bids and latest.asks == asks

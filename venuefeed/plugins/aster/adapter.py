@@ -163,6 +163,7 @@ class AsterAdapter(VenueAdapter):
     continuity: ClassVar[Continuity] = Continuity.PREV_LINK
     resync: ClassVar[Resync] = Resync.REST_SNAPSHOT
     bbo_from_book: ClassVar[bool] = False
+    simulator: ClassVar[str | None] = "venuefeed.plugins.aster.sim:AsterSim"
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)

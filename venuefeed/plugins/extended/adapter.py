@@ -133,6 +133,7 @@ class ExtendedAdapter(VenueAdapter):
     continuity: ClassVar[Continuity] = Continuity.SEQ_INCREMENT
     resync: ClassVar[Resync] = Resync.RECONNECT
     bbo_from_book: ClassVar[bool] = True
+    simulator: ClassVar[str | None] = "venuefeed.plugins.extended.sim:ExtendedSim"
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)

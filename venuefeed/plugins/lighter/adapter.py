@@ -157,6 +157,7 @@ class LighterAdapter(VenueAdapter):
     continuity: ClassVar[Continuity] = Continuity.PREV_LINK
     resync: ClassVar[Resync] = Resync.RESUBSCRIBE
     bbo_from_book: ClassVar[bool] = False
+    simulator: ClassVar[str | None] = "venuefeed.plugins.lighter.sim:LighterSim"
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)

@@ -152,6 +152,7 @@ class ParadexAdapter(VenueAdapter):
     continuity: ClassVar[Continuity] = Continuity.SNAPSHOTS
     resync: ClassVar[Resync] = Resync.RESUBSCRIBE
     bbo_from_book: ClassVar[bool] = False
+    simulator: ClassVar[str | None] = "venuefeed.plugins.paradex.sim:ParadexSim"
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
