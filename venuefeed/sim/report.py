@@ -9,6 +9,7 @@ with the simulator's true book. `build()` assembles the JSON report.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import statistics
 import time
@@ -53,6 +54,7 @@ class SoakObserver:
         }
         self.events: Subscription = engine.events("soak-report", queue_max=100_000)
         self.started = time.time()
+        self._changed = asyncio.Event()  # set on every connection state change
 
     async def run(self) -> None:
         async for event in self.events:
@@ -86,6 +88,7 @@ class SoakObserver:
                 obs.stale_events += 1
             return
         obs.states[stream] = event.state
+        self._changed.set()
         if event.state == "live":
             since = obs.down_since.pop(stream, None)
             if since is not None:
@@ -94,6 +97,21 @@ class SoakObserver:
             obs.down_since.setdefault(stream, now)
         if event.state == "recovered":
             obs.recoveries += 1
+
+    def all_live(self) -> bool:
+        return all(
+            obs.states and all(state == "live" for state in obs.states.values())
+            for obs in self.venues.values()
+        )
+
+    async def wait_all_live(self, bound_s: float) -> bool:
+        """Wait (at most `bound_s`) until every connection of every venue is live."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(bound_s):
+                while not self.all_live():
+                    self._changed.clear()
+                    await self._changed.wait()
+        return self.all_live()
 
     async def checkpoint(self, settle_s: float = 1.0) -> None:
         """Freeze every market, let the last frames arrive, compare books with the truth."""

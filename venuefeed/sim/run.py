@@ -16,6 +16,7 @@ from venuefeed.core.settings import Settings
 from venuefeed.sim.chaos import ChaosInjector, ChaosProfile
 from venuefeed.sim.cluster import SimCluster
 from venuefeed.sim.report import SoakObserver
+from venuefeed.sim.server import Faults
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +89,23 @@ class SimRun:
     async def finish(self) -> None:
         """Before the engine stops: a last checkpoint, then the report."""
         assert self.observer is not None
-        # let the venues settle after the last fault before judging them
+        # stop injecting, clear pending faults, and give every venue the time the policy
+        # allows to be live again before judging it
         self.injector.paused = True
-        await self.observer.checkpoint(settle_s=min(5.0, self.checkpoint_s))
+        for server in self.cluster.servers.values():
+            server.faults = Faults()
+        assert self.engine is not None
+        bound = 5.0 + max(
+            (
+                a.ctx.policy.stale_after_s
+                + a.ctx.policy.backoff_max_s
+                + a.ctx.policy.connect_timeout_s
+                for a in self.engine.adapters.values()
+            ),
+            default=0.0,
+        )
+        await self.observer.wait_all_live(bound)
+        await self.observer.checkpoint(settle_s=1.0)
         report = self.observer.build(self.injector.log, time.time() - self._started)
         self.ok = bool(report["ok"])
         text = json.dumps(report, indent=2, sort_keys=True)
