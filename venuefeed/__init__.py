@@ -30,6 +30,7 @@ from venuefeed.core.adapter import (
     VenueContext,
     VenueNotice,
 )
+from venuefeed.core.engine import Engine
 from venuefeed.core.errors import (
     ConfigError,
     MalformedFrame,
@@ -54,6 +55,7 @@ __all__ = [
     "ConfigError",
     "ConnectionSpec",
     "Continuity",
+    "Engine",
     "Event",
     "Funding",
     "Heartbeat",
@@ -82,12 +84,3 @@ __all__ = [
     "hookimpl",
     "load_settings",
 ]
-
-
-def __getattr__(name: str) -> object:
-    # The engine pulls in aiohttp; import it lazily so plugins stay light to import.
-    if name == "Engine":
-        from venuefeed.core.engine import Engine
-
-        return Engine
-    raise AttributeError(f"module 'venuefeed' has no attribute {name!r}")

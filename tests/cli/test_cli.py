@@ -170,3 +170,65 @@ async def test_sim_flags_need_sim(tmp_path: Path):
     write_config(tmp_path, "")
     code, _, err = await venuefeed("run", "--chaos", "heavy", cwd=tmp_path)
     assert code == 2 and "need --sim" in err
+
+
+async def test_check_validates_without_connecting(tmp_path: Path):
+    write_config(tmp_path, "[venues.aster]\nws_url = 'ws://127.0.0.1:9'\n[venues.lighter]\n")
+    code, out, err = await venuefeed("check", cwd=tmp_path)
+    assert code == 0, err
+    assert "ok  aster" in out and "ok  lighter" in out and "config ok: 2 venue(s) enabled" in out
+    assert "registered, not enabled: extended, hyperliquid, paradex" in out
+    write_config(tmp_path, "[venues.aster]\nstale_after_s = 0\n")
+    code, _, err = await venuefeed("check", cwd=tmp_path)
+    assert code == 2 and "venues.aster.stale_after_s = 0" in err
+
+
+async def test_json_logs_are_one_object_per_line(tmp_path: Path):
+    write_config(
+        tmp_path, "[venues.aster]\nws_url = 'ws://127.0.0.1:9'\nrest_url = 'http://127.0.0.1:9'\n"
+    )
+    code, _, err = await venuefeed(
+        "run",
+        "--duration",
+        "0.5",
+        "--sink",
+        "jsonl:/dev/null",
+        "--log-format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert code == 0
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert lines and {"ts", "level", "logger", "message"} <= set(lines[0])
+    assert any("init_failed" in line["message"] for line in lines)
+
+
+async def test_sim_run_all_five_venues_light_chaos_is_lossless(tmp_path: Path):
+    write_config(
+        tmp_path,
+        "[defaults]\nstale_after_s = 2.0\nbackoff_initial_s = 0.1\nbackoff_max_s = 1.0\n"
+        "stable_after_s = 1.0\nfunding_poll_s = 2.0\nconnect_timeout_s = 2.0\n"
+        "[venues.hyperliquid]\n[venues.paradex]\n[venues.lighter]\n[venues.extended]\n[venues.aster]\n",
+    )
+    report = tmp_path / "report.json"
+    code, _, _err = await venuefeed(
+        "run",
+        "--sim",
+        "--chaos",
+        "light",
+        "--duration",
+        "6",
+        "--report",
+        str(report),
+        "--sink",
+        "jsonl:/dev/null",
+        cwd=tmp_path,
+        within=90,
+    )
+    data = json.loads(report.read_text())
+    assert code == 0, json.dumps(data, indent=1)[:3000]
+    assert set(data["venues"]) == {"hyperliquid", "paradex", "lighter", "extended", "aster"}
+    for name, venue in data["venues"].items():
+        assert venue["ok"], name
+        assert venue["trades_lost"] == 0 and venue["trades_received"] > 0, name
+        assert venue["book_mismatches"] == 0 and venue["crossed_books"] == 0, name

@@ -151,6 +151,7 @@ class Publisher:
         self._shutting_down = False
         self._log = RateLimitedLog(logger, window_s=settings.log_repeat_s)
         self._conflated_keys: dict[tuple[str, str], tuple[str, Labels]] = {}
+        self._event_keys: dict[tuple[str, str], tuple[str, Labels]] = {}
 
     def count_conflated(self, event: Event) -> None:
         key = self._conflated_keys.get((event.venue, event.kind))
@@ -191,6 +192,11 @@ class Publisher:
 
     def offer(self, event: Event) -> list[Subscription] | None:
         """Hot path: enqueue without waiting; returns the consumers that were full."""
+        key = self._event_keys.get((event.venue, event.kind))
+        if key is None:
+            key = self.metrics.key("events", venue=event.venue, kind=event.kind)
+            self._event_keys[(event.venue, event.kind)] = key
+        self.metrics.bump(key)
         full: list[Subscription] | None = None
         for sub in self._subs:
             if not sub.offer(event):

@@ -195,5 +195,6 @@ class ChaosInjector:
         elif kind == "connect_hang":
             faults.hang_connects += 1
             server.drop_all()
-        elif kind == "rest_failures":
-            faults.rest_failures += 3
+        elif kind == "rest_failures":  # 5xx, a timeout and a bad body, in a row
+            faults.rest_failures += 1
+            faults.rest_errors += ["timeout", "bad_body"]

@@ -33,6 +33,7 @@ class Faults:
     refuse: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # next handshakes
     hang_connects: int = 0  # next handshakes that never complete
     rest_failures: int = 0  # next REST requests answered 503
+    rest_errors: list[str] = field(default_factory=list)  # next REST answers: "timeout", "bad_body"
     gap: set[str] = field(default_factory=set)  # symbols whose next book frame is dropped
     duplicate: set[str] = field(default_factory=set)  # symbols whose next book frame is sent twice
     stalled: bool = False  # no data frames (the socket stays open, pings answered)
@@ -160,6 +161,12 @@ class SimServer:
         if self.faults.rest_failures > 0:
             self.faults.rest_failures -= 1
             return web.Response(status=503, text="simulated outage")
+        if self.faults.rest_errors:
+            kind = self.faults.rest_errors.pop(0)
+            if kind == "timeout":  # answer only when the server stops: the client times out
+                await self._closing.wait()
+                return web.Response(status=503, text="simulated timeout")
+            return web.Response(text='{"truncated": [1, 2', content_type="application/json")
         body: Any = None
         if request.can_read_body:
             with contextlib.suppress(ValueError):
