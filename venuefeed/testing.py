@@ -34,7 +34,7 @@ from venuefeed.core.publisher import Subscription
 from venuefeed.core.settings import Settings
 from venuefeed.sim.chaos import ALL_FAULTS, ChaosInjector, ChaosProfile
 from venuefeed.sim.cluster import SimCluster
-from venuefeed.sim.report import CHECK_LEVELS, IN_FLIGHT_MS
+from venuefeed.sim.report import CHECK_LEVELS, in_flight_at
 from venuefeed.sim.server import SimServer
 
 #: the fault matrix: a clean run, then every fault the chaos injector knows.
@@ -138,7 +138,7 @@ async def check_fault(
                 await _until(sub, result, _book_of(symbol), within)
             fault_ms = time.time_ns() // 1_000_000
             if fault != "none":
-                await ChaosInjector({name: server}, PROFILE).inject(server, fault)
+                await ChaosInjector({name: server}, PROFILE, engine=engine).inject(server, fault)
                 if fault in RECONNECTING:
                     await _until(sub, result, _recovered, within)
             for symbol in server.venue.markets:  # fresh data for every symbol after the fault
@@ -173,7 +173,7 @@ def _recovered(event: Event) -> bool:
 
 
 #: faults after which the connection must have been re-established
-RECONNECTING = frozenset({"disconnect", "refuse_429", "refuse_503", "connect_hang"})
+RECONNECTING = frozenset({"disconnect", "refuse_429", "refuse_503", "connect_hang", "poison"})
 #: faults that reset a connection: trades written just before may die with it on the wire
 RESETTING = RECONNECTING | {"close_silence", "oversized"}
 
@@ -184,9 +184,7 @@ def _lost(server: SimServer, result: CaseResult, fault: str, fault_ms: int) -> s
         times = server.venue.markets[symbol].trade_times
         got = {trade_id for sym, trade_id in result.trades if sym == symbol}
         for trade_id in sent - got:
-            in_flight = (
-                fault in RESETTING and 0 <= fault_ms - times.get(trade_id, 0) <= IN_FLIGHT_MS
-            )
+            in_flight = fault in RESETTING and in_flight_at(fault, fault_ms, times.get(trade_id, 0))
             if not in_flight:
                 lost.add(trade_id)
     return lost

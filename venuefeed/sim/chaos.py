@@ -18,9 +18,12 @@ import random
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from venuefeed.core.adapter import Parsed, VenueAdapter
+from venuefeed.core.engine import Engine
 from venuefeed.core.errors import ConfigError
 from venuefeed.sim.server import SimServer
 
@@ -55,6 +58,8 @@ ALL_FAULTS = (
     "refuse_503",
     "connect_hang",
     "rest_failures",
+    "poison",
+    "slow_consumer",
 )
 
 
@@ -131,8 +136,15 @@ class FaultLog:
 class ChaosInjector:
     """Owned by the `run --sim` task group; injects faults until cancelled."""
 
-    def __init__(self, servers: dict[str, SimServer], profile: ChaosProfile, seed: int = 7) -> None:
+    def __init__(
+        self,
+        servers: dict[str, SimServer],
+        profile: ChaosProfile,
+        seed: int = 7,
+        engine: Engine | None = None,
+    ) -> None:
         self.servers = servers
+        self.engine = engine  # for the engine-side faults: poison, slow_consumer
         self.profile = profile
         self.rng = random.Random(seed)
         self.log = FaultLog()
@@ -198,3 +210,32 @@ class ChaosInjector:
         elif kind == "rest_failures":  # 5xx, a timeout and a bad body, in a row
             faults.rest_failures += 1
             faults.rest_errors += ["timeout", "bad_body"]
+        elif kind == "poison" and self.engine is not None:
+            poison_next_frame(self.engine.adapters[server.venue.name])
+        elif kind == "slow_consumer" and self.engine is not None:
+            await self._slow_consumer(self.engine)
+
+    async def _slow_consumer(self, engine: Engine) -> None:
+        """A consumer ten times slower than a busy feed for `stall_s`, then gone."""
+        events = engine.events("chaos-slow-consumer", queue_max=1_000)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.profile.stall_s
+        try:
+            while loop.time() < deadline:
+                async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                    await anext(events)
+                await asyncio.sleep(0.01)
+        except TimeoutError:
+            logger.debug("chaos: slow consumer done")
+        finally:
+            events.close()
+
+
+def poison_next_frame(adapter: VenueAdapter) -> None:
+    """Make the adapter's parser raise a bug (not a ParseError) on its next frame, once."""
+
+    def poisoned(frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        del adapter.parse  # back to the class's method for every later frame
+        raise RuntimeError(f"chaos: poisoned frame for {adapter.name}")
+
+    adapter.parse = poisoned  # type: ignore[method-assign]

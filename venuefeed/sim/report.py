@@ -31,8 +31,9 @@ CONNECT_ALLOWANCE_S = 1.0
 #: faults whose recovery includes a wait the venue imposes (Retry-After, a handshake that
 #: only the connect timeout ends): reported, not held to the bound
 VENUE_IMPOSED_WAITS = frozenset({"refuse_429", "connect_hang"})
-#: trades sent this close before a disconnect-type fault may be lost on the wire (a reset
-#: connection discards unread bytes); they are reported apart from engine losses.
+#: trades sent this close to a connection-resetting fault may be lost on the wire (a reset
+#: connection discards unread bytes; a poisoned frame takes its connection down with it);
+#: they are reported apart from engine losses.
 IN_FLIGHT_MS = 500
 
 
@@ -222,15 +223,23 @@ class SoakObserver:
         self, name: str, obs: VenueObservation, faults: list[tuple[str, int]]
     ) -> tuple[int, int]:
         server = self.cluster.servers[name]
-        drops = [at for kind, at in faults if kind in DISRUPTIVE]
+        drops = [(kind, at) for kind, at in faults if kind in DISRUPTIVE]
         lost = in_flight = 0
         for symbol, sent in server.trades_sent.items():
             got = obs.trades.get(symbol, set())
             market = server.venue.markets[symbol]
             for trade_id in sent - got:
                 ts = market.trade_times.get(trade_id, 0)
-                if any(0 <= at - ts <= IN_FLIGHT_MS for at in drops):
+                if any(in_flight_at(kind, at, ts) for kind, at in drops):
                     in_flight += 1
                 else:
                     lost += 1
         return lost, in_flight
+
+
+def in_flight_at(fault: str, fault_ms: int, trade_ms: int) -> bool:
+    """Whether a trade may have died with the connection a fault reset: sent just before a
+    reset, or (a poisoned frame) just after the fault."""
+    if fault == "poison":
+        return 0 <= trade_ms - fault_ms <= IN_FLIGHT_MS
+    return 0 <= fault_ms - trade_ms <= IN_FLIGHT_MS

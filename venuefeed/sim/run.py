@@ -52,7 +52,7 @@ class SimRun:
         self.checkpoint_s = checkpoint_s
         self.engine: Engine | None = None
         self.observer: SoakObserver | None = None
-        self.injector = ChaosInjector(self.cluster.servers, profile)
+        self.injector = ChaosInjector(self.cluster.servers, profile)  # engine set on enter
         self.ok = True
         self._started = time.time()
 
@@ -69,6 +69,7 @@ class SimRun:
             **self.engine_options,
         )
         self.observer = SoakObserver(self.engine, self.cluster)
+        self.injector.engine = self.engine
         for name, server in self.cluster.servers.items():
             logger.info("simulated %s on %s", name, server.http_url)
         return self.engine
