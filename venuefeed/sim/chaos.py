@@ -76,7 +76,7 @@ BUILTIN: dict[str, ChaosProfile] = {
     "none": ChaosProfile("none"),
     "light": ChaosProfile(
         "light",
-        interval_s=15.0,
+        interval_s=60.0,
         faults=(
             "disconnect",
             "malformed",
@@ -87,8 +87,10 @@ BUILTIN: dict[str, ChaosProfile] = {
             "rest_failures",
         ),
     ),
-    # stalls outlast the default 10 s stale threshold so the watchdog must act
-    "heavy": ChaosProfile("heavy", interval_s=6.0, faults=ALL_FAULTS, stall_s=12.0),
+    # every fault kind, about one a minute per venue (the default policy's 30 s stable period
+    # passes between faults, so each recovery starts from the initial backoff); stalls
+    # outlast the default 10 s stale threshold so the watchdog must act
+    "heavy": ChaosProfile("heavy", interval_s=45.0, faults=ALL_FAULTS, stall_s=12.0),
 }
 
 
@@ -149,6 +151,9 @@ class ChaosInjector:
         self.rng = random.Random(seed)
         self.log = FaultLog()
         self.paused = False
+        self._busy = 0  # faults being injected right now (stalls take a while)
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def run(self) -> None:
         if not self.profile.faults or self.profile.interval_s <= 0:
@@ -165,8 +170,19 @@ class ChaosInjector:
                 continue
             kind = self.rng.choice(self.profile.faults)
             logger.info("chaos: %s <- %s", name, kind)
-            await self.inject(server, kind)
+            self._busy += 1
+            self._idle.clear()
+            try:
+                await self.inject(server, kind)
+            finally:
+                self._busy -= 1
+                if not self._busy:
+                    self._idle.set()
             self.log.record(name, kind)
+
+    async def idle(self) -> None:
+        """Until no fault is in the middle of being injected."""
+        await self._idle.wait()
 
     async def inject(self, server: SimServer, kind: str) -> None:
         faults = server.faults

@@ -28,6 +28,9 @@ CHECK_LEVELS = 10
 #: the bound every recovery must meet: stale_after_s + backoff_initial_s * (1 + jitter) +
 #: this allowance for the handshake and the first data
 CONNECT_ALLOWANCE_S = 1.0
+#: faults that take a connection down with the frames right after them (the engine drops
+#: the connection on an oversized or poisoned frame; what was queued behind it is gone)
+AFTER_FAULT = frozenset({"poison", "oversized"})
 #: faults whose recovery includes a wait the venue imposes (Retry-After, a handshake that
 #: only the connect timeout ends): reported, not held to the bound
 VENUE_IMPOSED_WAITS = frozenset({"refuse_429", "connect_hang"})
@@ -40,7 +43,7 @@ IN_FLIGHT_MS = 500
 @dataclass
 class VenueObservation:
     recoveries: int = 0
-    down_since: dict[str, float] = field(default_factory=dict)  # stream -> wall s
+    down_since: float | None = None  # wall s when the venue stopped being fully live
     seconds_not_live: float = 0.0
     trades: dict[str, set[int]] = field(default_factory=dict)
     last_data_ms: int = 0
@@ -62,7 +65,7 @@ class SoakObserver:
         }
         self.events: Subscription = engine.events("soak-report", queue_max=100_000)
         self.started = time.time()
-        self._changed = asyncio.Event()  # set on every connection state change
+        self._changed = asyncio.Event()  # set on every connection state change and book
 
     async def run(self) -> None:
         async for event in self.events:
@@ -85,6 +88,7 @@ class SoakObserver:
                 obs.trades.setdefault(event.symbol, set())
         elif isinstance(event, Book):
             obs.books[event.symbol] = event
+            self._changed.set()
             if event.bids and event.asks and event.bids[0][0] >= event.asks[0][0]:
                 obs.crossed += 1
 
@@ -95,14 +99,15 @@ class SoakObserver:
             if event.state == "stale":
                 obs.stale_events += 1
             return
+        was_live = bool(obs.states) and all(s == "live" for s in obs.states.values())
         obs.states[stream] = event.state
         self._changed.set()
-        if event.state == "live":
-            since = obs.down_since.pop(stream, None)
-            if since is not None:
-                obs.seconds_not_live += now - since
-        elif event.state in ("backoff", "breaker_open", "stale"):
-            obs.down_since.setdefault(stream, now)
+        is_live = all(s == "live" for s in obs.states.values())
+        if was_live and not is_live:
+            obs.down_since = now
+        elif is_live and obs.down_since is not None:
+            obs.seconds_not_live += now - obs.down_since
+            obs.down_since = None
         if event.state == "recovered":
             obs.recoveries += 1
 
@@ -121,26 +126,42 @@ class SoakObserver:
                     await self._changed.wait()
         return self.all_live()
 
-    async def checkpoint(self, settle_s: float = 1.0) -> None:
-        """Freeze every market, let the last frames arrive, compare books with the truth."""
+    async def checkpoint(self, bound_s: float) -> None:
+        """Freeze every market and require each published book to converge on the true
+        book within `bound_s` (a resync or reconnect in progress gets that long to finish).
+        """
         for server in self.cluster.servers.values():
             server.faults.frozen = True
         try:
-            await asyncio.sleep(settle_s)
+            pending = {
+                (name, symbol)
+                for name, server in self.cluster.servers.items()
+                for symbol in server.venue.markets
+            }
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(bound_s):
+                    while pending:
+                        pending = {key for key in pending if not self._book_matches(*key)}
+                        if pending:
+                            self._changed.clear()
+                            await self._changed.wait()
             for name, server in self.cluster.servers.items():
-                obs = self.venues[name]
-                for symbol, market in server.venue.markets.items():
-                    book = obs.books.get(symbol)
-                    if book is None or any(state != "live" for state in obs.states.values()):
-                        continue
-                    bids, asks = market.book_top(CHECK_LEVELS)
-                    n = min(CHECK_LEVELS, len(book.bids), len(book.asks))
+                for symbol in server.venue.markets:
+                    obs = self.venues[name]
                     obs.book_checks += 1
-                    if book.bids[:n] != bids[:n] or book.asks[:n] != asks[:n]:
+                    if (name, symbol) in pending:
                         obs.book_mismatches += 1
         finally:
             for server in self.cluster.servers.values():
                 server.faults.frozen = False
+
+    def _book_matches(self, venue: str, symbol: str) -> bool:
+        book = self.venues[venue].books.get(symbol)
+        if book is None:
+            return False
+        bids, asks = self.cluster.servers[venue].venue.markets[symbol].book_top(CHECK_LEVELS)
+        n = min(CHECK_LEVELS, len(book.bids), len(book.asks))
+        return n > 0 and book.bids[:n] == bids[:n] and book.asks[:n] == asks[:n]
 
     def build(self, faults: FaultLog, duration_s: float) -> dict[str, Any]:
         report: dict[str, Any] = {
@@ -153,7 +174,9 @@ class SoakObserver:
         for name, server in self.cluster.servers.items():
             obs = self.venues[name]
             now = time.time()
-            not_live = obs.seconds_not_live + sum(now - t for t in obs.down_since.values())
+            not_live = obs.seconds_not_live + (
+                0.0 if obs.down_since is None else now - obs.down_since
+            )
             policy = self.engine.adapters[name].ctx.policy
             bound = (
                 policy.stale_after_s
@@ -240,6 +263,6 @@ class SoakObserver:
 def in_flight_at(fault: str, fault_ms: int, trade_ms: int) -> bool:
     """Whether a trade may have died with the connection a fault reset: sent just before a
     reset, or (a poisoned frame) just after the fault."""
-    if fault == "poison":
+    if fault in AFTER_FAULT:
         return 0 <= trade_ms - fault_ms <= IN_FLIGHT_MS
     return 0 <= fault_ms - trade_ms <= IN_FLIGHT_MS

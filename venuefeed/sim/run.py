@@ -82,21 +82,14 @@ class SimRun:
         return [self.observer.run, self.injector.run, self._checkpoints]
 
     async def _checkpoints(self) -> None:
-        assert self.observer is not None
         while True:
             await asyncio.sleep(self.checkpoint_s)
-            await self.observer.checkpoint()
+            await self._quiet_checkpoint()
 
-    async def finish(self) -> None:
-        """Before the engine stops: a last checkpoint, then the report."""
-        assert self.observer is not None
-        # stop injecting, clear pending faults, and give every venue the time the policy
-        # allows to be live again before judging it
-        self.injector.paused = True
-        for server in self.cluster.servers.values():
-            server.faults = Faults()
+    def _recovery_bound_s(self) -> float:
+        """The longest a venue may need to be live again under its own policy."""
         assert self.engine is not None
-        bound = 5.0 + max(
+        return 5.0 + max(
             (
                 a.ctx.policy.stale_after_s
                 + a.ctx.policy.backoff_max_s
@@ -105,8 +98,26 @@ class SimRun:
             ),
             default=0.0,
         )
-        await self.observer.wait_all_live(bound)
-        await self.observer.checkpoint(settle_s=1.0)
+
+    async def _quiet_checkpoint(self) -> None:
+        """Chaos off and pending faults cleared, venues live again, then compare books."""
+        assert self.observer is not None
+        self.injector.paused = True
+        try:
+            await self.injector.idle()
+            for server in self.cluster.servers.values():
+                server.faults = Faults()
+            bound = self._recovery_bound_s()
+            await self.observer.wait_all_live(bound)
+            await self.observer.checkpoint(bound)
+        finally:
+            self.injector.paused = False
+
+    async def finish(self) -> None:
+        """Before the engine stops: a last checkpoint, then the report."""
+        assert self.observer is not None
+        await self._quiet_checkpoint()
+        self.injector.paused = True
         report = self.observer.build(self.injector.log, time.time() - self._started)
         self.ok = bool(report["ok"])
         text = json.dumps(report, indent=2, sort_keys=True)
