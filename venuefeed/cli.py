@@ -180,15 +180,13 @@ async def _run(
             loop.add_signal_handler(sig, stop.set)
     logger.info("running %s", ", ".join(engine.adapters))
     async with engine:
-        events = engine.events("sink" if target else "terminal")
         async with asyncio.TaskGroup() as tg:
             if target:
-                consumer = tg.create_task(JsonlSink(target).run(events))
+                consumer = tg.create_task(JsonlSink(target).run(engine.events("sink")))
             elif engine.board is not None:
-                events.close()
                 consumer = tg.create_task(run_view(engine.board))
             else:
-                consumer = tg.create_task(_print_status(events))
+                consumer = tg.create_task(_print_status(engine.events("terminal")))
             stopper = tg.create_task(_wait_stop(stop, duration))
             engine_task = tg.create_task(engine.wait())
             helpers = [tg.create_task(job()) for job in extra]
