@@ -44,9 +44,6 @@ STATES = (
     "error",
 )
 
-#: counters that carry a unit in their exported name
-_RENAME = {"backoff_delay_s": "backoff_delay_seconds"}
-
 
 class EngineCollector(Collector):
     def __init__(self, engine: Engine) -> None:
