@@ -179,27 +179,26 @@ async def _run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     logger.info("running %s", ", ".join(engine.adapters))
-    async with engine:
-        async with asyncio.TaskGroup() as tg:
-            if target:
-                consumer = tg.create_task(JsonlSink(target).run(engine.events("sink")))
-            elif engine.board is not None:
-                consumer = tg.create_task(run_view(engine.board))
-            else:
-                consumer = tg.create_task(_print_status(engine.events("terminal")))
-            stopper = tg.create_task(_wait_stop(stop, duration))
-            engine_task = tg.create_task(engine.wait())
-            helpers = [tg.create_task(job()) for job in extra]
-            done, _ = await asyncio.wait(
-                {consumer, stopper, engine_task, *helpers}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if stopper in done and before_stop is not None:
-                await before_stop()
-            for task in (consumer, stopper, engine_task, *helpers):
-                task.cancel()
-            for task in done:
-                if not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+    async with engine, asyncio.TaskGroup() as tg:
+        if target:
+            consumer = tg.create_task(JsonlSink(target).run(engine.events("sink")))
+        elif engine.board is not None:
+            consumer = tg.create_task(run_view(engine.board))
+        else:
+            consumer = tg.create_task(_print_status(engine.events("terminal")))
+        stopper = tg.create_task(_wait_stop(stop, duration))
+        engine_task = tg.create_task(engine.wait())
+        helpers = [tg.create_task(job()) for job in extra]
+        done, _ = await asyncio.wait(
+            {consumer, stopper, engine_task, *helpers}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if stopper in done and before_stop is not None:
+            await before_stop()
+        for task in (consumer, stopper, engine_task, *helpers):
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
     logger.info("stopped")
 
 

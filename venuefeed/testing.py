@@ -173,7 +173,9 @@ def _recovered(event: Event) -> bool:
 
 
 #: faults after which the connection must have been re-established
-RECONNECTING = frozenset({"disconnect", "refuse_429", "refuse_503", "connect_hang", "poison"})
+RECONNECTING = frozenset(
+    {"disconnect", "refuse_429", "refuse_503", "connect_hang", "poison", "delta_first"}
+)
 #: faults that reset a connection: trades written just before may die with it on the wire
 RESETTING = RECONNECTING | {"close_silence", "oversized"}
 

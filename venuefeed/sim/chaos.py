@@ -54,6 +54,7 @@ ALL_FAULTS = (
     "gap",
     "duplicate",
     "reorder",
+    "delta_first",
     "refuse_429",
     "refuse_503",
     "connect_hang",
@@ -214,6 +215,9 @@ class ChaosInjector:
             faults.duplicate.add(symbol)
         elif kind == "reorder":
             faults.reorder.add(symbol)
+        elif kind == "delta_first":  # reconnect, and get data before the snapshot
+            faults.delta_first += max(1, server.open_connections)
+            server.drop_all()
         elif kind == "refuse_429":
             faults.refuse.append((429, {"Retry-After": "1"}))
             server.drop_all()

@@ -40,6 +40,7 @@ class Faults:
     frozen: bool = False  # markets stop moving: a checkpoint where the truth is fixed
     mute: bool = False  # client messages (subscribes, app pings) are ignored: a total stall
     reorder: set[str] = field(default_factory=set)  # symbols whose next two book frames swap
+    delta_first: int = 0  # next connections get market data before their greeting/snapshot
 
 
 @dataclass
@@ -49,6 +50,8 @@ class _Conn:
     request: web.Request
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     held: dict[str, Frame] = field(default_factory=dict)  # book frames held back to reorder
+    #: greeting/ack/snapshot frames held back until the first market-data frame went out
+    held_replies: list[Frame] | None = None
 
 
 class SimServer:
@@ -75,6 +78,10 @@ class SimServer:
         self._ticker: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self.port = 0
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._conns)
 
     @property
     def http_url(self) -> str:
@@ -186,16 +193,19 @@ class SimServer:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
         conn = _Conn(ws, self.venue.session(path, dict(request.query)), request)
+        if self.faults.delta_first > 0:
+            self.faults.delta_first -= 1
+            conn.held_replies = []
         self._conns.append(conn)
         try:
-            await self._send_all(conn, conn.session.on_open())
+            await self._reply(conn, conn.session.on_open())
             async with asyncio.TaskGroup() as tg:
                 pinger = tg.create_task(self._ping_loop(conn))
                 try:
                     async for msg in ws:
                         if msg.type is WSMsgType.TEXT and not self.faults.mute:
                             self.received.append(msg.data)
-                            await self._send_all(conn, conn.session.on_message(msg.data))
+                            await self._reply(conn, conn.session.on_message(msg.data))
                 finally:
                     pinger.cancel()
         except ConnectionError:
@@ -216,6 +226,12 @@ class SimServer:
 
     async def _send(self, conn: _Conn, frame: Frame) -> None:
         await self._send_all(conn, (frame,))
+
+    async def _reply(self, conn: _Conn, frames: Sequence[Frame]) -> None:
+        if conn.held_replies is not None:  # the delta_first fault: data goes out first
+            conn.held_replies.extend(frames)
+            return
+        await self._send_all(conn, frames)
 
     async def _send_all(self, conn: _Conn, frames: Sequence[Frame]) -> None:
         """Send frames back to back: an ack and its snapshot are never split by a delta."""
@@ -254,6 +270,9 @@ class SimServer:
                     await self._send(conn, held)
                     continue
             await self._send(conn, data.frame)
+            if conn.held_replies is not None:
+                held_replies, conn.held_replies = conn.held_replies, None
+                await self._send_all(conn, held_replies)
             if data.kind == "trade" and trades and not conn.ws.closed and not _closing(conn):
                 self.trades_sent.setdefault(data.symbol, set()).update(trades)
             if data.kind == "book" and data.symbol in faults.duplicate:
