@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -12,8 +11,7 @@ from fakex import FakeVenue
 from harness import fake_host, make_settings
 
 from venuefeed.core.engine import Engine
-from venuefeed.core.events import Event
-from venuefeed.core.publisher import Subscription
+from venuefeed.testing import next_event
 
 
 @pytest.fixture(autouse=True)
@@ -45,17 +43,6 @@ def engine_for() -> Callable[..., Engine]:
         return Engine(make_settings({name: table}, **policy), plugins=fake_host())
 
     return build
-
-
-async def next_event(
-    sub: Subscription, pred: Callable[[Event], bool], within: float = 5.0
-) -> Event:
-    """The next event matching `pred`; fails the test after `within` seconds."""
-    async with asyncio.timeout(within):
-        async for event in sub:
-            if pred(event):
-                return event
-    raise AssertionError("event stream ended")
 
 
 @pytest.fixture

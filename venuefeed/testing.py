@@ -24,6 +24,7 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from venuefeed.core.adapter import VenueAdapter
 from venuefeed.core.engine import Engine
@@ -95,6 +96,23 @@ async def _until(
         async for event in sub:
             result.note(event)
             if pred(event):
+                return event
+    raise AssertionError("event stream ended")
+
+
+async def next_event(
+    events: Subscription,
+    match: Callable[[Event], bool],
+    within: float = 5.0,
+    log: list[Event] | None = None,
+) -> Any:
+    """The next event that `match`es (every event seen is appended to `log`); fails the
+    test with TimeoutError after `within` seconds instead of hanging it."""
+    async with asyncio.timeout(within):
+        async for event in events:
+            if log is not None:
+                log.append(event)
+            if match(event):
                 return event
     raise AssertionError("event stream ended")
 

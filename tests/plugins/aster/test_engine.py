@@ -19,6 +19,7 @@ from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import Settings
 from venuefeed.plugins.aster import sim as aster_sim
 from venuefeed.sim.cluster import SimCluster
+from venuefeed.testing import next_event as first
 
 FAST = {
     # markPrice@1s feeds the watched mark and funding streams about once a second
@@ -31,16 +32,6 @@ FAST = {
     "funding_poll_s": 0.3,
 }
 DEPTH = "/fapi/v3/depth"
-
-
-async def first(sub, pred, within: float = 5.0, log: list[Event] | None = None):
-    async with asyncio.timeout(within):
-        async for event in sub:
-            if log is not None:
-                log.append(event)
-            if pred(event):
-                return event
-    raise AssertionError("stream ended")
 
 
 def is_book(symbol: str):

@@ -10,7 +10,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from venuefeed.core.adapter import BookDelta, BookSnapshot, VenueContext, VenueNotice
 from venuefeed.core.engine import Engine
@@ -23,6 +22,7 @@ from venuefeed.plugins.extended.sim import ExtendedSim, ExtendedStream
 from venuefeed.sim import SimRequest, SyntheticMarket
 from venuefeed.sim.cluster import SimCluster
 from venuefeed.sim.server import SimServer
+from venuefeed.testing import next_event as first
 
 FAST = {
     "stale_after_s": 1.0,
@@ -35,14 +35,6 @@ FAST = {
 }
 KINDS = ("orderbooks", "publicTrades", "funding", "prices/mark")
 DEPTH = 20  # the default book_depth: levels per side in published books
-
-
-async def first(sub: Subscription, pred: Callable[[Event], bool], within: float = 5.0) -> Any:
-    async with asyncio.timeout(within):
-        async for event in sub:
-            if pred(event):
-                return event
-    raise AssertionError("stream ended")
 
 
 def book_of(symbol: str, min_seq: int = 0) -> Callable[[Event], bool]:

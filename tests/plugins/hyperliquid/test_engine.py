@@ -9,6 +9,7 @@ from venuefeed.core.events import Bbo, Book, Funding, Mark, Status, Trade
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import Settings
 from venuefeed.sim.cluster import SimCluster
+from venuefeed.testing import next_event as first
 
 FAST = {
     "stale_after_s": 1.0,
@@ -19,14 +20,6 @@ FAST = {
     "heartbeat_interval_s": 0.1,
     "funding_poll_s": 0.3,
 }
-
-
-async def first(sub, pred, within: float = 5.0):
-    async with asyncio.timeout(within):
-        async for event in sub:
-            if pred(event):
-                return event
-    raise AssertionError("stream ended")
 
 
 async def test_streams_every_kind_heartbeats_and_reconnects():

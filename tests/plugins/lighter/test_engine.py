@@ -14,6 +14,7 @@ from venuefeed.plugins.lighter.sim import NONCE_BASE, LighterSim, nonce
 from venuefeed.sim import SimRequest
 from venuefeed.sim.cluster import SimCluster
 from venuefeed.sim.market import SyntheticMarket
+from venuefeed.testing import next_event as first
 
 FAST = {
     "stale_after_s": 1.0,
@@ -26,14 +27,6 @@ FAST = {
 }
 DEPTH = 20  # the default book_depth
 BTC, ETH = "1", "0"  # Lighter market ids
-
-
-async def first(sub, pred, within: float = 5.0):
-    async with asyncio.timeout(within):
-        async for event in sub:
-            if pred(event):
-                return event
-    raise AssertionError("stream ended")
 
 
 def setup(symbols: list[str]) -> tuple[PluginHost, Settings, SimCluster]:

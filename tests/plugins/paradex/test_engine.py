@@ -15,11 +15,11 @@ from venuefeed.core.clock import wall_ms
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Bbo, Book, Event, Funding, Mark, Status, Trade
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.publisher import Subscription
 from venuefeed.core.settings import Settings
 from venuefeed.plugins.paradex.sim import ParadexSim
 from venuefeed.sim.cluster import SimCluster
 from venuefeed.sim.server import SimServer
+from venuefeed.testing import next_event as first
 
 FAST = {
     "stale_after_s": 1.0,
@@ -40,14 +40,6 @@ CHANNELS = {
     "funding_data.{m}",
     "markets_summary.{m}",
 }
-
-
-async def first(sub: Subscription, pred: Callable[[Event], bool], within: float = 5.0) -> Any:
-    async with asyncio.timeout(within):
-        async for event in sub:
-            if pred(event):
-                return event
-    raise AssertionError("stream ended")
 
 
 def book_of(symbol: str) -> Callable[[Event], bool]:
