@@ -136,3 +136,26 @@ async def test_crashing_task_is_restarted_and_other_venue_keeps_streaming(
         if where in ("parser", "watchdog"):
             await venue_x.wait_connections(2)
         await next_matching(sub, lambda e: is_book("fakex")(e) and e.ts_recv > 0)
+
+
+async def test_a_crashed_venue_runner_restarts_clean(
+    fake_venue, engine_for, next_matching, monkeypatch
+):
+    _venue, base = fake_venue
+    engine = engine_for(base)
+    adapter = engine.adapters["fakex"]
+    original = type(adapter).poll_requests
+    calls = []
+
+    def poll_requests_bug_once(self, instruments):  # runs after the connections were built
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("adapter bug while building poll requests")
+        return original(self, instruments)
+
+    monkeypatch.setattr(type(adapter), "poll_requests", poll_requests_bug_once)
+    async with engine:
+        sub = engine.events()
+        await next_matching(sub, is_book())
+        assert engine.metrics.value("task_restarts", venue="fakex", task="venue") == 1
+        assert len(engine.runners["fakex"].connections) == 1

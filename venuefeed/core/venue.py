@@ -32,6 +32,7 @@ class VenueRunner:
 
     async def run(self) -> None:
         rt = self.runtime
+        self.connections = []  # a restarted runner starts over: no ghosts in health reports
         await self._init()
         rt.instruments = await self._resolve()
         rt.symbols = {i.instrument: i.symbol for i in rt.instruments}
