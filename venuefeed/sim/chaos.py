@@ -37,9 +37,11 @@ DISRUPTIVE = frozenset(
         "stall",
         "total_stall",
         "oversized",
+        "delta_first",
         "refuse_429",
         "refuse_503",
         "connect_hang",
+        "poison",
     }
 )
 ALL_FAULTS = (
