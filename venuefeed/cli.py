@@ -153,6 +153,8 @@ async def _run_sim(
     async with simrun as engine:
         _require_venues(engine)
         await _run(engine, target, duration, extra=simrun.tasks(), before_stop=simrun.finish)
+    if simrun.summary:
+        click.echo("\n".join(["", "soak summary:", *simrun.summary]), err=True)
     return simrun.ok
 
 

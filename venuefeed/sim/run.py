@@ -54,6 +54,7 @@ class SimRun:
         self.observer: SoakObserver | None = None
         self.injector = ChaosInjector(self.cluster.servers, profile)  # engine set on enter
         self.ok = True
+        self.summary: list[str] = []
         self._started = time.time()
 
     async def __aenter__(self) -> Engine:
@@ -124,20 +125,28 @@ class SimRun:
         if self.report_path is not None:
             self.report_path.write_text(text + "\n")
             logger.info("soak report written to %s (ok=%s)", self.report_path, self.ok)
-        for name, venue in report["venues"].items():
-            logger.info(
-                "%s: ok=%s faults=%s recoveries=%d trades %d/%d lost=%d books %d checked, "
-                "%d wrong, %.1fs not live, fault->data median=%s max=%s",
-                name,
-                venue["ok"],
-                sum(venue["faults_injected"].values()),
-                venue["recoveries"],
-                venue["trades_received"],
-                venue["trades_sent"],
-                venue["trades_lost"],
-                venue["book_checks"],
-                venue["book_mismatches"],
-                venue["seconds_not_live"],
-                venue["fault_to_fresh_data_s"]["median"],
-                venue["fault_to_fresh_data_s"]["max"],
-            )
+        self.summary = summary_lines(report)
+        for line in self.summary:
+            logger.info("%s", line)
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """One readable line per venue, for the terminal after a simulated run."""
+    lines = []
+    for name, venue in sorted(report["venues"].items()):
+        recovery = venue["fault_to_fresh_data_s"]
+        timing = (
+            f"fault->data median {recovery['median']}s max {recovery['max']}s"
+            if recovery["count"]
+            else "no disruptive fault"
+        )
+        lines.append(
+            f"{name:<12} {'ok  ' if venue['ok'] else 'FAIL'} "
+            f"faults {sum(venue['faults_injected'].values()):>3}  "
+            f"recoveries {venue['recoveries']:>3}  "
+            f"trades {venue['trades_received']}/{venue['trades_sent']} "
+            f"lost {venue['trades_lost']}  "
+            f"books {venue['book_checks']} checked {venue['book_mismatches']} wrong  "
+            f"not live {venue['seconds_not_live']:.1f}s  {timing}"
+        )
+    return lines
