@@ -18,7 +18,7 @@ import click
 from venuefeed import __version__
 from venuefeed.core.engine import Engine
 from venuefeed.core.errors import ConsumerClosedError, StartupError
-from venuefeed.core.events import Event, Status
+from venuefeed.core.events import Status
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import POLICY_FIELDS, Settings, load_settings, value_sources
 from venuefeed.sinks.jsonl import JsonlSink
@@ -211,15 +211,11 @@ async def _wait_stop(stop: asyncio.Event, duration: float | None) -> None:
 
 
 async def _print_status(events: Any) -> None:
-    """Terminal fallback: status changes as readable lines, data counted per minute."""
-    counts: dict[str, int] = {}
+    """Terminal fallback (--no-tui): status changes as readable lines."""
     async for event in events:
-        assert isinstance(event, Event)
         if isinstance(event, Status):
             extra = f" {event.reason}" if event.reason else ""
             click.echo(f"{event.venue:<12} {event.stream:<28} {event.state}{extra}")
-        else:
-            counts[event.kind] = counts.get(event.kind, 0) + 1
 
 
 @cli.command()

@@ -26,7 +26,6 @@ class SymbolView:
     ask: float | None = None
     mark: float | None = None
     funding_per_hour: float | None = None
-    funding_ms: int | None = None
 
 
 @dataclass
@@ -53,7 +52,6 @@ class Board:
                 view.bid, view.ask = event.bid_px, event.ask_px
             elif isinstance(event, Funding):
                 view.funding_per_hour = event.rate_per_hour
-                view.funding_ms = event.ts_recv
             else:
                 view.mark = event.mark_px
 

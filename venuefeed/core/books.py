@@ -21,9 +21,6 @@ from dataclasses import dataclass, field
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Continuity
 from venuefeed.core.events import Bbo, Book, Event, Level
 
-#: the resync reason of a REST-snapshot venue's first sync: routine, not a break
-INITIAL_SYNC = "initial snapshot"
-
 #: deltas buffered per instrument while a REST snapshot is fetched; past this the
 #: buffer is discarded and the snapshot requested again (memory stays bounded).
 MAX_BUFFERED_DELTAS = 2_000
@@ -47,6 +44,8 @@ class BookUpdate:
     events: Sequence[Event] = ()
     resync: str | None = None
     applied: bool = False
+    #: the resync is a REST-snapshot venue's routine first sync, not a break
+    initial: bool = False
 
 
 _NOTHING = BookUpdate()
@@ -131,7 +130,7 @@ class BookKeeper:
                 book.buffer.append(delta)
                 if not book.awaiting:
                     book.awaiting = True
-                    return BookUpdate(resync=INITIAL_SYNC)
+                    return BookUpdate(resync="initial snapshot", initial=True)
                 return _NOTHING
             if book.awaiting:
                 return _NOTHING
@@ -187,10 +186,6 @@ class BookKeeper:
         book.seq = None
         book.awaiting = True
         return BookUpdate(resync=reason)
-
-    def awaiting_snapshot(self, instrument: str) -> bool:
-        book = self._books.get(instrument)
-        return book is not None and not book.synced
 
     @staticmethod
     def _crossed(book: _Book) -> bool:

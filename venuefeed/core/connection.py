@@ -35,7 +35,7 @@ from venuefeed.core.adapter import (
     VenueNotice,
 )
 from venuefeed.core.backoff import Backoff
-from venuefeed.core.books import INITIAL_SYNC, BookUpdate
+from venuefeed.core.books import BookUpdate
 from venuefeed.core.breaker import BreakerState, CircuitBreaker
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.codec import encode_json
@@ -94,7 +94,6 @@ class ConnectionRunner:
             if not self.breaker.allow_attempt():
                 await self._breaker_open()
                 continue
-            venue.metrics.set("breaker_open", 0, venue=venue.name, stream=self.stream)
             if self.breaker.state is BreakerState.HALF_OPEN:
                 await venue.status(self.stream, "breaker_half_open", "trying one connection")
             await venue.status(self.stream, "connecting", self.spec.url)
@@ -129,7 +128,6 @@ class ConnectionRunner:
     async def _breaker_open(self, last_error: str = "") -> None:
         venue = self.venue
         wait = self.breaker.remaining_s()
-        venue.metrics.set("breaker_open", 1, venue=venue.name, stream=self.stream)
         reason = f"{venue.policy.breaker_failures} failures within {venue.policy.breaker_window_s}s"
         if last_error:
             reason += f"; last: {last_error}"
@@ -309,7 +307,7 @@ class ConnectionRunner:
                 if full is not None:
                     await publisher.deliver_waiting(event, full)
         if update.resync is not None:
-            await self._resync(item.instrument, update.resync, ws, tg)
+            await self._resync(item.instrument, update.resync, ws, tg, initial=update.initial)
 
     async def _resync(
         self,
@@ -317,10 +315,12 @@ class ConnectionRunner:
         reason: str,
         ws: aiohttp.ClientWebSocketResponse,
         tg: asyncio.TaskGroup,
+        *,
+        initial: bool = False,
     ) -> None:
         venue = self.venue
         adapter = venue.adapter
-        if reason != INITIAL_SYNC:
+        if not initial:
             venue.metrics.inc("book_resyncs", venue=venue.name, reason=reason.split(":", 1)[0])
             symbol = venue.symbols.get(instrument, instrument)
             how = adapter.resync.value

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from aiohttp import web
 from prometheus_client import (
@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from venuefeed.core.board import Board, venue_live
 from venuefeed.core.breaker import BreakerState
 from venuefeed.core.errors import ConfigError
+from venuefeed.core.events import StatusState
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -33,16 +34,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PREFIX = "venuefeed_"
-STATES = (
-    "connecting",
-    "live",
-    "stale",
-    "backoff",
-    "breaker_open",
-    "breaker_half_open",
-    "recovered",
-    "error",
-)
+#: every state a connection can report (the Status event's own vocabulary)
+STATES: tuple[str, ...] = get_args(StatusState)
 
 
 class EngineCollector(Collector):

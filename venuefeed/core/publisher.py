@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
 
 from venuefeed.core.errors import ConsumerClosedError
 from venuefeed.core.events import Event
@@ -231,6 +230,3 @@ class Publisher:
         self._shutting_down = True
         for sub in list(self._subs):
             sub.close(error, drain=True)
-
-    def depth_by_consumer(self) -> dict[str, Any]:
-        return {s.name: s.depth for s in self._subs}

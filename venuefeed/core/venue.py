@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from venuefeed.core.adapter import BookDelta, BookSnapshot, Instrument, RestRequest, Resync
+from venuefeed.core.adapter import Instrument, RestRequest, Resync
 from venuefeed.core.books import BookKeeper
 from venuefeed.core.connection import ConnectionRunner
 from venuefeed.core.errors import RestError, UnknownSymbolError
@@ -134,5 +134,13 @@ class Poller:
         for item in results:
             if isinstance(item, Event):
                 await rt.publisher.publish(item)
-            elif isinstance(item, BookSnapshot | BookDelta):
-                logger.debug("%s: poll %s returned a book item; ignored", rt.name, request.name)
+            else:  # polls feed events only; anything else is a plugin bug, said out loud
+                rt.metrics.inc("poll_unexpected_results", venue=rt.name, request=request.name)
+                rt.log.log(
+                    logging.WARNING,
+                    f"poll-result:{request.name}",
+                    "%s: poll %s returned %s, which polls cannot deliver; not published",
+                    rt.name,
+                    request.name,
+                    type(item).__name__,
+                )

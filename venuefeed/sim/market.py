@@ -43,7 +43,6 @@ class SyntheticMarket:
     asks: dict[float, float] = field(default_factory=dict)
     update_id: int = 0
     trade_id: int = 0
-    trades_sent: int = 0
     funding_rate_1h: float = 0.0000125
     mark: float = 0.0
     index: float = 0.0
@@ -133,6 +132,5 @@ class SyntheticMarket:
             del side[px]
             changes[px] = 0.0
         self.trade_id += 1
-        self.trades_sent += 1
         self.trade_times[self.trade_id] = now_ms
         return SimTrade(self.trade_id, px, size, "buy" if buy else "sell", now_ms)

@@ -46,14 +46,12 @@ class VenueObservation:
     down_since: float | None = None  # wall s when the venue stopped being fully live
     seconds_not_live: float = 0.0
     trades: dict[str, set[int]] = field(default_factory=dict)
-    last_data_ms: int = 0
     data_times_ms: list[int] = field(default_factory=list)
     books: dict[str, Book] = field(default_factory=dict)
     book_checks: int = 0
     book_mismatches: int = 0
     crossed: int = 0
     states: dict[str, str] = field(default_factory=dict)
-    stale_events: int = 0
 
 
 class SoakObserver:
@@ -64,7 +62,6 @@ class SoakObserver:
             name: VenueObservation() for name in cluster.servers
         }
         self.events: Subscription = engine.events("soak-report", queue_max=100_000)
-        self.started = time.time()
         self._changed = asyncio.Event()  # set on every connection state change and book
 
     async def run(self) -> None:
@@ -78,7 +75,6 @@ class SoakObserver:
         if isinstance(event, Status):
             self._status(obs, event)
             return
-        obs.last_data_ms = event.ts_recv
         if len(obs.data_times_ms) < 2_000_000:
             obs.data_times_ms.append(event.ts_recv)
         if isinstance(event, Trade):
@@ -96,8 +92,6 @@ class SoakObserver:
         now = time.time()
         stream = event.stream
         if not stream.startswith("ws:"):
-            if event.state == "stale":
-                obs.stale_events += 1
             return
         was_live = bool(obs.states) and all(s == "live" for s in obs.states.values())
         obs.states[stream] = event.state

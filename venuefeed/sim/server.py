@@ -70,7 +70,6 @@ class SimServer:
         self.faults = Faults()
         self.connections = 0
         self.received: list[str] = []
-        self.frames_sent = 0
         #: symbol -> ids of trades whose frames went on the wire (loss detection)
         self.trades_sent: dict[str, set[int]] = {}
         self._conns: list[_Conn] = []
@@ -246,7 +245,6 @@ class SimServer:
                         await conn.ws.send_bytes(frame)
                     else:
                         await conn.ws.send_str(frame)
-                    self.frames_sent += 1
 
     async def _send_data(
         self, conn: _Conn, frames: Sequence[DataFrame], trades: Sequence[int] = ()
