@@ -37,7 +37,7 @@ def make_settings(venues: dict[str, dict[str, Any]], **policy: Any) -> Settings:
     return Settings.model_validate(
         {
             "defaults": {**FAST_POLICY, **policy, "symbols": ["BTC", "ETH"]},
-            "engine": {"queue_max": 10_000, "history_put_timeout_s": 0.5},
+            "engine": {"queue_max": 10_000},
             "venues": venues,
         }
     )

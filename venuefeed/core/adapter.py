@@ -76,6 +76,11 @@ class ConnectionSpec:
     `subscribe` holds JSON-serialisable messages (or ready strings) sent in order right
     after the handshake. `max_lifetime_s` makes the core rotate the connection before a
     venue-imposed lifetime runs out.
+
+    `acks_expected` is how many subscription acknowledgements (`Ack(subscribed=True)`)
+    the venue sends for `subscribe`; when it is not 0, the core requires them within
+    `subscribe_timeout_s` and otherwise recycles the connection: a swallowed subscribe
+    is noticed by its own deadline, not after a whole stale period.
     """
 
     name: str
@@ -84,6 +89,7 @@ class ConnectionSpec:
     subscribe: tuple[Any, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     max_lifetime_s: float | None = None
+    acks_expected: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,9 +174,11 @@ class Pong:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """A subscription was confirmed or some other harmless control frame arrived."""
+    """A subscription was confirmed (`subscribed=True`) or some other harmless control
+    frame arrived (a greeting, an unsubscribe answer)."""
 
     detail: str = ""
+    subscribed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

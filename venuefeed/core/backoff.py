@@ -4,6 +4,11 @@
 exhaustively; `Backoff` only counts attempts. The audit found every connector's delay
 grew forever; here `reset()` is called once a connection has delivered data and stayed
 healthy for `stable_after_s`.
+
+Every retrying place (connection, start-up, book snapshot, poll, supervisor) asks
+`Backoff.next_delay(retry_after_s)` for its wait, so a venue's `Retry-After` is honoured
+everywhere: the wait is never shorter than what the venue asked for (capped at
+`RETRY_AFTER_MAX_S`, so a garbage header cannot park a venue for a day).
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import random
 from collections.abc import Callable
 
 from venuefeed.core.settings import Policy
+
+#: the longest `Retry-After` honoured, in seconds
+RETRY_AFTER_MAX_S = 300.0
 
 
 def backoff_delay(
@@ -46,8 +54,9 @@ class Backoff:
         self._rand = rand
         self.attempt = 0
 
-    def next_delay(self) -> float:
-        """The delay for the current attempt, then count one more attempt."""
+    def next_delay(self, retry_after_s: float | None = None) -> float:
+        """The delay for the current attempt (at least the venue's `Retry-After`), then
+        count one more attempt."""
         p = self._policy
         delay = backoff_delay(
             self.attempt,
@@ -58,6 +67,8 @@ class Backoff:
             rand=self._rand,
         )
         self.attempt += 1
+        if retry_after_s is not None:
+            delay = max(delay, min(retry_after_s, RETRY_AFTER_MAX_S))
         return delay
 
     def reset(self) -> None:

@@ -8,7 +8,13 @@ arrives. A resubscribe or reconnect always starts from an empty book.
 
 REST-snapshot venues (Binance style) buffer deltas until the snapshot arrives, then
 apply the bridge rule: drop deltas older than the snapshot; the first applied delta
-must span it (first_seq <= snapshot.seq <= seq); from then on `prev_seq` links.
+must span it (first_seq <= snapshot.seq <= seq); from then on `prev_seq` links. A REST
+snapshot older than the book already held (a slow fetch overtaken by a newer one) is
+discarded: a consumer never sees a book go back in time.
+
+Sizes that arrive as changes (`sizes_are_changes`) are summed and rounded to
+`SIZE_DECIMALS` places, so a level whose changes net to zero (0.1 + 0.2 - 0.3) is
+removed instead of lingering as 5.55e-17 at the top of the book.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from venuefeed.core.events import Bbo, Book, Event, Level
 #: deltas buffered per instrument while a REST snapshot is fetched; past this the
 #: buffer is discarded and the snapshot requested again (memory stays bounded).
 MAX_BUFFERED_DELTAS = 2_000
+#: decimal places kept when sizes are summed from changes; venue size steps are far
+#: coarser (1e-8 at the finest), while float noise from a few additions sits near 1e-17
+SIZE_DECIMALS = 12
 
 
 @dataclass(slots=True)
@@ -70,6 +79,7 @@ class BookKeeper:
         self._bbo = bbo_from_book
         self._books: dict[str, _Book] = {}
         self.duplicates = 0
+        self.stale_snapshots = 0
 
     def reset(self, instrument: str) -> None:
         """Forget the book (reconnect/resubscribe): no ghost levels survive."""
@@ -85,6 +95,15 @@ class BookKeeper:
         if self._continuity is Continuity.SNAPSHOTS and not snap.from_rest:
             return self._full_snapshot(snap, recv_ms)
         book = self._book(snap.instrument)
+        if (
+            snap.from_rest
+            and book.synced
+            and snap.seq is not None
+            and book.seq is not None
+            and snap.seq < book.seq
+        ):
+            self.stale_snapshots += 1  # overtaken while in flight: the held book is newer
+            return _NOTHING
         book.bids = {p: s for p, s in snap.bids if s > 0}
         book.asks = {p: s for p, s in snap.asks if s > 0}
         book.seq = snap.seq
@@ -243,7 +262,7 @@ class BookKeeper:
 def _apply_side(side: dict[float, float], levels: Sequence[Level], changes: bool) -> None:
     for price, size in levels:
         if changes:
-            size = side.get(price, 0.0) + size
+            size = round(side.get(price, 0.0) + size, SIZE_DECIMALS)
         if size <= 0:
             side.pop(price, None)
         else:

@@ -19,6 +19,8 @@ def decode_json(frame: str | bytes) -> Any:
         return _decoder.decode(frame)
     except msgspec.DecodeError as exc:
         raise MalformedFrame(f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedFrame("invalid JSON: nested too deeply") from None
 
 
 def decode_typed(decoder: msgspec.json.Decoder[T], frame: str | bytes) -> T:
@@ -27,6 +29,8 @@ def decode_typed(decoder: msgspec.json.Decoder[T], frame: str | bytes) -> T:
         return decoder.decode(frame)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise MalformedFrame(str(exc)) from None
+    except RecursionError:
+        raise MalformedFrame("nested too deeply") from None
 
 
 def encode_json(message: Any) -> str:

@@ -41,16 +41,19 @@ from venuefeed.core.clock import wall_ms
 from venuefeed.core.codec import encode_json
 from venuefeed.core.errors import (
     FrameTooLargeError,
+    MalformedFrame,
     ParseError,
     RestError,
     ResyncError,
     StaleError,
+    SubscribeTimeoutError,
     VenueClosedError,
     VenueConnectError,
     VenueError,
 )
 from venuefeed.core.events import Event
 from venuefeed.core.runtime import VenueRuntime
+from venuefeed.core.sanity import check_results
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,8 @@ class ConnectionRunner:
         self._first_data: float | None = None
         self._stop: BaseException | None = None
         self._rejected: set[str] = set()
+        self._acks = 0  # subscription acknowledgements (and rejections) this session
+        self._snapshots: dict[str, asyncio.Task[None]] = {}  # REST snapshots in flight
 
     async def run(self) -> None:
         venue = self.venue
@@ -95,8 +100,8 @@ class ConnectionRunner:
                 await self._breaker_open()
                 continue
             if self.breaker.state is BreakerState.HALF_OPEN:
-                await venue.status(self.stream, "breaker_half_open", "trying one connection")
-            await venue.status(self.stream, "connecting", self.spec.url)
+                venue.status(self.stream, "breaker_half_open", "trying one connection")
+            venue.status(self.stream, "connecting", self.spec.url)
             try:
                 await self._session()
             except _Rotate:
@@ -118,11 +123,9 @@ class ConnectionRunner:
         if self.breaker.record_failure() is BreakerState.OPEN:
             await self._breaker_open(str(exc))
             return
-        delay = self.backoff.next_delay()
-        if exc.retry_after_s is not None:
-            delay = max(delay, min(exc.retry_after_s, venue.policy.backoff_max_s * 4))
+        delay = self.backoff.next_delay(exc.retry_after_s)
         venue.metrics.set("backoff_delay_s", delay, venue=venue.name, stream=self.stream)
-        await venue.status(self.stream, "backoff", str(exc), delay_s=delay)
+        venue.status(self.stream, "backoff", str(exc), delay_s=delay)
         await asyncio.sleep(delay)
 
     async def _breaker_open(self, last_error: str = "") -> None:
@@ -131,7 +134,7 @@ class ConnectionRunner:
         reason = f"{venue.policy.breaker_failures} failures within {venue.policy.breaker_window_s}s"
         if last_error:
             reason += f"; last: {last_error}"
-        await venue.status(self.stream, "breaker_open", reason, delay_s=wait)
+        venue.status(self.stream, "breaker_open", reason, delay_s=wait)
         await asyncio.sleep(wait)
 
     def seconds_not_live(self) -> float:
@@ -186,14 +189,13 @@ class ConnectionRunner:
         self._first_data = None
         self._stop = None
         self._rejected = set()
+        self._acks = 0
+        self._snapshots = {}
         self._reset_books()
         ws = await self._connect()
         try:
             for message in self.spec.subscribe:
                 await _send(ws, encode_json(message))
-            if not self._watched:
-                # every stream is quiet by nature: connected and subscribed is live
-                await self._first_data_seen(self._loop.time(), wall_ms())
             try:
                 async with asyncio.TaskGroup() as tg:
                     if self.venue.adapter.heartbeat.ping is not None:
@@ -227,8 +229,7 @@ class ConnectionRunner:
         adapter = venue.adapter
         metrics = venue.metrics
         name = venue.name
-        publisher = venue.publisher
-        offer = publisher.offer
+        offer = venue.publisher.offer
         lag = venue.lag.observe_ms
         fresh = self._fresh
         loop_time = self._loop.time
@@ -249,8 +250,12 @@ class ConnectionRunner:
             recv_ms = wall_ms()
             try:
                 results = adapter.parse(msg.data, recv_ms)
+                check_results(results)
             except ParseError as exc:
                 self._bad_frame(exc, msg.data)
+                continue
+            except RecursionError:
+                self._bad_frame(MalformedFrame("nested too deeply"), msg.data)
                 continue
             now = loop_time()
             for item in results:
@@ -260,24 +265,22 @@ class ConnectionRunner:
                     if item.ts_venue is not None:
                         lag(recv_ms - item.ts_venue)
                     if self._first_data is None:
-                        await self._first_data_seen(now, recv_ms)
-                    full = offer(item)
-                    if full is not None:
-                        await publisher.deliver_waiting(item, full)
+                        self._first_data_seen(now, recv_ms)
+                    offer(item)
                 elif isinstance(item, BookDelta | BookSnapshot):
                     await self._book(item, recv_ms, now, ws, tg)
                 else:
                     await self._control(item, ws)
 
-    async def _first_data_seen(self, now: float, recv_ms: int) -> None:
+    def _first_data_seen(self, now: float, recv_ms: int) -> None:
         self._first_data = now
         if self._outage_start_ms is not None:
             gap_start, self._outage_start_ms = self._outage_start_ms, None
             self._not_live_ms += max(0, recv_ms - gap_start)
-            await self.venue.status(
+            self.venue.status(
                 self.stream, "recovered", "", gap_start_ms=gap_start, gap_end_ms=recv_ms
             )
-        await self.venue.status(self.stream, "live", "")
+        self.venue.status(self.stream, "live", "")
 
     async def _book(
         self,
@@ -300,12 +303,10 @@ class ConnectionRunner:
             if item.ts_venue is not None:
                 self.venue.lag.observe_ms(recv_ms - item.ts_venue)
             if self._first_data is None:
-                await self._first_data_seen(now, recv_ms)
-            publisher = self.venue.publisher
+                self._first_data_seen(now, recv_ms)
+            offer = self.venue.publisher.offer
             for event in update.events:
-                full = publisher.offer(event)
-                if full is not None:
-                    await publisher.deliver_waiting(event, full)
+                offer(event)
         if update.resync is not None:
             await self._resync(item.instrument, update.resync, ws, tg, initial=update.initial)
 
@@ -324,7 +325,7 @@ class ConnectionRunner:
             venue.metrics.inc("book_resyncs", venue=venue.name, reason=reason.split(":", 1)[0])
             symbol = venue.symbols.get(instrument, instrument)
             how = adapter.resync.value
-            await venue.status(
+            venue.status(
                 f"book:{instrument}",
                 "resync",
                 f"{reason}; {how}",
@@ -335,7 +336,11 @@ class ConnectionRunner:
             for message in adapter.resubscribe_messages(instrument):
                 await _send(ws, encode_json(message))
         elif adapter.resync is Resync.REST_SNAPSHOT:
-            tg.create_task(self._fetch_snapshot(instrument, ws, tg))
+            running = self._snapshots.get(instrument)
+            if running is None or running.done():  # at most one fetch per instrument
+                self._snapshots[instrument] = tg.create_task(
+                    self._fetch_snapshot(instrument, ws, tg)
+                )
         else:
             raise ResyncError(f"book {instrument}: {reason}")
 
@@ -350,11 +355,13 @@ class ConnectionRunner:
         while True:
             try:
                 results = await venue.rest.fetch(request)
+                check_results(results)
                 break
-            except RestError as exc:
+            except (RestError, ParseError) as exc:
                 venue.metrics.inc("rest_failures", venue=venue.name, request=request.name)
                 venue.log.log(logging.WARNING, f"snapshot:{instrument}", "%s", exc)
-                await asyncio.sleep(backoff.next_delay())
+                retry_after = exc.retry_after_s if isinstance(exc, RestError) else None
+                await asyncio.sleep(backoff.next_delay(retry_after))
         now = self._loop.time()
         recv_ms = wall_ms()
         for item in results:
@@ -368,6 +375,8 @@ class ConnectionRunner:
         elif isinstance(item, Pong):
             venue.metrics.inc("pongs", venue=venue.name)
         elif isinstance(item, Ack):
+            if item.subscribed:
+                self._acks += 1
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s: %s ack %s", venue.name, self.stream, item.detail)
         elif isinstance(item, VenueNotice):
@@ -383,23 +392,22 @@ class ConnectionRunner:
                 f" (stream {item.stream})" if item.stream else "",
             )
             if item.fatal:
-                await self._reject(item)
+                self._acks += 1  # a rejection is an answer too: the venue heard us
+                self._reject(item)
 
-    async def _reject(self, notice: VenueNotice) -> None:
+    def _reject(self, notice: VenueNotice) -> None:
         """A rejected subscription: report it as an error instead of waiting on it forever."""
         keys = {s.key for s in self._watched}
         targets = [notice.stream] if notice.stream in keys else []
         if not targets:
-            await self.venue.status(
-                self.stream, "error", f"venue error {notice.code}: {notice.message}"
-            )
+            self.venue.status(self.stream, "error", f"venue error {notice.code}: {notice.message}")
             return
         for key in targets:
             if key in self._rejected:
                 continue
             self._rejected.add(key)
             instrument = key.split(":", 1)[1]
-            await self.venue.status(
+            self.venue.status(
                 key,
                 "error",
                 f"subscription rejected: {notice.code} {notice.message}",
@@ -437,15 +445,31 @@ class ConnectionRunner:
         await ws.close()
 
     async def _watchdog(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """Freshness deadlines per watched stream, and the backoff reset once stable."""
+        """The session's deadlines: subscription acks, freshness per watched stream (or,
+        on a connection whose streams are all quiet, any data within
+        `quiet_stale_after_s`), and the backoff reset once stable."""
         venue = self.venue
         policy = venue.policy
         stale_after = policy.stale_after_s
         start = self._loop.time()
+        expected = self.spec.acks_expected
+        ack_deadline = start + policy.subscribe_timeout_s if expected else None
         stable_done = False
         while True:
             now = self._loop.time()
             wake = now + stale_after
+            if ack_deadline is not None:
+                if self._acks >= expected:
+                    ack_deadline = None
+                elif now >= ack_deadline:
+                    self._stop = SubscribeTimeoutError(
+                        f"{self._acks} of {expected} subscriptions acknowledged within "
+                        f"{policy.subscribe_timeout_s}s"
+                    )
+                    await ws.close()
+                    return
+                else:
+                    wake = min(wake, ack_deadline)
             stale: list[str] = []
             for spec in self._watched:
                 if spec.key in self._rejected:
@@ -455,9 +479,18 @@ class ConnectionRunner:
                     stale.append(spec.key)
                 elif deadline < wake:
                     wake = deadline
+            if not self._watched:
+                # nothing here is expected to be steady, but a socket that a stalled server
+                # keeps open with pings answered must not pass for live forever
+                quiet = max(self._fresh.values(), default=start) + policy.quiet_stale_after_s
+                if quiet <= now:
+                    stale.append(self.stream)
+                else:
+                    wake = min(wake, quiet)
             if stale:
-                await self._report_stale(stale)
-                self._stop = StaleError(f"no data for {stale_after}s on {', '.join(stale)}")
+                self._report_stale(stale)
+                bound = stale_after if self._watched else policy.quiet_stale_after_s
+                self._stop = StaleError(f"no data for {bound}s on {', '.join(stale)}")
                 await ws.close()
                 return
             if not stable_done and self._first_data is not None:
@@ -473,12 +506,12 @@ class ConnectionRunner:
                 wake = min(wake, now + min(stale_after, policy.stable_after_s) / 4)
             await asyncio.sleep(max(0.0, wake - self._loop.time()) + 0.001)
 
-    async def _report_stale(self, keys: Sequence[str]) -> None:
+    def _report_stale(self, keys: Sequence[str]) -> None:
         venue = self.venue
         venue.metrics.inc("stale", len(keys), venue=venue.name)
         for key in keys:
             instrument = key.split(":", 1)[1] if ":" in key and key != self.stream else "*"
-            await venue.status(
+            venue.status(
                 key,
                 "stale",
                 f"no market data for {venue.policy.stale_after_s}s",

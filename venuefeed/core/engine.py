@@ -11,12 +11,9 @@ Only configuration and plugin errors, raised while the engine is built, end it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from types import TracebackType
-
-import aiohttp
 
 from venuefeed.core.adapter import VenueAdapter, VenueContext
 from venuefeed.core.board import Board
@@ -28,7 +25,8 @@ from venuefeed.core.plugins import PluginHost
 from venuefeed.core.publisher import Publisher, Subscription
 from venuefeed.core.rest import RestClient
 from venuefeed.core.runtime import VenueRuntime
-from venuefeed.core.settings import Settings
+from venuefeed.core.sessions import VenueSessions, tls_context
+from venuefeed.core.settings import ConsumerPolicy, Settings
 from venuefeed.core.supervisor import Supervisor
 from venuefeed.core.venue import VenueRunner
 
@@ -57,7 +55,14 @@ class Engine:
         self.publisher = Publisher(settings.engine, self.metrics)
         self.adapters = self._build_adapters(venues)
         self.runners: dict[str, VenueRunner] = {}
-        self._http: aiohttp.ClientSession | None = None
+        self._tls = {
+            name: tls_context(
+                settings.venues[name].ca_file if name in settings.venues else None,
+                where=f"venues.{name}.ca_file",
+            )
+            for name in self.adapters
+        }
+        self._sessions: list[VenueSessions] = []
         self._task: asyncio.Task[None] | None = None
         #: latest BBO/funding/mark per symbol, for /status and the terminal view
         self.board: Board | None = Board(self) if (board or self.http_listen) else None
@@ -104,10 +109,17 @@ class Engine:
                 ) from exc
         return adapters
 
-    def events(self, name: str | None = None, queue_max: int | None = None) -> Subscription:
-        """A new consumer with its own bounded queue; registered at once, so nothing
-        published after this call is missed."""
-        return self.publisher.subscribe(name, queue_max)
+    def events(
+        self,
+        name: str | None = None,
+        queue_max: int | None = None,
+        *,
+        policy: ConsumerPolicy | None = None,
+    ) -> Subscription:
+        """A new consumer with its own bounded queue and overflow `policy` (default:
+        `[engine] consumer_policy`), registered at once, so nothing published after this
+        call is missed. Raises `ConsumerClosedError` once the engine is stopped."""
+        return self.publisher.subscribe(name, queue_max, policy=policy)
 
     async def __aenter__(self) -> Engine:
         await self.start()
@@ -122,22 +134,29 @@ class Engine:
         await self.stop()
 
     async def start(self) -> None:
+        """Build each venue's runtime and start the task tree. A failure here (the HTTP
+        port is taken) releases everything already built before it propagates."""
         if self._task is not None:
             raise RuntimeError("engine already started")
-        self._http = aiohttp.ClientSession(
-            headers={"User-Agent": "venuefeed/0.1 (+market data)"},
-            timeout=aiohttp.ClientTimeout(total=None),
-        )
+        try:
+            await self._start()
+        except BaseException:
+            await self._release()
+            raise
+
+    async def _start(self) -> None:
         for name, adapter in self.adapters.items():
             policy = adapter.ctx.policy
+            sessions = VenueSessions(policy, self._tls[name])
+            self._sessions.append(sessions)
             runtime = VenueRuntime(
                 name=name,
                 adapter=adapter,
                 policy=policy,
                 publisher=self.publisher,
                 metrics=self.metrics,
-                http=self._http,
-                rest=RestClient(self._http, name, adapter.ctx.rest_url, policy),
+                http=sessions.ws,
+                rest=RestClient(sessions.rest, name, adapter.ctx.rest_url, policy),
                 log=RateLimitedLog(
                     logging.getLogger(f"venuefeed.venue.{name}"),
                     window_s=self.settings.engine.log_repeat_s,
@@ -180,23 +199,28 @@ class Engine:
         await asyncio.shield(self._task)
 
     async def stop(self) -> None:
+        """Cancel the task tree and wait for it (bounded), then release every resource.
+
+        The engine's own cancellation is absorbed here; the caller's is not: a `stop()`
+        that is itself cancelled still releases everything and then re-raises."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                with contextlib.suppress(asyncio.CancelledError):
-                    async with asyncio.timeout(_SHUTDOWN_TIMEOUT_S):
-                        await task
-            except TimeoutError:
-                logger.error("engine tasks did not stop within %.1fs", _SHUTDOWN_TIMEOUT_S)
-            except Exception as exc:  # already logged by _run(); shutting down anyway
-                logger.debug("engine task ended with %r", exc)
+        try:
+            if task is not None:
+                task.cancel()
+                # asyncio.wait neither raises the task's outcome nor hides our own
+                # cancellation, unlike `await task` under suppress(CancelledError)
+                done, _ = await asyncio.wait({task}, timeout=_SHUTDOWN_TIMEOUT_S)
+                if not done:
+                    logger.error("engine tasks did not stop within %.1fs", _SHUTDOWN_TIMEOUT_S)
+                elif not task.cancelled() and task.exception() is not None:
+                    logger.debug("engine task ended with %r", task.exception())
+        finally:
+            await self._release()
+
+    async def _release(self) -> None:
         self.publisher.close()
         if self.http is not None:
-            await self.http.stop()
-            self.http = None
-        if self._http is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(0.2):
-                    await self._http.close()
-            self._http = None
+            http, self.http = self.http, None
+            await http.stop()
+        sessions, self._sessions = self._sessions, []
+        await asyncio.gather(*(s.close() for s in sessions))

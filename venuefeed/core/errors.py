@@ -9,6 +9,7 @@ VenuefeedError
 │   ├── VenueConnectError     handshake refused, timed out, DNS, TLS
 │   ├── VenueClosedError      the venue closed or dropped the socket
 │   ├── StaleError            the freshness watchdog found a stream without data
+│   ├── SubscribeTimeoutError the venue did not acknowledge a subscription in time
 │   ├── FrameTooLargeError    a frame over `max_frame_bytes`
 │   ├── ResyncError           a book needs a reconnect to recover
 │   └── RestError             an HTTP request failed (timeout, status, bad body)
@@ -16,7 +17,8 @@ VenuefeedError
 │   ├── MalformedFrame        not decodable, wrong types, truncated
 │   └── UnknownFrame          well-formed but of a type the adapter does not know
 ├── UnknownSymbolError        a configured symbol the venue does not list (per venue)
-└── ConsumerClosedError       an event consumer was closed while events were sent to it
+└── ConsumerClosedError       a consumer's stream ended, or the engine is stopped
+    └── ConsumerTooSlowError  a consumer fell behind past what its policy allows
 ```
 
 `retriable` tells the supervisor whether waiting and trying again can help.
@@ -65,6 +67,10 @@ class StaleError(VenueError):
     """A stream had no market data for longer than `stale_after_s`."""
 
 
+class SubscribeTimeoutError(VenueError):
+    """The venue did not acknowledge the subscriptions within `subscribe_timeout_s`."""
+
+
 class FrameTooLargeError(VenueError):
     """A frame exceeded `max_frame_bytes`; memory stays bounded by reconnecting."""
 
@@ -104,4 +110,8 @@ class UnknownSymbolError(VenuefeedError):
 
 
 class ConsumerClosedError(VenuefeedError):
-    """Events were published to a consumer that had been closed."""
+    """A consumer's stream ended on error, or events() was called on a stopped engine."""
+
+
+class ConsumerTooSlowError(ConsumerClosedError):
+    """A consumer fell behind past what its overflow policy allows and was closed."""

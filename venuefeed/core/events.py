@@ -118,7 +118,33 @@ class Status(Event, frozen=True, kw_only=True, tag="status"):
     gap_end_ms: int | None = None
 
 
-AnyEvent = Book | Bbo | Trade | Funding | Mark | Status
+GapReason = Literal["consumer_behind", "outage", "bus_unreachable"]
+
+
+class Gap(Event, frozen=True, kw_only=True, tag="gap"):
+    """Events this consumer will never see, said in-band where they would have been.
+
+    `reason` says why: `consumer_behind` (this consumer's queue overflowed and the oldest
+    events were dropped), `outage` (the venue's socket was down and the venue offers no
+    way to fetch what it missed), `bus_unreachable` (a sink could not reach its bus).
+    `lost_kind` is the kind of the missing events; `count` is how many (None when
+    unknown); `first_id`/`last_id` are the trade ids at both ends when known;
+    `from_ms`/`to_ms` bound the missing events' receive (or outage) times.
+    """
+
+    kind: ClassVar[str] = "gap"
+    is_state: ClassVar[bool] = False
+
+    reason: GapReason
+    lost_kind: str
+    count: int | None = None
+    first_id: str | None = None
+    last_id: str | None = None
+    from_ms: int
+    to_ms: int
+
+
+AnyEvent = Book | Bbo | Trade | Funding | Mark | Status | Gap
 
 _encoder = msgspec.json.Encoder()
 

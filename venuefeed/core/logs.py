@@ -40,3 +40,8 @@ class RateLimitedLog:
             args = (*args, repeats, self._window_s)
         self._logger.log(level, msg, *args, exc_info=exc_info)
         return True
+
+    def forget(self, key: str) -> None:
+        """Drop what is remembered about `key` (its owner went away)."""
+        self._last.pop(key, None)
+        self._suppressed.pop(key, None)

@@ -34,6 +34,13 @@ class Metrics:
     def set(self, name: str, value: float, **labels: str) -> None:
         self._gauges[(name, tuple(sorted(labels.items())))] = value
 
+    def forget(self, **labels: str) -> None:
+        """Drop every series whose labels include `labels` (a consumer that went away)."""
+        want = set(labels.items())
+        for store in (self._counters, self._gauges):
+            for key in [k for k in store if want <= set(k[1])]:
+                del store[key]
+
     def value(self, name: str, **labels: str) -> float:
         """Sum of a counter (or the gauge) over every series whose labels include `labels`."""
         want = set(labels.items())

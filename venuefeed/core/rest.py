@@ -2,6 +2,11 @@
 
 Every library exception is translated here, once, into `RestError` naming the venue,
 the request and what went wrong, so callers retry or count one exception type.
+
+A body is read whole: over a real link it arrives in pieces, and one `read()` returns
+only what has arrived so far. It is bounded by `max_frame_bytes`, checked against the
+`Content-Length` before reading when the server sends one, and counted as it streams
+otherwise. An error status carries the venue's `Retry-After` to whoever retries.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from venuefeed.core.adapter import Parsed, RestRequest
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.codec import decode_json
 from venuefeed.core.errors import ParseError, RestError
+from venuefeed.core.sanity import check_results
 from venuefeed.core.settings import Policy
 
 #: plugin parse functions that trip over an unexpected body shape raise these; the
 #: body was bad, not the engine, so they count as a failed request.
-_BAD_BODY = (ParseError, KeyError, IndexError, TypeError, ValueError)
+_BAD_BODY = (ParseError, KeyError, IndexError, TypeError, ValueError, RecursionError)
 
 
 class RestClient:
@@ -43,7 +49,7 @@ class RestClient:
                     json=request.json,
                     headers=request.headers,
                 ) as resp:
-                    body = await resp.content.read(self._policy.max_frame_bytes + 1)
+                    body = await self._read_body(resp, what)
                     if resp.status >= 400:
                         raise RestError(
                             f"{what}: HTTP {resp.status}: {body[:200]!r}",
@@ -53,14 +59,26 @@ class RestClient:
             raise RestError(f"{what}: timed out after {self._policy.request_timeout_s}s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise RestError(f"{what}: {type(exc).__name__}: {exc}") from None
-        if len(body) > self._policy.max_frame_bytes:
-            raise RestError(
-                f"{what}: body larger than max_frame_bytes ({self._policy.max_frame_bytes})"
-            )
         try:
-            return request.parse(decode_json(body), wall_ms())
+            results = request.parse(decode_json(body), wall_ms())
+            check_results(results)
         except _BAD_BODY as exc:
             raise RestError(f"{what}: bad body: {type(exc).__name__}: {exc}") from None
+        return results
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
+        cap = self._policy.max_frame_bytes
+        declared = resp.content_length
+        if declared is not None and declared > cap:
+            raise RestError(f"{what}: Content-Length {declared} exceeds max_frame_bytes ({cap})")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise RestError(f"{what}: body larger than max_frame_bytes ({cap})")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def _retry_after(value: str | None) -> float | None:

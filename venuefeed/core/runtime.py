@@ -1,7 +1,8 @@
 """What every task of one venue shares: adapter, policy, publisher, metrics, HTTP, books.
 
-Status changes go through `status()`, which publishes a `Status` event, logs one line
-and records the latest state per stream for health reporting.
+Status changes go through `status()`, which offers a `Status` event to the publisher
+(never waiting), logs one line and records the latest state per stream for health
+reporting.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class VenueRuntime:
     states: dict[str, StreamState] = field(default_factory=dict)
     lag: LagHistogram = field(default_factory=LagHistogram)
 
-    async def status(
+    def status(
         self,
         stream: str,
         state: StatusState,
@@ -87,7 +88,7 @@ class VenueRuntime:
             extra,
             f": {reason}" if reason else "",
         )
-        await self.publisher.publish(
+        self.publisher.offer(
             Status(
                 venue=self.name,
                 symbol=symbol,

@@ -55,6 +55,21 @@ class Policy(BaseModel):
         16 * 1024 * 1024, ge=1024, description="larger frames are an error and a reconnect"
     )
     book_depth: int = Field(20, ge=1, le=1000, description="levels per side in book events")
+    subscribe_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="a venue that acknowledges subscriptions must do so this fast, "
+        "or the connection is recycled",
+    )
+    quiet_stale_after_s: float = Field(
+        120.0,
+        gt=0,
+        description="a connection whose every stream is quiet by nature must still deliver "
+        "market data this often, or it is recycled",
+    )
+    rest_max_connections: int = Field(
+        4, ge=1, le=100, description="REST sockets per venue, apart from its websockets"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -85,6 +100,11 @@ class VenueSettings(BaseModel):
     ws_url: str | None = None
     rest_url: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    ca_file: str | None = Field(
+        None,
+        description="PEM file of extra certificate authorities trusted for this venue's TLS "
+        "(e.g. the simulator's own); the system's trust store is always used too",
+    )
 
     stale_after_s: float | None = Field(None, gt=0)
     connect_timeout_s: float | None = Field(None, gt=0)
@@ -102,6 +122,13 @@ class VenueSettings(BaseModel):
     breaker_cooldown_s: float | None = Field(None, gt=0)
     max_frame_bytes: int | None = Field(None, ge=1024)
     book_depth: int | None = Field(None, ge=1, le=1000)
+    subscribe_timeout_s: float | None = Field(None, gt=0)
+    quiet_stale_after_s: float | None = Field(None, gt=0)
+    rest_max_connections: int | None = Field(None, ge=1, le=100)
+
+
+#: what a consumer's queue does when the consumer falls behind (see core/publisher.py)
+ConsumerPolicy = Literal["gap", "evict", "lossless"]
 
 
 class EngineSettings(BaseModel):
@@ -110,8 +137,18 @@ class EngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     queue_max: int = Field(10_000, ge=16, description="history events buffered per consumer")
-    history_put_timeout_s: float = Field(
-        1.0, ge=0, description="a full consumer delays a history event this long, then drops"
+    consumer_policy: ConsumerPolicy = Field(
+        "gap",
+        description="what happens when a consumer falls behind (the CLI sinks' policy): "
+        "gap, evict or lossless",
+    )
+    slow_consumer_s: float = Field(
+        30.0, gt=0, description="evict policy: a consumer that has not read this long is closed"
+    )
+    lossless_max: int = Field(
+        1_000_000,
+        ge=16,
+        description="lossless policy: events a consumer may fall behind before it is closed",
     )
     log_repeat_s: float = Field(30.0, gt=0, description="repeat window for rate-limited logs")
     http_listen: str | None = Field(

@@ -12,9 +12,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from venuefeed.core.adapter import Instrument, RestRequest, Resync
+from venuefeed.core.backoff import RETRY_AFTER_MAX_S, Backoff
 from venuefeed.core.books import BookKeeper
 from venuefeed.core.connection import ConnectionRunner
 from venuefeed.core.errors import RestError, UnknownSymbolError
@@ -37,7 +38,7 @@ class VenueRunner:
         rt.instruments = await self._resolve()
         rt.symbols = {i.instrument: i.symbol for i in rt.instruments}
         if not rt.instruments:
-            await rt.status("venue", "error", "no configured symbol is listed by the venue")
+            rt.status("venue", "error", "no configured symbol is listed by the venue")
             await asyncio.Event().wait()  # nothing to stream; stay visible as an error
         adapter = rt.adapter
         rt.books = BookKeeper(
@@ -63,13 +64,20 @@ class VenueRunner:
         requests = rt.adapter.init_requests()
         if not requests:
             return
+        backoff = Backoff(
+            rt.policy.model_copy(
+                update={
+                    "backoff_max_s": max(rt.policy.init_retry_max_s, rt.policy.backoff_initial_s)
+                }
+            )
+        )
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            return backoff.next_delay(exc.retry_after_s if isinstance(exc, RestError) else None)
+
         retrying = AsyncRetrying(
-            wait=wait_exponential_jitter(
-                multiplier=rt.policy.backoff_initial_s,
-                max=rt.policy.init_retry_max_s,
-                exp_base=rt.policy.backoff_multiplier,
-                jitter=rt.policy.backoff_initial_s * rt.policy.backoff_jitter,
-            ),
+            wait=wait,
             retry=retry_if_exception_type(RestError),
             before_sleep=self._init_failed,
             reraise=True,
@@ -83,16 +91,14 @@ class VenueRunner:
     async def _run_init(self, request: RestRequest) -> None:
         for item in await self.runtime.rest.fetch(request):
             if isinstance(item, Event):
-                await self.runtime.publisher.publish(item)
+                self.runtime.publisher.offer(item)
 
     async def _init_failed(self, state: RetryCallState) -> None:
         rt = self.runtime
         rt.metrics.inc("init_failures", venue=rt.name)
         exc = state.outcome.exception() if state.outcome is not None else None
         delay = state.next_action.sleep if state.next_action is not None else None
-        await rt.status(
-            "init", "init_failed", f"attempt {state.attempt_number}: {exc}", delay_s=delay
-        )
+        rt.status("init", "init_failed", f"attempt {state.attempt_number}: {exc}", delay_s=delay)
 
     async def _resolve(self) -> list[Instrument]:
         rt = self.runtime
@@ -102,12 +108,13 @@ class VenueRunner:
                 found.append(rt.adapter.resolve(symbol))
             except UnknownSymbolError as exc:
                 rt.metrics.inc("unknown_symbols", venue=rt.name)
-                await rt.status(f"symbol:{symbol}", "error", str(exc), symbol=symbol)
+                rt.status(f"symbol:{symbol}", "error", str(exc), symbol=symbol)
         return found
 
 
 class Poller:
-    """Funding (and mark) REST polls every `funding_poll_s`; survives every error."""
+    """Funding (and mark) REST polls every `funding_poll_s`; survives every error, and
+    waits longer when the venue says `Retry-After`."""
 
     def __init__(self, runtime: VenueRuntime, requests: Sequence[RestRequest]) -> None:
         self.runtime = runtime
@@ -118,22 +125,27 @@ class Poller:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
+            wait = rt.policy.funding_poll_s
             for request in self.requests:
-                await self.poll_once(request)
-            await asyncio.sleep(max(0.0, rt.policy.funding_poll_s - (loop.time() - started)))
+                retry_after = await self.poll_once(request)
+                if retry_after is not None:
+                    wait = max(wait, min(retry_after, RETRY_AFTER_MAX_S))
+                    break  # the venue asked us to back off: the rest of this round waits too
+            await asyncio.sleep(max(0.0, wait - (loop.time() - started)))
 
-    async def poll_once(self, request: RestRequest) -> None:
+    async def poll_once(self, request: RestRequest) -> float | None:
+        """One poll; returns the venue's Retry-After when it asked for one."""
         rt = self.runtime
         try:
             results = await rt.rest.fetch(request)
         except RestError as exc:
             rt.metrics.inc("poll_failures", venue=rt.name, request=request.name)
             rt.log.log(logging.WARNING, f"poll:{request.name}", "%s (will poll again)", exc)
-            return
+            return exc.retry_after_s
         rt.metrics.inc("polls", venue=rt.name, request=request.name)
         for item in results:
             if isinstance(item, Event):
-                await rt.publisher.publish(item)
+                rt.publisher.offer(item)
             else:  # polls feed events only; anything else is a plugin bug, said out loud
                 rt.metrics.inc("poll_unexpected_results", venue=rt.name, request=request.name)
                 rt.log.log(
@@ -144,3 +156,4 @@ class Poller:
                     request.name,
                     type(item).__name__,
                 )
+        return None

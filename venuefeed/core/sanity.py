@@ -1,0 +1,106 @@
+"""The last gate before consumers: no impossible number leaves the engine.
+
+Every plugin converts venue strings to floats its own way, and a mutated or hostile frame
+can carry `inf`, `NaN`, a zero price or a negative size that each conversion accepts. The
+core checks every parse result once, here, for every venue: a frame with an impossible
+value is a counted parse error (`ImpossibleValue`), and nothing from it is published.
+
+The rules: prices (trade, BBO, mark, index, book levels) are finite and > 0; sizes are
+finite and >= 0 (a trade's size > 0; a delta whose sizes are changes may go negative);
+funding rates are finite and their interval > 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+from venuefeed.core.adapter import BookDelta, BookSnapshot, Parsed
+from venuefeed.core.errors import MalformedFrame
+from venuefeed.core.events import Bbo, Funding, Level, Mark, Trade
+
+_isfinite = math.isfinite
+
+
+class ImpossibleValue(MalformedFrame):
+    """A well-formed frame carrying a number no market can have."""
+
+
+def _price(value: float | None, what: str) -> None:
+    if value is not None and not (_isfinite(value) and value > 0):
+        raise ImpossibleValue(f"{what} = {value!r}: a price must be finite and > 0")
+
+
+def _size(value: float | None, what: str) -> None:
+    if value is not None and not (_isfinite(value) and value >= 0):
+        raise ImpossibleValue(f"{what} = {value!r}: a size must be finite and >= 0")
+
+
+def _levels(levels: Iterable[Level], side: str, changes: bool) -> None:
+    for price, size in levels:
+        if not (_isfinite(price) and price > 0):
+            raise ImpossibleValue(f"{side} level price {price!r}: must be finite and > 0")
+        if not (_isfinite(size) and (changes or size >= 0)):
+            raise ImpossibleValue(f"{side} level size {size!r} at {price!r}: impossible")
+
+
+def _trade(item: Parsed) -> None:
+    assert isinstance(item, Trade)
+    _price(item.price, "trade price")
+    if not (_isfinite(item.size) and item.size > 0):
+        raise ImpossibleValue(f"trade size = {item.size!r}: must be finite and > 0")
+    if not item.trade_id:
+        raise ImpossibleValue("trade without a trade id")
+
+
+def _bbo(item: Parsed) -> None:
+    assert isinstance(item, Bbo)
+    _price(item.bid_px, "bid price")
+    _price(item.ask_px, "ask price")
+    _size(item.bid_sz, "bid size")
+    _size(item.ask_sz, "ask size")
+
+
+def _mark(item: Parsed) -> None:
+    assert isinstance(item, Mark)
+    _price(item.mark_px, "mark price")
+    _price(item.index_px, "index price")
+
+
+def _funding(item: Parsed) -> None:
+    assert isinstance(item, Funding)
+    if not (_isfinite(item.rate) and _isfinite(item.rate_per_hour)):
+        raise ImpossibleValue(f"funding rate {item.rate!r} ({item.rate_per_hour!r}/h): not finite")
+    if not (_isfinite(item.interval_h) and item.interval_h > 0):
+        raise ImpossibleValue(f"funding interval {item.interval_h!r} h: must be > 0")
+
+
+def _snapshot(item: Parsed) -> None:
+    assert isinstance(item, BookSnapshot)
+    _levels(item.bids, "bid", False)
+    _levels(item.asks, "ask", False)
+
+
+def _delta(item: Parsed) -> None:
+    assert isinstance(item, BookDelta)
+    _levels(item.bids, "bid", item.sizes_are_changes)
+    _levels(item.asks, "ask", item.sizes_are_changes)
+
+
+_CHECKS: dict[type, Callable[[Parsed], None]] = {
+    Trade: _trade,
+    Bbo: _bbo,
+    Mark: _mark,
+    Funding: _funding,
+    BookSnapshot: _snapshot,
+    BookDelta: _delta,
+}
+
+
+def check_results(results: Sequence[Parsed]) -> None:
+    """Raise `ImpossibleValue` naming the first impossible number in `results`."""
+    checks = _CHECKS
+    for item in results:
+        check = checks.get(type(item))
+        if check is not None:
+            check(item)
