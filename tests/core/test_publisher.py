@@ -220,7 +220,7 @@ async def test_evict_policy_closes_a_consumer_that_stopped_reading():
         await asyncio.sleep(0.02)
         pub.offer(trade(2))
     assert sub.closed
-    with pytest.raises(ConsumerTooSlowError, match="has not read for 0.05s"):
+    with pytest.raises(ConsumerTooSlowError, match=r"has not read for 0\.05s"):
         await anext(sub)
 
 
