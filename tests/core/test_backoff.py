@@ -37,3 +37,12 @@ def test_counter_resets_to_initial_delay():
     assert [b.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
     b.reset()
     assert b.next_delay() == 0.5
+
+
+def test_retry_after_is_a_floor_capped_at_five_minutes():
+    policy = Policy(backoff_initial_s=0.5, backoff_jitter=0.0)
+    backoff = Backoff(policy)
+    assert backoff.next_delay(retry_after_s=7.0) == 7.0
+    assert backoff.next_delay(retry_after_s=0.1) == 1.0  # never shorter than the backoff
+    assert backoff.next_delay(retry_after_s=86_400) == 300.0
+    assert backoff.attempt == 3

@@ -148,3 +148,56 @@ def test_full_snapshot_older_than_the_current_one_is_ignored():
     assert not late.events and late.resync is None and k.duplicates == 1
     newer = k.on_snapshot(BookSnapshot("X-1", [(98.0, 1.0)], [(99.5, 1.0)], seq=8), 2)
     assert book_of(newer).bids == [(98.0, 1.0)]
+
+
+def test_rest_buffer_keeps_the_newest_deltas_and_asks_only_once():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    requests = 0
+    for n in range(MAX_BUFFERED_DELTAS + 10):
+        update = k.on_delta(BookDelta("X-1", [], [], seq=n, prev_seq=n - 1), 0)
+        requests += update.resync is not None
+        assert update.buffered  # the stream is alive while its snapshot is fetched
+    buffer = k._books["X-1"].buffer
+    assert buffer[0].seq == 10 and buffer[-1].seq == MAX_BUFFERED_DELTAS + 9
+    assert requests == 1  # one snapshot request, not one per overflow
+
+
+def test_a_rest_snapshot_older_than_the_held_book_is_discarded():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    k.on_delta(BookDelta("X-1", [], [], seq=3001, prev_seq=3000, first_seq=3001), 0)
+    fresh = k.on_snapshot(
+        BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=3000, from_rest=True), 1
+    )
+    assert book_of(fresh).seq == 3001
+    k.on_delta(BookDelta("X-1", [(100.0, 2.0)], [], seq=3002, prev_seq=3001), 2)
+    late = k.on_snapshot(
+        BookSnapshot("X-1", [(90.0, 1.0)], [(91.0, 1.0)], seq=1500, from_rest=True), 3
+    )
+    assert late.events == () and not late.applied and late.resync is None
+    assert k.stale_snapshots == 1
+    after = k.on_delta(BookDelta("X-1", [], [(101.0, 3.0)], seq=3003, prev_seq=3002), 4)
+    assert book_of(after).bids == [(100.0, 2.0)] and book_of(after).seq == 3003
+
+
+def test_seq_increment_bridge_needs_the_snapshots_next_delta():
+    k = keeper(Continuity.SEQ_INCREMENT, rest=True)
+    for seq in (20, 21):
+        k.on_delta(BookDelta("X-1", [], [], seq=seq), 0)
+    update = k.on_snapshot(
+        BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=10, from_rest=True), 1
+    )
+    assert update.resync is not None and "first delta starts at 20" in update.resync
+
+
+def test_size_changes_that_net_to_zero_remove_the_level():
+    k = keeper()
+    k.on_snapshot(BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=10), 0)
+    for seq, change in ((11, 0.1), (12, 0.2), (13, -0.3)):
+        update = k.on_delta(
+            BookDelta("X-1", [(100.5, change)], [], seq=seq, sizes_are_changes=True), seq
+        )
+    assert book_of(update).bids == [(100.0, 1.0)]  # no 5.55e-17 level at 100.5
+    update = k.on_delta(
+        BookDelta("X-1", [(100.0, 0.1), (100.0, 0.2)], [], seq=14, sizes_are_changes=True), 14
+    )
+    assert book_of(update).bids == [(100.0, 1.3)]  # not 1.3000000000000003

@@ -9,14 +9,21 @@ Protocol (JSON text frames):
   server -> {"t": "delta", "s": sym, "seq": n, "b": [...], "a": [...]}
   server -> {"t": "trade", "s": sym, "px": p, "sz": q, "side": "buy", "id": "7", "ts": ms}
   server -> {"t": "err", "code": 42, "msg": "..."}
+  server -> {"t": "ack"}            answers every subscribe (option acks: the adapter
+                                    then declares acks_expected)
   server -> {"t": "boom"}           makes the parser raise a bug (not a ParseError)
-REST: GET /markets -> {"markets": ["BTC", "ETH"]}; GET /funding?sym=S -> {"rate": r, "h": 8}
+  client -> {"op": "subtrades", "syms": [...]}   option trades_socket: trades on a socket
+                                    of their own, every stream on it quiet
+REST: GET /markets -> {"markets": ["BTC", "ETH"]}; GET /funding?sym=S -> {"rate": r, "h": 8};
+      GET /book?sym=S -> {"s": sym, "seq": n, "b": [...], "a": [...]} (the fakez variant
+      resyncs books from it). Bodies can be sent in pieces (FakeVenue.rest_piece_bytes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,18 +83,49 @@ class FakeAdapter(VenueAdapter):
         return Instrument(base, f"{base}-PERP")
 
     def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
-        quiet_trades = bool(self.ctx.options.get("quiet_trades", True))
+        options = self.ctx.options
+        quiet_trades = bool(options.get("quiet_trades", True))
+        acks = 1 if options.get("acks", False) else 0
+        syms = [i.instrument for i in instruments]
+        if options.get("trades_socket", False):
+            return [
+                ConnectionSpec(
+                    name="main",
+                    url=self.ctx.ws_url,
+                    streams=tuple(StreamSpec("book", s) for s in syms),
+                    subscribe=({"op": "sub", "syms": syms},),
+                    acks_expected=acks,
+                ),
+                ConnectionSpec(
+                    name="trades",
+                    url=self.ctx.ws_url,
+                    streams=tuple(StreamSpec("trade", s, quiet=True) for s in syms),
+                    subscribe=({"op": "subtrades", "syms": syms},),
+                    acks_expected=acks,
+                ),
+            ]
+        extra = int(options.get("extra_sockets", 0))
         streams: list[StreamSpec] = []
-        for i in instruments:
-            streams.append(StreamSpec("book", i.instrument))
-            streams.append(StreamSpec("trade", i.instrument, quiet=quiet_trades))
+        for s in syms:
+            streams.append(StreamSpec("book", s))
+            streams.append(StreamSpec("trade", s, quiet=quiet_trades))
         return [
             ConnectionSpec(
                 name="main",
                 url=self.ctx.ws_url,
                 streams=tuple(streams),
-                subscribe=({"op": "sub", "syms": [i.instrument for i in instruments]},),
-            )
+                subscribe=({"op": "sub", "syms": syms},),
+                acks_expected=acks,
+            ),
+            *(
+                ConnectionSpec(
+                    name=f"extra{n}",
+                    url=self.ctx.ws_url,
+                    streams=(StreamSpec("book", syms[n % len(syms)]),),
+                    subscribe=({"op": "sub", "syms": [syms[n % len(syms)]]},),
+                )
+                for n in range(extra)
+            ),
         ]
 
     def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
@@ -127,7 +165,7 @@ class FakeAdapter(VenueAdapter):
         if t == "pong":
             return [Pong()]
         if t == "ack":
-            return [Ack("subscribed")]
+            return [Ack("subscribed", subscribed=True)]
         if t == "err":
             return [
                 VenueNotice(
@@ -180,9 +218,24 @@ class FakeAdapterY(FakeAdapter):
     name = "fakey"
 
 
+class FakeRestBooks(FakeAdapter):
+    """fakex whose broken books are resynced from the REST `/book` endpoint."""
+
+    name = "fakez"
+    resync = Resync.REST_SNAPSHOT
+
+    def book_snapshot_request(self, instrument: str) -> RestRequest | None:
+        def parse(body: Any, recv_ms: int) -> Sequence[Parsed]:
+            bids = [(num(p), num(q)) for p, q in body["b"]]
+            asks = [(num(p), num(q)) for p, q in body["a"]]
+            return [BookSnapshot(body["s"], bids, asks, seq=int(body["seq"]), from_rest=True)]
+
+        return RestRequest(f"book:{instrument}", "/book", parse, params={"sym": instrument})
+
+
 @hookimpl
 def venuefeed_register_venues() -> list[type[VenueAdapter]]:
-    return [FakeAdapter, FakeAdapterY]
+    return [FakeAdapter, FakeAdapterY, FakeRestBooks]
 
 
 @dataclass
@@ -208,6 +261,23 @@ class FakeVenue:
     current: web.WebSocketResponse | None = None
     seqs: dict[str, int] = field(default_factory=dict)
     trade_id: int = 0
+    #: answer every subscribe with {"t": "ack"}
+    ack_subs: bool = True
+    #: the next this-many connections ignore every client message (a total stall)
+    mute_connections: int = 0
+    #: REST bodies are written in pieces of this size, with `rest_piece_pause_s` between
+    rest_piece_bytes: int | None = None
+    rest_piece_pause_s: float = 0.01
+    #: scripted answers for the next REST calls per path: (status, headers)
+    rest_refuse: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)
+    #: each /book answer waits this long (a slow snapshot)
+    book_delay_s: float = 0.0
+    book_calls: list[float] = field(default_factory=list)
+    book_in_flight: int = 0
+    book_max_in_flight: int = 0
+    #: open sockets by role ("main", "trades")
+    sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
+    request_times: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.pumping.set()
@@ -217,17 +287,65 @@ class FakeVenue:
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/markets", self._markets)
         app.router.add_get("/funding", self._funding)
+        app.router.add_get("/book", self._book)
         return app
 
-    async def _markets(self, request: web.Request) -> web.Response:
+    def _refused(self, request: web.Request) -> web.Response | None:
+        loop = asyncio.get_running_loop()
+        self.request_times.setdefault(request.path, []).append(loop.time())
+        scripted = self.rest_refuse.get(request.path)
+        if scripted:
+            status, headers = scripted.pop(0)
+            return web.Response(status=status, headers=headers, text="refused")
+        return None
+
+    async def _json(self, request: web.Request, body: Any) -> web.StreamResponse:
+        """The body as JSON, in pieces over time when `rest_piece_bytes` is set (as a
+        real link delivers it); chunked, without a Content-Length."""
+        if self.rest_piece_bytes is None:
+            return web.json_response(body)
+        data = json.dumps(body).encode()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(data), self.rest_piece_bytes):
+            await response.write(data[start : start + self.rest_piece_bytes])
+            await asyncio.sleep(self.rest_piece_pause_s)
+        await response.write_eof()
+        return response
+
+    async def _markets(self, request: web.Request) -> web.StreamResponse:
         self.markets_calls += 1
+        if (refused := self._refused(request)) is not None:
+            return refused
         if self.markets_calls <= self.markets_failures:
             return web.Response(status=503, text="down for maintenance")
-        return web.json_response({"markets": ["BTC", "ETH"]})
+        # padded like a real listing: several KB, so a reader that stops at the first
+        # piece gets truncated JSON
+        return await self._json(
+            request, {"markets": ["BTC", "ETH"], "info": [{"pad": "x" * 60}] * 60}
+        )
 
-    async def _funding(self, request: web.Request) -> web.Response:
+    async def _funding(self, request: web.Request) -> web.StreamResponse:
         self.funding_calls += 1
-        return web.json_response(self.funding)
+        if (refused := self._refused(request)) is not None:
+            return refused
+        return await self._json(request, self.funding)
+
+    async def _book(self, request: web.Request) -> web.StreamResponse:
+        self.book_calls.append(asyncio.get_running_loop().time())
+        if (refused := self._refused(request)) is not None:
+            return refused
+        sym = request.query["sym"]
+        seq = self.seqs.get(sym, 0)  # the book as of now; it arrives after the delay
+        self.book_in_flight += 1
+        self.book_max_in_flight = max(self.book_max_in_flight, self.book_in_flight)
+        try:
+            await asyncio.sleep(self.book_delay_s)
+        finally:
+            self.book_in_flight -= 1
+        body = {"s": sym, "seq": seq, "b": [[100.0, 1.0]], "a": [[101.0, 1.5]]}
+        return await self._json(request, body)
 
     async def wait_connections(self, n: int, within: float = 5.0) -> None:
         async with asyncio.timeout(within), self.connected:
@@ -250,6 +368,9 @@ class FakeVenue:
             await ws.close()
             return ws
         self.current = ws
+        muted = self.mute_connections > 0
+        if muted:
+            self.mute_connections -= 1
         syms: list[str] = []
         async with asyncio.TaskGroup() as tg:
             pump = tg.create_task(self._pump(ws, syms))
@@ -259,13 +380,25 @@ class FakeVenue:
                         continue
                     data = msg.json()
                     self.received.append(data)
-                    if data.get("op") == "sub":
+                    if muted:
+                        continue
+                    op = data.get("op")
+                    if op == "sub":
+                        self.sockets.setdefault("main", ws)
+                        if self.sockets["main"].closed:
+                            self.sockets["main"] = ws
+                        if self.ack_subs:
+                            await ws.send_json({"t": "ack"})
                         syms.extend(data["syms"])
                         for s in data["syms"]:
                             await self.send_snapshot(ws, s)
-                    elif data.get("op") == "resub":
+                    elif op == "subtrades":
+                        self.sockets["trades"] = ws
+                        if self.ack_subs:
+                            await ws.send_json({"t": "ack"})
+                    elif op == "resub":
                         await self.send_snapshot(ws, data["sym"])
-                    elif data.get("op") == "ping" and self.answer_pings:
+                    elif op == "ping" and self.answer_pings:
                         await ws.send_json({"t": "pong"})
             finally:
                 pump.cancel()
@@ -313,7 +446,10 @@ class FakeVenue:
 
     async def trade(self, sym: str = "BTC-PERP") -> str:
         self.trade_id += 1
-        await self.send(
+        trades = self.sockets.get("trades")
+        target = trades if trades is not None and not trades.closed else self.current
+        assert target is not None
+        await target.send_json(
             {
                 "t": "trade",
                 "s": sym,

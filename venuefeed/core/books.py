@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Continuity
 from venuefeed.core.events import Bbo, Book, Event, Level
 
-#: deltas buffered per instrument while a REST snapshot is fetched; past this the
-#: buffer is discarded and the snapshot requested again (memory stays bounded).
+#: deltas buffered per instrument while a REST snapshot is fetched; past this the oldest
+#: are dropped (memory stays bounded) and the bridge rule judges what is left.
 MAX_BUFFERED_DELTAS = 2_000
 #: decimal places kept when sizes are summed from changes; venue size steps are far
 #: coarser (1e-8 at the finest), while float noise from a few additions sits near 1e-17
@@ -53,11 +53,14 @@ class BookUpdate:
     events: Sequence[Event] = ()
     resync: str | None = None
     applied: bool = False
+    #: held until a REST snapshot arrives: the stream is alive, the book not yet synced
+    buffered: bool = False
     #: the resync is a REST-snapshot venue's routine first sync, not a break
     initial: bool = False
 
 
 _NOTHING = BookUpdate()
+_BUFFERED = BookUpdate(buffered=True)
 
 
 class BookKeeper:
@@ -143,14 +146,15 @@ class BookKeeper:
         book = self._book(delta.instrument)
         if not book.synced:
             if self._rest:
+                # a ring: the newest deltas are the ones the snapshot will need; if the
+                # oldest kept no longer bridges it, the bridge rule asks for another
                 if len(book.buffer) >= MAX_BUFFERED_DELTAS:
-                    book.buffer.clear()
-                    book.awaiting = False
+                    book.buffer.popleft()
                 book.buffer.append(delta)
                 if not book.awaiting:
                     book.awaiting = True
-                    return BookUpdate(resync="initial snapshot", initial=True)
-                return _NOTHING
+                    return BookUpdate(resync="initial snapshot", initial=True, buffered=True)
+                return _BUFFERED
             if book.awaiting:
                 return _NOTHING
             book.awaiting = True
@@ -170,6 +174,8 @@ class BookKeeper:
                 if seq < last:
                     return _NOTHING  # older than the snapshot: already in it
                 first = delta.first_seq
+                if first is None and self._continuity is Continuity.SEQ_INCREMENT:
+                    first = seq  # one update per delta: it must be the snapshot's next
                 if first is not None and first > last + 1:
                     return BookUpdate(resync=f"gap: snapshot {last}, first delta starts at {first}")
             book.bridging = False

@@ -297,6 +297,10 @@ class ConnectionRunner:
             if isinstance(item, BookSnapshot)
             else books.on_delta(item, recv_ms)
         )
+        if update.buffered:
+            # a REST snapshot is being fetched (maybe after a Retry-After): the deltas
+            # held for it prove the socket alive, so the watchdog must not recycle it
+            self._fresh[("book", item.instrument)] = now
         if update.applied:
             self._fresh[("book", item.instrument)] = now
             self._last_data_ms = recv_ms
@@ -362,6 +366,8 @@ class ConnectionRunner:
                 venue.log.log(logging.WARNING, f"snapshot:{instrument}", "%s", exc)
                 retry_after = exc.retry_after_s if isinstance(exc, RestError) else None
                 await asyncio.sleep(backoff.next_delay(retry_after))
+        # done fetching: a break found while applying this snapshot may ask for the next
+        self._snapshots.pop(instrument, None)
         now = self._loop.time()
         recv_ms = wall_ms()
         for item in results:

@@ -1,0 +1,58 @@
+"""The last gate before consumers: every rule, and the values it must let through."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot
+from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.sanity import ImpossibleValue, check_results
+
+BASE = {"venue": "v", "symbol": "BTC", "instrument": "BTC", "ts_recv": 1}
+
+
+def trade(**kw: object) -> Trade:
+    fields = {"price": 1.0, "size": 1.0, "side": "buy", "trade_id": "1", **kw}
+    return Trade(**BASE, **fields)  # type: ignore[arg-type]
+
+
+GOOD = [
+    trade(),
+    Bbo(**BASE, bid_px=1.0, bid_sz=0.0, ask_px=None, ask_sz=None),  # type: ignore[arg-type]
+    Mark(**BASE, mark_px=1.0, index_px=None),  # type: ignore[arg-type]
+    Funding(**BASE, rate=-0.001, interval_h=8, rate_per_hour=-0.000125),  # type: ignore[arg-type]
+    BookSnapshot("BTC", [(1.0, 0.0)], [(2.0, 3.0)]),
+    BookDelta("BTC", [(1.0, -0.5)], [], sizes_are_changes=True),
+    Ack("fine"),
+]
+
+BAD = [
+    trade(price=math.inf),
+    trade(price=0.0),
+    trade(price=math.nan),
+    trade(size=0.0),
+    trade(size=-1.0),
+    trade(trade_id=""),
+    Bbo(**BASE, bid_px=math.inf, bid_sz=1.0, ask_px=2.0, ask_sz=1.0),  # type: ignore[arg-type]
+    Bbo(**BASE, bid_px=1.0, bid_sz=-1.0, ask_px=2.0, ask_sz=1.0),  # type: ignore[arg-type]
+    Mark(**BASE, mark_px=-3.0),  # type: ignore[arg-type]
+    Mark(**BASE, mark_px=3.0, index_px=0.0),  # type: ignore[arg-type]
+    Funding(**BASE, rate=math.nan, interval_h=8, rate_per_hour=0.0),  # type: ignore[arg-type]
+    Funding(**BASE, rate=0.0, interval_h=0, rate_per_hour=0.0),  # type: ignore[arg-type]
+    BookSnapshot("BTC", [(-5.0, 1.0)], []),
+    BookSnapshot("BTC", [], [(5.0, math.nan)]),
+    BookDelta("BTC", [(5.0, -1.0)], []),  # absolute sizes cannot be negative
+    BookDelta("BTC", [(5.0, math.inf)], [], sizes_are_changes=True),
+]
+
+
+def test_possible_values_pass():
+    check_results(GOOD)
+
+
+@pytest.mark.parametrize("item", BAD, ids=lambda i: type(i).__name__)
+def test_each_impossible_value_is_rejected(item: object):
+    with pytest.raises(ImpossibleValue):
+        check_results([*GOOD, item])  # type: ignore[list-item]
