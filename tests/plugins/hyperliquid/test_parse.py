@@ -44,7 +44,7 @@ def test_subscription_response_sample(
     adapter: HyperliquidAdapter, frame_text: Callable[[str], str]
 ) -> None:
     out = adapter.parse(frame_text("ws_subscription_response.doc.json"), RECV)
-    assert out == (Ack("subscribe trades SOL"),)
+    assert out == (Ack("subscribe trades SOL", subscribed=True),)
 
 
 def test_unsubscribe_ack_sample(

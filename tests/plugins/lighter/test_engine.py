@@ -172,7 +172,7 @@ def test_sim_control_frames_parse_as_the_venue_documents():
     assert parse([session.ping()]) == [Reply({"type": "pong"})]
     assert session.on_message('{"type":"ping"}') == ('{"type":"pong"}',)
     sub = '{"type":"subscribe","channel":"order_book/1"}'
-    assert len(parse(session.on_message(sub))) == 1  # the snapshot
+    assert len(parse(session.on_message(sub))) == 2  # the snapshot and the ack
     (again,) = parse(session.on_message(sub))
     assert isinstance(again, VenueNotice) and again.code == "30003" and not again.fatal
     (bad,) = parse(session.on_message('{"type":"subscribe","channel":"order_book/77"}'))

@@ -311,6 +311,7 @@ def test_book_snapshot(lt: LighterAdapter) -> None:
             ts_venue=1778138582602,
             from_rest=False,
         ),
+        Ack("subscribed/order_book", subscribed=True),
     )
 
 
@@ -327,8 +328,9 @@ def test_book_snapshot_drops_empty_levels(lt: LighterAdapter) -> None:
             },
         }
     )
-    (snap,) = lt.parse(raw, RECV)
+    snap, ack = lt.parse(raw, RECV)
     assert snap == BookSnapshot("1", bids=[(99.0, 2.0)], asks=[(102.0, 3.0)], seq=10)
+    assert ack == Ack("subscribed/order_book", subscribed=True)
 
 
 def test_book_update_chains_begin_nonce_to_nonce(lt: LighterAdapter) -> None:
@@ -417,7 +419,7 @@ def test_ticker_with_an_empty_side(lt: LighterAdapter) -> None:
             },
         }
     )
-    (bbo,) = lt.parse(raw, RECV)
+    bbo, _ = lt.parse(raw, RECV)  # the snapshot, and the subscription's ack
     assert isinstance(bbo, Bbo)
     assert (bbo.symbol, bbo.instrument, bbo.ts_venue) == ("BTC", "1", 1774883844999)
     assert (bbo.bid_px, bbo.bid_sz, bbo.ask_px, bbo.ask_sz) == (1.0, 2.0, None, None)
@@ -489,12 +491,13 @@ def test_empty_trade_update(lt: LighterAdapter) -> None:
 def test_trade_snapshot_is_not_replayed_by_default(lt: LighterAdapter) -> None:
     assert lt.parse(text("ws_trade_subscribed.ccxt.json"), RECV) == (
         Ack("subscribed trade:0: 1 recent trades not replayed"),
+        Ack("subscribed/trade", subscribed=True),
     )
 
 
 def test_trade_snapshot_replayed_on_request() -> None:
     adapter = make({"replay_trade_snapshot": True})
-    assert adapter.parse(text("ws_trade_subscribed.ccxt.json"), RECV) == [
+    assert adapter.parse(text("ws_trade_subscribed.ccxt.json"), RECV) == (
         Trade(
             venue="lighter",
             symbol="ETH",
@@ -505,8 +508,9 @@ def test_trade_snapshot_replayed_on_request() -> None:
             size=0.0346,
             side="sell",
             trade_id="526801155",
-        )
-    ]
+        ),
+        Ack("subscribed/trade", subscribed=True),
+    )
 
 
 # ---------------------------------------------------------------- funding and mark

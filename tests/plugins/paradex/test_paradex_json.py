@@ -278,7 +278,8 @@ def test_book_delta_sets_updates_and_removes_deletes() -> None:
 def test_ack_and_result_without_channel(adapter: ParadexAdapter) -> None:
     adapter.connections([Instrument("BTC", "BTC-USD-PERP")])
     ack = {"jsonrpc": "2.0", "result": {"channel": "bbo.BTC-USD-PERP"}, "id": 2}
-    assert adapter.parse(json.dumps(ack), RECV) == (Ack("subscribed bbo.BTC-USD-PERP"),)
+    expected = Ack("subscribed bbo.BTC-USD-PERP", subscribed=True)
+    assert adapter.parse(json.dumps(ack), RECV) == (expected,)
     assert adapter.parse('{"jsonrpc":"2.0","result":null,"id":9}', RECV) == (Ack("result id=9"),)
 
 

@@ -279,6 +279,8 @@ class AsterAdapter(VenueAdapter):
             streams=tuple(streams),
             subscribe=subscribe,
             max_lifetime_s=self._max_lifetime_s,
+            # a SUBSCRIBE request is answered {"result": null, "id": N} [AST-docs websocket]
+            acks_expected=len(subscribe),
         )
 
     # --- REST: poll and book snapshot ---------------------------------------------------
@@ -456,7 +458,9 @@ class AsterAdapter(VenueAdapter):
 
     def _control(self, env: Envelope) -> Sequence[Parsed]:
         if env.result is not msgspec.UNSET:
-            return (Ack(f"aster: request {env.id!r} answered, result {env.result!r}"),)
+            subscribed = isinstance(env.id, int) and env.id in self._subscriptions
+            detail = f"aster: request {env.id!r} answered, result {env.result!r}"
+            return (Ack(detail, subscribed=subscribed),)
         code, msg = env.code, env.msg
         if isinstance(env.error, dict):  # Binance-style {"error": {"code", "msg"}, "id"}
             code, msg = env.error.get("code"), env.error.get("msg")

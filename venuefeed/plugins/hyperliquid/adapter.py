@@ -262,6 +262,8 @@ class HyperliquidAdapter(VenueAdapter):
                 url=self.ctx.ws_url,
                 streams=tuple(streams),
                 subscribe=tuple(subscribe),
+                # every subscribe is answered by a subscriptionResponse [HL-docs websocket]
+                acks_expected=len(subscribe),
             ),
         )
 
@@ -371,7 +373,8 @@ class HyperliquidAdapter(VenueAdapter):
         if isinstance(msg, PongMsg):
             return (Pong(),)
         if isinstance(msg, SubscriptionResponseMsg):
-            return (Ack(_describe_subscription(msg.data)),)
+            subscribed = isinstance(msg.data, dict) and msg.data.get("method") == "subscribe"
+            return (Ack(_describe_subscription(msg.data), subscribed=subscribed),)
         return self._error(msg.data)
 
     def _asset_ctx(self, msg: AssetCtxMsg, recv_ms: int) -> Sequence[Parsed]:

@@ -245,6 +245,8 @@ class LighterAdapter(VenueAdapter):
                     url=self.ctx.ws_url,
                     streams=tuple(streams),
                     subscribe=tuple(subscribe),
+                    # each subscribe is answered by a `subscribed/<channel>` frame
+                    acks_expected=len(subscribe),
                 )
             )
         return specs
@@ -310,7 +312,10 @@ class LighterAdapter(VenueAdapter):
         handler = self._handlers.get(kind)
         if handler is None:
             raise UnknownFrame(f"unknown frame type {kind!r}")
-        return handler(msg, recv_ms)
+        results = handler(msg, recv_ms)
+        if kind.startswith("subscribed/"):  # the subscription's answer, whatever it carries
+            return (*results, Ack(kind, subscribed=True))
+        return results
 
     def _market(self, msg: wire.Frame) -> tuple[str, str]:
         """(market id, base symbol) named by the frame's channel."""

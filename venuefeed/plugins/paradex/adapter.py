@@ -262,6 +262,8 @@ class ParadexAdapter(VenueAdapter):
                 url=self.ws_url(),
                 streams=tuple(streams),
                 subscribe=tuple(subscribe),
+                # JSON-RPC: every subscribe gets a result or an error [PDX-docs asyncapi]
+                acks_expected=len(subscribe),
             ),
         )
 
@@ -386,8 +388,10 @@ class ParadexAdapter(VenueAdapter):
             result = msg["result"]
             acked = result.get("channel") if isinstance(result, dict) else None
             request = self._request(msg.get("id"))
+            subscribed = request is not None and request[1]
             verb = "unsubscribed" if request is not None and not request[1] else "subscribed"
-            return (Ack(f"{verb} {acked}" if acked else f"result id={msg.get('id')}"),)
+            detail = f"{verb} {acked}" if acked else f"result id={msg.get('id')}"
+            return (Ack(detail, subscribed=subscribed),)
         raise UnknownFrame(f"paradex: JSON frame with method {method!r}")
 
     def _notice(self, msg: dict[str, Any]) -> VenueNotice:
