@@ -173,13 +173,19 @@ async def _run(
     duration: float | None,
     *,
     extra: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
-    before_stop: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    before_stop: Callable[[bool], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
+    """Run until `duration`, a signal, or the engine or the sink ends.
+
+    `before_stop(interrupted)` runs once before the engine stops (the soak report): at the
+    end of `duration` it may take its time, bounded by its own budget; a signal at any
+    moment, even during it, cuts it short so that Ctrl-C always ends the run in about a
+    second (engine shutdown is bounded too)."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    signalled = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, signalled.set)
     logger.info("running %s", ", ".join(engine.adapters))
     async with engine, asyncio.TaskGroup() as tg:
         if target:
@@ -188,20 +194,40 @@ async def _run(
             consumer = tg.create_task(run_view(engine.board))
         else:
             consumer = tg.create_task(_print_status(engine.events("terminal")))
-        stopper = tg.create_task(_wait_stop(stop, duration))
+        stopper = tg.create_task(_wait_stop(signalled, duration))
         engine_task = tg.create_task(engine.wait())
         helpers = [tg.create_task(job()) for job in extra]
         done, _ = await asyncio.wait(
             {consumer, stopper, engine_task, *helpers}, return_when=asyncio.FIRST_COMPLETED
         )
         if stopper in done and before_stop is not None:
-            await before_stop()
+            await _unless_signalled(before_stop, signalled, tg)
         for task in (consumer, stopper, engine_task, *helpers):
             task.cancel()
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
     logger.info("stopped")
+
+
+async def _unless_signalled(
+    before_stop: Callable[[bool], Coroutine[Any, Any, None]],
+    signalled: asyncio.Event,
+    tg: asyncio.TaskGroup,
+) -> None:
+    """Run `before_stop(False)`; if a signal arrives meanwhile (or came first), cancel it
+    and run `before_stop(True)`, which must be quick."""
+    if not signalled.is_set():
+        finishing = tg.create_task(before_stop(False))
+        interrupt = tg.create_task(signalled.wait())
+        await asyncio.wait({finishing, interrupt}, return_when=asyncio.FIRST_COMPLETED)
+        interrupt.cancel()
+        if finishing.done():
+            return
+        finishing.cancel()
+        await asyncio.wait({finishing})
+        logger.warning("interrupted: writing what was measured so far")
+    await before_stop(True)
 
 
 async def _wait_stop(stop: asyncio.Event, duration: float | None) -> None:

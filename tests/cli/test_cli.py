@@ -232,3 +232,44 @@ async def test_sim_run_all_five_venues_light_chaos_is_lossless(tmp_path: Path):
         assert venue["ok"], name
         assert venue["trades_lost"] == 0 and venue["trades_received"] > 0, name
         assert venue["book_mismatches"] == 0 and venue["crossed_books"] == 0, name
+
+
+async def test_ctrl_c_during_the_final_checkpoint_ends_the_run_at_once(tmp_path: Path):
+    """A venue that cannot become live keeps the final checkpoint waiting for its whole
+    recovery bound (~45 s here); Ctrl-C cuts it short and still writes the report."""
+    write_config(
+        tmp_path,
+        "[defaults]\nstale_after_s = 0.05\nbackoff_initial_s = 0.05\n"
+        "[venues.hyperliquid]\n[venues.aster]\nenabled = false\n",
+    )
+    report = tmp_path / "report.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "venuefeed",
+        "run",
+        "--sim",
+        "--duration",
+        "0.5",
+        "--report",
+        str(report),
+        "--sink",
+        "jsonl:/dev/null",
+        cwd=tmp_path,
+        env=env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    async with asyncio.timeout(20):
+        while b"checkpoint: waiting up to" not in await proc.stderr.readline():
+            pass
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(5):  # not the ~45 s the checkpoint would have waited
+        _, err = await proc.communicate()
+    elapsed = loop.time() - start
+    assert b"Traceback" not in err, err.decode()[-2000:]
+    assert json.loads(report.read_text())["interrupted"] is True
+    assert elapsed < 5

@@ -108,18 +108,27 @@ class SimRun:
             await self.injector.idle()
             for server in self.cluster.servers.values():
                 server.faults = Faults()
+            # one budget for both waits: a run whose venues cannot recover still ends
+            # within its recovery bound of the planned time
+            loop = asyncio.get_running_loop()
             bound = self._recovery_bound_s()
-            await self.observer.wait_all_live(bound)
-            await self.observer.checkpoint(bound)
+            logger.info("checkpoint: waiting up to %.0fs for live venues and true books", bound)
+            deadline = loop.time() + bound
+            await self.observer.wait_all_live(deadline - loop.time())
+            await self.observer.checkpoint(max(1.0, deadline - loop.time()))
         finally:
             self.injector.paused = False
 
-    async def finish(self) -> None:
-        """Before the engine stops: a last checkpoint, then the report."""
+    async def finish(self, interrupted: bool = False) -> None:
+        """Before the engine stops: a last checkpoint (skipped when the run was
+        interrupted, so Ctrl-C stays prompt), then the report."""
         assert self.observer is not None
-        await self._quiet_checkpoint()
+        if not interrupted:
+            await self._quiet_checkpoint()
         self.injector.paused = True
         report = self.observer.build(self.injector.log, time.time() - self._started)
+        if interrupted:
+            report["interrupted"] = True
         self.ok = bool(report["ok"])
         text = json.dumps(report, indent=2, sort_keys=True)
         if self.report_path is not None:
