@@ -12,17 +12,27 @@ In your package's tests::
         await check_fault(MyVenueAdapter, fault)
 
 Each case runs the real engine against the adapter's simulator (`simulator = "pkg.sim:Cls"`)
-with short thresholds, waits for live data, injects one fault, and requires: fresh data
-again, the published book equal to the simulator's true book at a frozen checkpoint, no
-crossed book, and no trade lost (other than trades in flight on a reset connection).
+with short thresholds and requires, for every symbol:
+
+- books and trades flowing before the fault (at least `TRADES_AROUND` trades each), and
+  again after it: a case cannot pass by seeing nothing;
+- the published book equal to the simulator's true book at a frozen checkpoint, and no
+  crossed book;
+- every trade the simulator sent received exactly once, in the venue's order, with the
+  simulator's price, size and side (only trades in flight on a connection that the fault
+  reset may be missing).
+
+The kit's own tests run deliberately broken adapters (one drops a trade, one swaps the
+side, one reorders) and require each to fail.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +45,7 @@ from venuefeed.core.publisher import Subscription
 from venuefeed.core.settings import Settings
 from venuefeed.sim.chaos import ALL_FAULTS, ChaosInjector, ChaosProfile
 from venuefeed.sim.cluster import SimCluster
+from venuefeed.sim.market import SyntheticMarket
 from venuefeed.sim.report import CHECK_LEVELS, in_flight_at
 from venuefeed.sim.server import SimServer
 
@@ -57,6 +68,8 @@ POLICY = {
     "max_frame_bytes": 256 * 1024,
 }
 TRADE_SETTLE_S = 3.0
+#: trades per symbol the case must see before the fault, and again after it
+TRADES_AROUND = 3
 PROFILE = ChaosProfile("conformance", stall_s=1.0, oversized_bytes=512 * 1024)
 
 
@@ -65,6 +78,8 @@ class CaseResult:
     fault: str
     books: int = 0
     trades: set[tuple[str, int]] = field(default_factory=set)  # (symbol, trade id)
+    #: every trade received, in delivery order
+    received: list[Trade] = field(default_factory=list)
     crossed: int = 0
     latest: dict[str, Book] = field(default_factory=dict)
 
@@ -76,6 +91,10 @@ class CaseResult:
                 self.crossed += 1
         elif isinstance(event, Trade):
             self.trades.add((event.symbol, int(event.trade_id)))
+            self.received.append(event)
+
+    def trades_of(self, symbol: str, after: int = 0) -> int:
+        return sum(1 for t in self.received if t.symbol == symbol and int(t.trade_id) > after)
 
 
 class _SinglePlugin:
@@ -146,21 +165,27 @@ async def check_fault(
     settings = Settings.model_validate(
         {"defaults": {**POLICY, "symbols": list(symbols)}, "venues": {name: {}}}
     )
-    cluster = SimCluster({name: adapter}, {name: symbols})
+    # markets step every 20 ms (about 15 trades a second per symbol) and periodic frames
+    # (mark, funding) come 5 times a second: well inside the 0.6 s stale threshold
+    cluster = SimCluster({name: adapter}, {name: symbols}, tick_s=0.02, slow_tick_s=0.2)
     result = CaseResult(fault)
     async with cluster:
         server = cluster.servers[name]
         async with Engine(cluster.apply(settings), plugins=host) as engine:
             sub = engine.events(queue_max=100_000)
-            for symbol in server.venue.markets:
+            markets = server.venue.markets
+            for symbol in markets:
                 await _until(sub, result, _book_of(symbol), within)
+            await _trades_flowing(sub, result, markets, {s: 0 for s in markets}, within)
             fault_ms = time.time_ns() // 1_000_000
+            before = {s: m.trade_id for s, m in markets.items()}  # last id sent so far
             if fault != "none":
                 await ChaosInjector({name: server}, PROFILE, engine=engine).inject(server, fault)
                 if fault in RECONNECTING:
                     await _until(sub, result, _recovered, within)
-            for symbol in server.venue.markets:  # fresh data for every symbol after the fault
+            for symbol in markets:  # fresh data for every symbol after the fault
                 await _until(sub, result, _book_of(symbol), within)
+            await _trades_flowing(sub, result, markets, before, within)
             server.faults.frozen = True  # checkpoint: the truth stops moving
             for symbol, market in server.venue.markets.items():
                 check = _matches_truth(symbol, *market.book_top(CHECK_LEVELS))
@@ -183,7 +208,54 @@ async def check_fault(
                         result.note(await anext(sub))
                         lost = _lost(server, result, fault, fault_ms)
             assert not lost, f"{name}/{fault}: trades lost: {sorted(lost)[:10]}"
+            _check_trades(f"{name}/{fault}", server, result)
     return result
+
+
+async def _trades_flowing(
+    sub: Subscription,
+    result: CaseResult,
+    markets: Mapping[str, SyntheticMarket],
+    after: Mapping[str, int],
+    within: float,
+) -> None:
+    """Until every symbol delivered `TRADES_AROUND` trades newer than `after`."""
+
+    def enough() -> bool:
+        return all(result.trades_of(s, after[s]) >= TRADES_AROUND for s in markets)
+
+    try:
+        async with asyncio.timeout(within):
+            while not enough():
+                result.note(await anext(sub))
+    except TimeoutError:
+        counts = {s: result.trades_of(s, after[s]) for s in markets}
+        raise AssertionError(
+            f"trades are not flowing: {counts} newer than {dict(after)} within {within}s "
+            f"(each symbol needs {TRADES_AROUND})"
+        ) from None
+
+
+def _check_trades(case: str, server: SimServer, result: CaseResult) -> None:
+    """Each trade once, in the venue's order, exactly as the simulator made it."""
+    last: dict[str, int] = {}
+    for trade in result.received:
+        trade_id = int(trade.trade_id)
+        previous = last.get(trade.symbol, 0)
+        assert trade_id > previous, (
+            f"{case}: {trade.symbol} trade {trade_id} delivered after trade {previous} "
+            f"(out of order or twice)"
+        )
+        last[trade.symbol] = trade_id
+        truth = server.venue.markets[trade.symbol].trades.get(trade_id)
+        assert truth is not None, f"{case}: {trade.symbol} trade {trade_id} was never sent"
+        got = (trade.price, trade.size, trade.side)
+        want = (truth.price, truth.size, truth.side)
+        assert (
+            math.isclose(got[0], want[0], rel_tol=1e-12)
+            and math.isclose(got[1], want[1], rel_tol=1e-12)
+            and got[2] == want[2]
+        ), f"{case}: {trade.symbol} trade {trade_id} is {got}, the venue sent {want}"
 
 
 def _recovered(event: Event) -> bool:

@@ -50,6 +50,7 @@ class SimCluster:
         symbols: Mapping[str, Iterable[str]],
         *,
         tick_s: float = 0.05,
+        slow_tick_s: float = 1.0,
         ping_s: float = 5.0,
         seed: int = 1,
     ) -> None:
@@ -57,7 +58,9 @@ class SimCluster:
         for name, adapter in adapters.items():
             markets = {s: SyntheticMarket(s, seed=seed) for s in base_symbols(symbols[name])}
             venue = simulator_class(adapter)(markets)
-            self.servers[name] = SimServer(venue, tick_s=tick_s, ping_s=ping_s)
+            self.servers[name] = SimServer(
+                venue, tick_s=tick_s, slow_tick_s=slow_tick_s, ping_s=ping_s
+            )
 
     async def __aenter__(self) -> SimCluster:
         for server in self.servers.values():

@@ -48,6 +48,8 @@ class SyntheticMarket:
     index: float = 0.0
     #: trade id -> ts_ms, for loss accounting in the soak report
     trade_times: dict[int, int] = field(default_factory=dict)
+    #: trade id -> the trade, so a receiver can check what it got against the truth
+    trades: dict[int, SimTrade] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(f"{self.symbol}:{self.seed}")
@@ -133,4 +135,6 @@ class SyntheticMarket:
             changes[px] = 0.0
         self.trade_id += 1
         self.trade_times[self.trade_id] = now_ms
-        return SimTrade(self.trade_id, px, size, "buy" if buy else "sell", now_ms)
+        trade = SimTrade(self.trade_id, px, size, "buy" if buy else "sell", now_ms)
+        self.trades[self.trade_id] = trade
+        return trade

@@ -1,0 +1,78 @@
+"""The conformance kit must fail adapters that get trades wrong: a kit that passes a
+broken plugin is a defect. Each broken adapter wraps the real Hyperliquid one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import pytest
+
+from venuefeed.core.adapter import Parsed
+from venuefeed.core.events import Trade
+from venuefeed.plugins.hyperliquid.adapter import HyperliquidAdapter
+from venuefeed.testing import check_fault
+
+
+class DropsEveryFifthTrade(HyperliquidAdapter):
+    seen = 0
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        out = []
+        for item in super().parse(frame, recv_ms):
+            if isinstance(item, Trade):
+                self.seen += 1
+                if self.seen % 5 == 0:
+                    continue
+            out.append(item)
+        return out
+
+
+class SwapsTheSide(HyperliquidAdapter):
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        return [
+            msgspec.structs.replace(i, side="sell" if i.side == "buy" else "buy")
+            if isinstance(i, Trade)
+            else i
+            for i in super().parse(frame, recv_ms)
+        ]
+
+
+class Reorders(HyperliquidAdapter):
+    """Holds each trade frame's trades back and delivers them after the next ones."""
+
+    held: Sequence[Parsed] = ()
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        items = list(super().parse(frame, recv_ms))
+        trades = [i for i in items if isinstance(i, Trade)]
+        if not trades:
+            return items
+        rest = [i for i in items if not isinstance(i, Trade)]
+        out, self.held = self.held, trades
+        return [*rest, *trades, *out]  # newer trades before the held older ones
+
+
+class DropsEveryTrade(HyperliquidAdapter):
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        return [i for i in super().parse(frame, recv_ms) if not isinstance(i, Trade)]
+
+
+@pytest.mark.parametrize(
+    ("broken", "needle"),
+    [
+        (DropsEveryFifthTrade, "trades lost"),
+        (SwapsTheSide, "the venue sent"),
+        (Reorders, "out of order or twice"),
+        (DropsEveryTrade, "trades are not flowing"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else v,
+)
+async def test_the_kit_fails_a_broken_adapter(broken: type[HyperliquidAdapter], needle: str):
+    with pytest.raises(AssertionError, match=needle):
+        await check_fault(broken, "none", within=4.0)
+
+
+async def test_the_kit_passes_the_real_adapter():
+    result = await check_fault(HyperliquidAdapter, "none")
+    assert len(result.received) >= 2 * 2 * 3  # two symbols, before and after, 3 each
