@@ -201,3 +201,29 @@ def test_size_changes_that_net_to_zero_remove_the_level():
         BookDelta("X-1", [(100.0, 0.1), (100.0, 0.2)], [], seq=14, sizes_are_changes=True), 14
     )
     assert book_of(update).bids == [(100.0, 1.3)]  # not 1.3000000000000003
+
+
+def test_a_locked_or_crossed_incremental_snapshot_is_refused():
+    for bids, asks in (([(101.0, 1.0)], [(101.0, 1.0)]), ([(102.0, 1.0)], [(101.0, 1.0)])):
+        k = keeper(Continuity.PREV_LINK)
+        update = k.on_snapshot(BookSnapshot("X-1", bids, asks, seq=5), 0)
+        assert update.resync == "crossed book in snapshot" and update.events == ()
+
+
+def test_zero_size_levels_of_an_incremental_snapshot_are_dropped():
+    k = keeper(Continuity.PREV_LINK, depth=5)
+    update = k.on_snapshot(
+        BookSnapshot("X-1", [(100.0, 0.0), (99.0, 1.0)], [(101.0, 0.0), (102.0, 2.0)], seq=5), 0
+    )
+    assert book_of(update).bids == [(99.0, 1.0)] and book_of(update).asks == [(102.0, 2.0)]
+
+
+def test_a_gap_asks_for_one_resync_not_one_per_later_delta():
+    k = keeper(Continuity.SEQ_INCREMENT)
+    k.on_snapshot(SNAP, 0)
+    first = k.on_delta(BookDelta("X-1", [(100.0, 2.0)], [], seq=13), 1)
+    assert first.resync is not None and "expected seq 11, got 13" in first.resync
+    later = [k.on_delta(BookDelta("X-1", [(100.0, 2.0)], [], seq=s), 2) for s in range(14, 20)]
+    assert all(u.resync is None and u.events == () for u in later)
+    recovered = k.on_snapshot(SNAP, 3)
+    assert recovered.applied and book_of(recovered).seq == 10
