@@ -63,6 +63,8 @@ class RandomChooser:
 #: placeholder strings replaced by raw tokens after encoding: JSON numbers Python cannot
 #: hold as a finite float, invalid tokens, and deep nesting (cheap to splice as text).
 _RAW = "\x00raw:"
+#: how a placeholder looks once encoded.
+_RAW_ENCODED = '"\\u0000raw:'
 _NEST_DEPTHS = (600, 1_000, 3_000, 20_000)
 
 #: what a numeric leaf may become. Venues quote decimals as strings, so most of these
@@ -109,6 +111,8 @@ IMPOSSIBLE_NUMBERS: tuple[Any, ...] = (
     _RAW + "-1e999",
     _RAW + "NaN",
     _RAW + "Infinity",
+    _RAW + "1" + "0" * 400,  # an integer no float can hold: float() raises OverflowError
+    _RAW + "-1" + "0" * 400,
 )
 
 #: a value of the wrong kind for any field.
@@ -222,14 +226,14 @@ def _replace(doc: Any, path: Path, value: Any) -> Any:
 
 def _encode(doc: Any) -> str:
     text = msgspec.json.encode(doc).decode()
-    if _RAW in text:
+    if _RAW_ENCODED in text:
         text = _splice_raw(text)
     return text
 
 
 def _splice_raw(text: str) -> str:
     """Turn every encoded placeholder `"\\u0000raw:TOKEN"` into the bare TOKEN."""
-    marker = '"\\u0000raw:'
+    marker = _RAW_ENCODED
     out: list[str] = []
     pos = 0
     while (start := text.find(marker, pos)) >= 0:

@@ -72,7 +72,7 @@ class InfinityTape(_TradeTape):
     def trade(self, doc: dict[str, Any], recv_ms: int) -> Trade:
         try:
             return self.event(float(doc.get("p", "x")), 1.0, recv_ms)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise MalformedFrame("bad number") from None
 
 
@@ -151,3 +151,17 @@ def test_command_line_on_the_recorded_frames_alone(
     assert code == 0, out
     assert "extended" in out and "lighter" in out and "OK:" in out
     assert not list(tmp_path.iterdir())
+
+
+def test_raw_number_tokens_and_inner_nesting_reach_the_frame():
+    """Placeholders become bare JSON tokens: numbers no float holds, invalid tokens, and
+    deep nesting inside a field, not strings that merely spell them."""
+    seed = SeedFrame("trade.json", json.dumps({"p": "100.5", "q": "2", "x": {"y": 1}}))
+    mutator = Mutator(RandomChooser(random.Random(5)))
+    frames = [mutator.mutate(seed).frame for _ in range(3_000)]
+    texts = [f for f in frames if isinstance(f, str)]
+    assert not any("raw:" in f for f in texts)
+    assert any(":1e999" in f for f in texts)
+    assert any(":1" + "0" * 400 in f for f in texts)
+    assert any(":NaN" in f for f in texts)
+    assert any('{"p":' in f and "[" * 600 in f for f in texts)
