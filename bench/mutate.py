@@ -43,6 +43,10 @@ class Chooser(Protocol):
         """An integer in [0, n)."""
         ...
 
+    def blob(self, n: int) -> bytes:
+        """`n` arbitrary bytes."""
+        ...
+
 
 class RandomChooser:
     """Decisions from a seeded `random.Random` (the volume fuzzer)."""
@@ -58,6 +62,9 @@ class RandomChooser:
 
     def below(self, n: int) -> int:
         return self._below(n)
+
+    def blob(self, n: int) -> bytes:
+        return self._rng.randbytes(n)
 
 
 #: placeholder strings replaced by raw tokens after encoding: JSON numbers Python cannot
@@ -297,6 +304,7 @@ class Mutator:
         c = self._c
         doc = seed.doc
         hows = []
+        repeated = False
         for _ in range(1 + c.below(3)):
             path = c.pick(seed.paths)
             op = c.pick(_TREE_OPS)
@@ -308,9 +316,12 @@ class Mutator:
                 doc = _replace(doc, path, _DROP)
             elif op == "empty" and isinstance(node, dict | list):
                 doc = _replace(doc, path, type(node)())
-            elif op == "repeat" and isinstance(node, list) and node:
-                times = c.pick((2, 50, 1000))
+            elif op == "repeat" and isinstance(node, list) and node and not repeated:
+                # once per mutant and at most _MAX_REPEAT elements: repeats of repeats
+                # would build frames far over any venue's frame size limit
+                times = min(c.pick((2, 50, 1000)), max(1, _MAX_REPEAT // len(node)))
                 doc = _replace(doc, path, node * times)
+                repeated = True
             elif op == "swap":
                 other = _get(seed.doc, c.pick(seed.paths))
                 doc = _replace(doc, path, other)
@@ -360,9 +371,11 @@ class Mutator:
         if kind == 0:
             return Mutant(text.encode(), "text as a binary frame")
         size = c.pick((0, 1, 8, 64, 300))
+        blob = c.blob(size)
         if kind == 1:
-            return Mutant(bytes(c.below(256) for _ in range(size)), f"random {size} bytes")
-        return Mutant("".join(c.pick(_TEXT_NOISE) for _ in range(size)), f"random {size} chars")
+            return Mutant(blob, f"random {size} bytes")
+        noise = _TEXT_NOISE
+        return Mutant("".join(noise[b % len(noise)] for b in blob), f"random {size} chars")
 
     # -- binary (SBE) ------------------------------------------------------------------------
 
@@ -374,7 +387,7 @@ class Mutator:
             at = c.below(len(raw) + 1)
             return Mutant(raw[:at], f"truncate at {at}")
         if op == "extend":
-            tail = bytes(c.below(256) for _ in range(c.pick((1, 8, 64))))
+            tail = c.blob(c.pick((1, 8, 64)))
             return Mutant(raw + tail, f"extend by {len(tail)}")
         if op == "int64" and len(buf) >= 16:
             # root-block fields sit at 8-byte steps after the 8-byte header
@@ -398,6 +411,7 @@ class Mutator:
 
 _JSON_FAMILIES = ("number", "number", "number", "tree", "tree", "tree", "nest", "text", "garbage")
 _TREE_OPS = ("drop", "retype", "retype", "empty", "repeat", "swap", "extra")
+_MAX_REPEAT = 2_000
 
 
 def _show(path: Path) -> str:
