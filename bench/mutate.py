@@ -419,7 +419,6 @@ def _show(path: Path) -> str:
 
 
 def _show_value(value: Any) -> str:
-    if isinstance(value, str) and value.startswith(_RAW):
-        return value[len(_RAW) :]
-    text = repr(value)
-    return text if len(text) <= 24 else text[:21] + "..."
+    raw = isinstance(value, str) and value.startswith(_RAW)
+    text = value[len(_RAW) :] if raw else repr(value)
+    return text if len(text) <= 24 else f"{text[:21]}...({len(text)} chars)"
