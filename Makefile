@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= venues.toml
 ARGS   ?=
 
-.PHONY: setup run test lint typecheck bench demo soak clean
+.PHONY: setup run test lint typecheck bench fuzz demo soak clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.throughput
+
+# Parser fuzzing, 100,000 mutated frames per venue (not part of `make test`).
+fuzz: $(STAMP)
+	$(BIN)/python -m bench.fuzz $(ARGS)
 
 demo: $(STAMP)
 	$(BIN)/venuefeed run --sim --chaos heavy --duration 60 --config examples/demo.toml \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeVar
 
 import msgspec
@@ -41,13 +42,21 @@ def encode_json(message: Any) -> str:
 
 
 def num(value: Any, what: str = "number") -> float:
-    """A venue number (string or JSON number) as float; bad values raise `MalformedFrame`."""
+    """A venue number (string or JSON number) as a finite float; bad values raise
+    `MalformedFrame`.
+
+    `float()` reads "nan", "inf", "Infinity" and overflows "1e999" to infinity; no price,
+    size or rate is ever one of those, so they are refused here rather than by every caller.
+    """
     if isinstance(value, bool):
         raise MalformedFrame(f"{what}: expected a number, got {value!r}")
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise MalformedFrame(f"{what}: expected a number, got {value!r}") from None
+    if not math.isfinite(result):
+        raise MalformedFrame(f"{what}: expected a finite number, got {value!r}")
+    return result
 
 
 def integer(value: Any, what: str = "integer") -> int:
@@ -56,5 +65,5 @@ def integer(value: Any, what: str = "integer") -> int:
         raise MalformedFrame(f"{what}: expected an integer, got {value!r}")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a float infinity
         raise MalformedFrame(f"{what}: expected an integer, got {value!r}") from None

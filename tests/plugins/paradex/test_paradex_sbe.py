@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import struct
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot, VenueContext
@@ -282,3 +284,44 @@ def test_bad_utf8_market_is_malformed(adapter: ParadexAdapter) -> None:
     bad: Any = trade()[:-12] + b"\xff\xfe" + b"X" * 10
     with pytest.raises(MalformedFrame):
         adapter.parse(bad, RECV)
+
+
+# -- the recorded .bin samples (data/README.md) ---------------------------------------------
+
+DATA = Path(__file__).parent / "data"
+
+#: each SBE sample and the JSON sample whose values it carries (None: no JSON twin).
+SBE_TWINS = {
+    "ws_trade.v1.bin": "ws_trades.ccxt.json",
+    "ws_order_book_snapshot.v1.bin": "ws_order_book_snapshot.ccxt.json",
+    "ws_funding_data.v1.bin": "ws_funding_data.ccxt.json",
+    "ws_markets_summary.v1.bin": "ws_markets_summary.ccxt.json",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SBE_TWINS))
+def test_sbe_sample_carries_its_json_twin(name: str) -> None:
+    """The binary samples the fuzzer mutates say what their JSON twins say (the trade id
+    and the funding rate's truncation to Rate8 aside)."""
+    adapter = make()
+    (binary,) = adapter.parse((DATA / name).read_bytes(), RECV)
+    (text,) = adapter.parse((DATA / SBE_TWINS[name]).read_text(), RECV)
+    assert type(binary) is type(text)
+    if isinstance(binary, Trade):
+        assert isinstance(text, Trade)
+        binary = msgspec.structs.replace(binary, trade_id=text.trade_id)
+    if isinstance(binary, Funding):
+        assert isinstance(text, Funding)
+        assert binary.rate == pytest.approx(text.rate, abs=1e-8)
+        binary = msgspec.structs.replace(binary, rate=text.rate, rate_per_hour=text.rate_per_hour)
+    assert binary == text
+
+
+def test_sbe_bbo_and_heartbeat_samples() -> None:
+    adapter = make()
+    (bbo,) = adapter.parse((DATA / "ws_bbo.v1.bin").read_bytes(), RECV)
+    assert isinstance(bbo, Bbo)
+    assert (bbo.bid_px, bbo.bid_sz, bbo.ask_px, bbo.ask_sz) == (67629.7, 0.992, 69378.6, 3.137)
+    assert adapter.parse((DATA / "ws_heartbeat.v1.bin").read_bytes(), RECV) == (
+        Ack("sbe heartbeat"),
+    )

@@ -85,6 +85,7 @@ Options (`[venues.aster.options]`): `quote` ("USDT"), `depth_speed_ms` (100 | 25
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -319,7 +320,7 @@ class AsterAdapter(VenueAdapter):
                 ts_venue=row.time,
                 ts_recv=recv_ms,
                 mark_px=row.markPrice,
-                index_px=row.indexPrice,
+                index_px=row.indexPrice or None,  # 0: no index
             )
         ]
         if row.lastFundingRate is not None:
@@ -360,6 +361,8 @@ class AsterAdapter(VenueAdapter):
             env = ENVELOPE.decode(frame)
         except msgspec.DecodeError as exc:  # ValidationError is a subclass
             raise _undecodable(frame, exc) from None
+        except RecursionError:  # msgspec's answer to a frame nested thousands deep
+            raise MalformedFrame("aster: JSON nested too deeply") from None
         data = env.data
         if data is None:
             if env.e is None:
@@ -368,6 +371,8 @@ class AsterAdapter(VenueAdapter):
                 data = PAYLOAD.decode(frame)
             except msgspec.DecodeError as exc:
                 raise _undecodable(frame, exc) from None
+            except RecursionError:
+                raise MalformedFrame("aster: JSON nested too deeply") from None
         return self._payload(data, recv_ms)
 
     def _payload(self, data: Payload, recv_ms: int) -> Sequence[Parsed]:
@@ -390,6 +395,8 @@ class AsterAdapter(VenueAdapter):
         if isinstance(data, BookTicker):
             bid = data.bid_sz > 0.0
             ask = data.ask_sz > 0.0
+            if (bid and data.bid_px <= 0.0) or (ask and data.ask_px <= 0.0):
+                raise MalformedFrame(f"aster: bookTicker {native}: a quantity quoted at price 0")
             return (
                 Bbo(
                     venue=self.ctx.name,
@@ -425,7 +432,7 @@ class AsterAdapter(VenueAdapter):
             ts_venue=data.event_ms,
             ts_recv=recv_ms,
             mark_px=data.mark_px,
-            index_px=data.index_px,
+            index_px=data.index_px or None,  # 0: no index
         )
         if data.rate is None:
             return (mark,)
@@ -444,6 +451,9 @@ class AsterAdapter(VenueAdapter):
         recv_ms: int,
     ) -> Funding:
         interval_h = self._intervals.get(native, self._default_interval_h)
+        rate_per_hour = rate / interval_h
+        if not math.isfinite(rate_per_hour):  # a huge rate over a tiny (fuzzed) interval
+            raise MalformedFrame(f"aster: funding {rate!r} per {interval_h!r} h for {native}")
         return Funding(
             venue=self.ctx.name,
             symbol=symbol,
@@ -452,7 +462,7 @@ class AsterAdapter(VenueAdapter):
             ts_recv=recv_ms,
             rate=rate,
             interval_h=interval_h,
-            rate_per_hour=rate / interval_h,
+            rate_per_hour=rate_per_hour,
             next_funding_ms=next_ms or None,  # 0 means "none scheduled"
         )
 

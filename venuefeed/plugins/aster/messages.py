@@ -2,8 +2,9 @@
 
 The websocket decoder runs with `strict=False` so msgspec turns Aster's quoted numbers
 ("114783.7") into floats in C while it decodes: no per-field Python conversion on the hot
-path. The bounds on prices, sizes and rates reject "NaN", "Infinity" and negative sizes,
-which non-strict decoding would otherwise let through. Field names are Aster's one-letter
+path. The bounds on prices, sizes and rates reject "NaN", "Infinity", zero or negative
+prices and negative sizes, which non-strict decoding would otherwise let through ("1e-400"
+reads as 0.0, "-0" as -0.0: both fail `gt=0`). Field names are Aster's one-letter
 keys, renamed so the adapter reads as prose. Unknown keys are ignored, so fields Aster adds
 later do not break decoding.
 """
@@ -14,13 +15,19 @@ from typing import Annotated, Any
 
 import msgspec
 
-#: a price or size: finite and not negative.
+#: a price: finite and positive.
+Price = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
+#: a size, or a quote that may be 0 for "none" (an empty BBO side, an absent index): finite
+#: and not negative.
 Amount = Annotated[float, msgspec.Meta(ge=0.0, le=1e300)]
+#: a trade's quantity: finite and positive (a trade of nothing did not happen).
+TradeSize = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
 #: a funding rate: finite, either sign.
 Rate = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
 #: a funding interval in hours: positive.
 Hours = Annotated[float, msgspec.Meta(gt=0.0, le=1e6)]
-PriceLevel = tuple[Amount, Amount]
+#: a book level: a price and its size (0 removes the level).
+PriceLevel = tuple[Price, Amount]
 
 
 class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate"):
@@ -37,7 +44,8 @@ class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate"):
 
 
 class BookTicker(msgspec.Struct, tag_field="e", tag="bookTicker"):
-    """`<sym>@bookTicker`: best bid and ask, pushed on every change."""
+    """`<sym>@bookTicker`: best bid and ask, pushed on every change. A side with size 0 is
+    empty, whatever its price; the adapter checks the price of a side that is not."""
 
     symbol: str = msgspec.field(name="s")
     bid_px: Amount = msgspec.field(name="b")
@@ -53,18 +61,19 @@ class AggTrade(msgspec.Struct, tag_field="e", tag="aggTrade"):
 
     symbol: str = msgspec.field(name="s")
     agg_id: int = msgspec.field(name="a")
-    price: Amount = msgspec.field(name="p")
-    size: Amount = msgspec.field(name="q")
+    price: Price = msgspec.field(name="p")
+    size: TradeSize = msgspec.field(name="q")
     buyer_is_maker: bool = msgspec.field(name="m")
     trade_ms: int | None = msgspec.field(default=None, name="T")
     event_ms: int | None = msgspec.field(default=None, name="E")
 
 
 class MarkPriceUpdate(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
-    """`<sym>@markPrice[@1s]`: mark, index, current funding rate and next funding time."""
+    """`<sym>@markPrice[@1s]`: mark, index, current funding rate and next funding time.
+    An index of 0 means the venue has none."""
 
     symbol: str = msgspec.field(name="s")
-    mark_px: Amount = msgspec.field(name="p")
+    mark_px: Price = msgspec.field(name="p")
     index_px: Amount | None = msgspec.field(default=None, name="i")
     rate: Rate | None = msgspec.field(default=None, name="r")
     next_funding_ms: int | None = msgspec.field(default=None, name="T")
@@ -117,7 +126,7 @@ class PremiumIndex(msgspec.Struct):
     """`GET /fapi/v3/premiumIndex?symbol=`."""
 
     symbol: str
-    markPrice: Amount
+    markPrice: Price
     indexPrice: Amount | None = None
     lastFundingRate: Rate | None = None
     nextFundingTime: int | None = None

@@ -23,6 +23,8 @@ from venuefeed.core.events import Funding, Level, Mark, Side, Trade
 Price = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
 #: a size, a size change or a rate: finite, any sign.
 Amount = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
+#: a market name or trade id: an empty one would publish events without an identity.
+Name = Annotated[str, msgspec.Meta(min_length=1)]
 
 HOUR_MS = 3_600_000
 #: Extended charges funding every hour and quotes the hourly rate.
@@ -42,19 +44,19 @@ class _Level(msgspec.Struct):
 
 
 class _TradeRow(msgspec.Struct):
-    m: str
+    m: Name
     S: str
     T: int
     p: Price
-    q: Price
-    i: int | str
+    q: Price  # a trade's size: positive, like a price
+    i: int | Name
     tT: str | None = None
 
 
 class _Data(msgspec.Struct):
     """The `data` object of book, funding and mark frames (each uses some fields)."""
 
-    m: str | None = None
+    m: Name | None = None
     b: list[_Level] | None = None
     a: list[_Level] | None = None
     T: int | None = None

@@ -324,6 +324,8 @@ class HyperliquidAdapter(VenueAdapter):
             if frame == GREETING:
                 return (Ack(GREETING),)
             raise MalformedFrame(f"invalid JSON: {exc}") from None
+        except RecursionError:  # msgspec's answer to a frame nested thousands deep
+            raise MalformedFrame("invalid JSON: nested too deeply") from None
         # Most frequent first: bbo follows every block, trades and books less often.
         if isinstance(msg, BboMsg):
             b = msg.data

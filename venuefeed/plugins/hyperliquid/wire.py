@@ -17,6 +17,10 @@ import msgspec
 Price = Annotated[float, msgspec.Meta(gt=0.0, lt=1e18)]
 #: a size: zero or more, finite.
 Size = Annotated[float, msgspec.Meta(ge=0.0, lt=1e18)]
+#: a trade's size: a trade of nothing did not happen.
+TradeSize = Annotated[float, msgspec.Meta(gt=0.0, lt=1e18)]
+#: a coin name: an empty one would publish events for the instrument "".
+Coin = Annotated[str, msgspec.Meta(min_length=1)]
 #: a funding rate as a fraction per hour; the venue caps it at 4 %/hour, so |rate| < 1 is
 #: a loose sanity bound that still rejects NaN.
 Rate = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
@@ -32,7 +36,7 @@ class Level(msgspec.Struct, gc=False):
 class BookData(msgspec.Struct, gc=False):
     """`WsBook`: `levels[0]` are bids (best first), `levels[1]` asks (best first)."""
 
-    coin: str
+    coin: Coin
     levels: tuple[list[Level], list[Level]]
     time: int
 
@@ -40,7 +44,7 @@ class BookData(msgspec.Struct, gc=False):
 class BboData(msgspec.Struct, gc=False):
     """`WsBbo`: `[bid, ask]`, a side is null when that side of the book is empty."""
 
-    coin: str
+    coin: Coin
     time: int
     bbo: tuple[Level | None, Level | None]
 
@@ -48,10 +52,10 @@ class BboData(msgspec.Struct, gc=False):
 class TradeData(msgspec.Struct, gc=False):
     """One `WsTrade`; `side` is the aggressor: "B" bought, "A" sold."""
 
-    coin: str
+    coin: Coin
     side: Literal["A", "B"]
     px: Price
-    sz: Size
+    sz: TradeSize
     time: int
     tid: int
 
@@ -65,7 +69,7 @@ class PerpCtx(msgspec.Struct, gc=False):
 
 
 class AssetCtxData(msgspec.Struct, gc=False):
-    coin: str
+    coin: Coin
     ctx: PerpCtx
 
 

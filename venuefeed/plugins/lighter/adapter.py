@@ -467,7 +467,6 @@ class LighterAdapter(VenueAdapter):
             )
         raw_mark = stats.get("mark_price")
         if raw_mark is not None:
-            raw_index = stats.get("index_price")
             out.append(
                 Mark(
                     venue=self._venue,
@@ -475,8 +474,8 @@ class LighterAdapter(VenueAdapter):
                     instrument=market_id,
                     ts_venue=ts,
                     ts_recv=recv_ms,
-                    mark_px=num(raw_mark, "mark_price"),
-                    index_px=None if raw_index is None else num(raw_index, "index_price"),
+                    mark_px=_price(raw_mark, "mark_price"),
+                    index_px=_index_price(stats.get("index_price")),
                 )
             )
         return out
@@ -516,6 +515,24 @@ class LighterAdapter(VenueAdapter):
                 fatal=code_s in _FATAL_CODES,
             ),
         )
+
+
+def _price(value: Any, what: str) -> float:
+    """A price from `market_stats` (a decimal string): finite and positive."""
+    price = num(value, what)
+    if price <= 0.0:
+        raise MalformedFrame(f"{what}: a price must be positive, got {value!r}")
+    return price
+
+
+def _index_price(value: Any) -> float | None:
+    """The index price; absent or 0 (a market without an index) is None."""
+    if value is None:
+        return None
+    price = num(value, "index_price")
+    if price < 0.0:
+        raise MalformedFrame(f"index_price: a price must be positive, got {value!r}")
+    return price or None
 
 
 def _message(action: str, channel: str, market_id: str) -> dict[str, str]:

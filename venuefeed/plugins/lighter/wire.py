@@ -5,27 +5,39 @@ struct with optional payload fields decodes all of them without building dicts f
 fields venuefeed ignores (trades carry ~25 of those). `strict=False` lets msgspec turn
 Lighter's decimal strings ("2064.54") into floats during decoding, and any field of the
 wrong type fails the whole frame as `MalformedFrame`.
+
+Lax decoding also reads "nan", "inf" and "1e999" (infinity) as floats, and "1e-400" as 0.0:
+the bounds below refuse every number no market can have, at decode time.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+#: a price: finite and positive.
+Price = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
+#: a size (0 removes a book level), or a ticker quote where 0 means "none": finite, >= 0.
+Size = Annotated[float, msgspec.Meta(ge=0.0, le=1e300)]
+#: a trade's size: a trade of nothing did not happen.
+TradeSize = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
+#: a trade id given as a string: an empty one identifies nothing.
+TradeId = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class Level(msgspec.Struct):
     """One book level; both fields are required, a missing one is a malformed frame."""
 
-    price: float
-    size: float
+    price: Price
+    size: Size
 
 
 class Quote(msgspec.Struct):
     """One side of `ticker`: defaults let an absent or empty side decode as "no quote"."""
 
-    price: float = 0.0
-    size: float = 0.0
+    price: Size = 0.0
+    size: Size = 0.0
 
 
 class Book(msgspec.Struct):
@@ -41,9 +53,9 @@ class Ticker(msgspec.Struct):
 
 
 class TradeMsg(msgspec.Struct):
-    trade_id: int | str
-    price: float
-    size: float
+    trade_id: int | TradeId
+    price: Price
+    size: TradeSize
     is_maker_ask: bool
     timestamp: int | None = None
 

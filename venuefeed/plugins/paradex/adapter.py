@@ -107,7 +107,7 @@ from venuefeed.core.errors import (
     UnknownSymbolError,
 )
 from venuefeed.core.events import Bbo, Funding, Level, Mark, Side, Trade
-from venuefeed.plugins.paradex import sbe
+from venuefeed.plugins.paradex import sbe, values
 
 #: funding period assumed when neither the frame nor GET /markets gives one.
 DEFAULT_FUNDING_PERIOD_H = 8.0
@@ -330,6 +330,7 @@ class ParadexAdapter(VenueAdapter):
                 ts = integer(row["created_at"], "created_at")
                 rate = num(row["funding_rate"], "funding_rate")
                 period = self._funding_period(market, None)
+                hourly = values.rate_per_hour(rate, period, market)
                 out.append(
                     Funding(
                         venue=self._venue,
@@ -339,7 +340,7 @@ class ParadexAdapter(VenueAdapter):
                         ts_recv=recv_ms,
                         rate=rate,
                         interval_h=period,
-                        rate_per_hour=rate / period,
+                        rate_per_hour=hourly,
                     )
                 )
                 out.append(
@@ -349,8 +350,10 @@ class ParadexAdapter(VenueAdapter):
                         instrument=market,
                         ts_venue=ts,
                         ts_recv=recv_ms,
-                        mark_px=num(row["mark_price"], "mark_price"),
-                        index_px=_opt_num(row.get("underlying_price"), "underlying_price"),
+                        mark_px=values.price(num(row["mark_price"], "mark_price"), "mark"),
+                        index_px=values.index_price(
+                            values.json_number(row.get("underlying_price"), "underlying_price")
+                        ),
                     )
                 )
         except _DATA_ERRORS as exc:
@@ -421,7 +424,8 @@ class ParadexAdapter(VenueAdapter):
         for key in ("inserts", "updates", "deletes"):
             removes = key == "deletes"
             for row in data[key]:
-                level = (num(row["price"], "price"), 0.0 if removes else num(row["size"], "size"))
+                px = values.price(num(row["price"], "price"), "level price")
+                level = (px, 0.0 if removes else values.size(num(row["size"], "size"), "size"))
                 side = row["side"]
                 if side == "BUY":
                     bids.append(level)
@@ -440,6 +444,16 @@ class ParadexAdapter(VenueAdapter):
 
     def _json_bbo(self, data: Any, recv_ms: int) -> Sequence[Parsed]:
         market = _text(data["market"], "market")
+        bid_px, bid_sz = values.bbo_side(
+            values.json_number(data.get("bid"), "bid"),
+            values.json_number(data.get("bid_size"), "bid_size"),
+            "bid",
+        )
+        ask_px, ask_sz = values.bbo_side(
+            values.json_number(data.get("ask"), "ask"),
+            values.json_number(data.get("ask_size"), "ask_size"),
+            "ask",
+        )
         return (
             Bbo(
                 venue=self._venue,
@@ -447,10 +461,10 @@ class ParadexAdapter(VenueAdapter):
                 instrument=market,
                 ts_venue=integer(data["last_updated_at"], "last_updated_at"),
                 ts_recv=recv_ms,
-                bid_px=_opt_num(data.get("bid"), "bid"),
-                bid_sz=_opt_num(data.get("bid_size"), "bid_size"),
-                ask_px=_opt_num(data.get("ask"), "ask"),
-                ask_sz=_opt_num(data.get("ask_size"), "ask_size"),
+                bid_px=bid_px,
+                bid_sz=bid_sz,
+                ask_px=ask_px,
+                ask_sz=ask_sz,
             ),
         )
 
@@ -460,7 +474,7 @@ class ParadexAdapter(VenueAdapter):
         if side is None:
             raise MalformedFrame(f"paradex: trade side {data['side']!r}")
         trade_id = data["id"]
-        if isinstance(trade_id, bool) or not isinstance(trade_id, str | int):
+        if isinstance(trade_id, bool) or not isinstance(trade_id, str | int) or trade_id == "":
             raise MalformedFrame(f"paradex: trade id {trade_id!r}")
         return (
             Trade(
@@ -469,8 +483,8 @@ class ParadexAdapter(VenueAdapter):
                 instrument=market,
                 ts_venue=integer(data["created_at"], "created_at"),
                 ts_recv=recv_ms,
-                price=num(data["price"], "price"),
-                size=num(data["size"], "size"),
+                price=values.price(num(data["price"], "price"), "trade price"),
+                size=values.trade_size(num(data["size"], "size"), "trade size"),
                 side=side,
                 trade_id=str(trade_id),
             ),
@@ -491,7 +505,7 @@ class ParadexAdapter(VenueAdapter):
                 ts_recv=recv_ms,
                 rate=rate,
                 interval_h=interval,
-                rate_per_hour=rate / interval,
+                rate_per_hour=values.rate_per_hour(rate, interval, market),
             ),
         )
 
@@ -504,8 +518,10 @@ class ParadexAdapter(VenueAdapter):
                 instrument=market,
                 ts_venue=integer(data["created_at"], "created_at"),
                 ts_recv=recv_ms,
-                mark_px=num(data["mark_price"], "mark_price"),
-                index_px=_opt_num(data.get("underlying_price"), "underlying_price"),
+                mark_px=values.price(num(data["mark_price"], "mark_price"), "mark"),
+                index_px=values.index_price(
+                    values.json_number(data.get("underlying_price"), "underlying_price")
+                ),
             ),
         )
 
@@ -528,7 +544,7 @@ class ParadexAdapter(VenueAdapter):
         _ts, _seq, trade_id, side_code, price, size, created, _kind = sbe.TRADE_BLOCK.unpack_from(
             buf, sbe.HEADER_SIZE
         )
-        market, _ = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        market = values.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         side = sbe.SIDES.get(side_code)
         if side is None:
             raise MalformedFrame(f"paradex: SBE trade side {side_code}")
@@ -539,8 +555,8 @@ class ParadexAdapter(VenueAdapter):
                 instrument=market,
                 ts_venue=created // 1000,
                 ts_recv=recv_ms,
-                price=price / sbe.SCALE,
-                size=size / sbe.SCALE,
+                price=values.price(price / sbe.SCALE, "trade price"),
+                size=values.trade_size(size / sbe.SCALE, "trade size"),
                 side=side,
                 trade_id=str(trade_id),
             ),
@@ -548,7 +564,9 @@ class ParadexAdapter(VenueAdapter):
 
     def _sbe_bbo(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
         ts, _seq, bid_px, bid_sz, ask_px, ask_sz = sbe.BBO_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
-        market, _ = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        market = values.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
+        bid = values.bbo_side(sbe.opt(bid_px), sbe.opt(bid_sz), "bid")
+        ask = values.bbo_side(sbe.opt(ask_px), sbe.opt(ask_sz), "ask")
         return (
             Bbo(
                 venue=self._venue,
@@ -556,10 +574,10 @@ class ParadexAdapter(VenueAdapter):
                 instrument=market,
                 ts_venue=ts // 1000,
                 ts_recv=recv_ms,
-                bid_px=sbe.opt(bid_px),
-                bid_sz=sbe.opt(bid_sz),
-                ask_px=sbe.opt(ask_px),
-                ask_sz=sbe.opt(ask_sz),
+                bid_px=bid[0],
+                bid_sz=bid[1],
+                ask_px=ask[0],
+                ask_sz=ask[1],
             ),
         )
 
@@ -567,7 +585,9 @@ class ParadexAdapter(VenueAdapter):
         ts, seq, pkg_type = sbe.BOOK_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
         bids, pos = sbe.read_levels(buf, sbe.HEADER_SIZE + block)
         asks, pos = sbe.read_levels(buf, pos)
-        market, _ = sbe.read_string(buf, pos)
+        market = values.market(sbe.read_string(buf, pos)[0])
+        values.levels(bids, "bid")
+        values.levels(asks, "ask")
         if pkg_type == sbe.PKG_SNAPSHOT:
             return (
                 BookSnapshot(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts // 1000),
@@ -580,7 +600,7 @@ class ParadexAdapter(VenueAdapter):
 
     def _sbe_mark(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
         ts, _seq, mark_px, index_px = sbe.SUMMARY_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
-        market, _ = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        market = values.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         if mark_px == sbe.NULL:
             raise MalformedFrame("paradex: SBE market summary without a mark price")
         return (
@@ -590,8 +610,8 @@ class ParadexAdapter(VenueAdapter):
                 instrument=market,
                 ts_venue=ts // 1000,
                 ts_recv=recv_ms,
-                mark_px=mark_px / sbe.SCALE,
-                index_px=sbe.opt(index_px),
+                mark_px=values.price(mark_px / sbe.SCALE, "mark"),
+                index_px=values.index_price(sbe.opt(index_px)),
             ),
         )
 
@@ -599,7 +619,7 @@ class ParadexAdapter(VenueAdapter):
         _ts, _seq, rate_m, _index, created, _premium, _rate8h, hours = (
             sbe.FUNDING_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
         )
-        market, _ = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        market = values.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         if rate_m == sbe.NULL:
             raise MalformedFrame("paradex: SBE funding data without a rate")
         rate = rate_m / sbe.SCALE
@@ -613,7 +633,7 @@ class ParadexAdapter(VenueAdapter):
                 ts_recv=recv_ms,
                 rate=rate,
                 interval_h=interval,
-                rate_per_hour=rate / interval,
+                rate_per_hour=values.rate_per_hour(rate, interval, market),
             ),
         )
 
@@ -662,13 +682,6 @@ def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise MalformedFrame(f"{what}: expected a non-empty string, got {value!r}")
     return value
-
-
-def _opt_num(value: Any, what: str) -> float | None:
-    """Paradex sends "" (or nothing) for an absent price, e.g. an empty book side."""
-    if value is None or value == "":
-        return None
-    return num(value, what)
 
 
 def _describe(exc: BaseException) -> str:
