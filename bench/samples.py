@@ -26,7 +26,6 @@ from typing import Any
 
 from venuefeed.core.adapter import Instrument, VenueAdapter, VenueContext
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.settings import Policy
 
 #: the recorded samples, one folder per venue: `tests/plugins/<venue>/data/`.
 PLUGIN_TESTS = Path(__file__).resolve().parent.parent / "tests" / "plugins"
@@ -281,7 +280,6 @@ def new_adapter(cls: type[VenueAdapter], venue: str, options: Mapping[str, Any])
         symbols=(),
         ws_url="wss://127.0.0.1:1/ws",
         rest_url="http://127.0.0.1:1",
-        policy=Policy(),
         options=dict(options),
     )
     return cls(ctx)

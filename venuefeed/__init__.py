@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from venuefeed.core.adapter import (
     Ack,
+    AdapterOptions,
     BookDelta,
     BookSnapshot,
     ConnectionSpec,
@@ -48,6 +49,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Ack",
+    "AdapterOptions",
     "Bbo",
     "Book",
     "BookDelta",

@@ -22,7 +22,6 @@ from venuefeed.core.adapter import Parsed, VenueAdapter, VenueContext
 from venuefeed.core.codec import decode_json
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Trade
-from venuefeed.core.settings import Policy
 
 SEEDS = [Seed("trade.json", json.dumps({"p": "100.5", "q": "2", "id": "7"}))]
 
@@ -82,7 +81,6 @@ def build(cls: type[VenueAdapter]) -> VenueAdapter:
         symbols=("X",),
         ws_url="wss://127.0.0.1:1/ws",
         rest_url="http://127.0.0.1:1",
-        policy=Policy(),
     )
     return cls(ctx)
 

@@ -273,3 +273,25 @@ async def test_ctrl_c_during_the_final_checkpoint_ends_the_run_at_once(tmp_path:
     assert b"Traceback" not in err, err.decode()[-2000:]
     assert json.loads(report.read_text())["interrupted"] is True
     assert elapsed < 5
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+@pytest.mark.parametrize(
+    ("table", "needle"),
+    [
+        ('[venues.paradex.options]\nencodng = "json"\n', "venues.paradex.options.encodng"),
+        (
+            '[venues.lighter.options]\npoll_funding = "maybe"\n',
+            "venues.lighter.options.poll_funding",
+        ),
+    ],
+    ids=["misspelt", "mistyped"],
+)
+async def test_a_bad_plugin_option_is_one_line_and_exit_2(
+    tmp_path: Path, command: str, table: str, needle: str
+):
+    write_config(tmp_path, table)
+    code, _, err = await venuefeed(command, cwd=tmp_path)
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err, err

@@ -32,6 +32,7 @@ from aiohttp import WSMsgType, web
 
 from venuefeed import (
     Ack,
+    AdapterOptions,
     BookDelta,
     BookSnapshot,
     ConnectionSpec,
@@ -56,8 +57,17 @@ from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Funding, Trade
 
 
+class FakeOptions(AdapterOptions):
+    init: bool = False
+    quiet_trades: bool = True
+    acks: bool = False
+    trades_socket: bool = False
+    extra_sockets: int = 0
+
+
 class FakeAdapter(VenueAdapter):
     name = "fakex"
+    Options = FakeOptions
     heartbeat = Heartbeat(ping={"op": "ping"})
     continuity = Continuity.SEQ_INCREMENT
     resync = Resync.RESUBSCRIBE
@@ -66,9 +76,10 @@ class FakeAdapter(VenueAdapter):
         super().__init__(ctx)
         self.markets: list[str] = ["BTC", "ETH"]
         self.poison = "boom"
+        self.options = FakeOptions.of(ctx)
 
     def init_requests(self) -> Sequence[RestRequest]:
-        if not self.ctx.options.get("init", False):
+        if not self.options.init:
             return ()
         return [RestRequest("markets", "/markets", self._markets)]
 
@@ -83,11 +94,11 @@ class FakeAdapter(VenueAdapter):
         return Instrument(base, f"{base}-PERP")
 
     def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
-        options = self.ctx.options
-        quiet_trades = bool(options.get("quiet_trades", True))
-        acks = 1 if options.get("acks", False) else 0
+        options = self.options
+        quiet_trades = options.quiet_trades
+        acks = 1 if options.acks else 0
         syms = [i.instrument for i in instruments]
-        if options.get("trades_socket", False):
+        if options.trades_socket:
             return [
                 ConnectionSpec(
                     name="main",
@@ -104,7 +115,7 @@ class FakeAdapter(VenueAdapter):
                     acks_expected=acks,
                 ),
             ]
-        extra = int(options.get("extra_sockets", 0))
+        extra = options.extra_sockets
         streams: list[StreamSpec] = []
         for s in syms:
             streams.append(StreamSpec("book", s))

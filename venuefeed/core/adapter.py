@@ -21,12 +21,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import msgspec
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from venuefeed.core.errors import ConfigError
 from venuefeed.core.events import Event, Level
-from venuefeed.core.settings import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +38,46 @@ class Instrument:
     instrument: str  # the venue's id, e.g. "BTC-USD-PERP" or "0"
 
 
+class AdapterOptions(BaseModel):
+    """Base of a plugin's `[venues.<name>.options]` model.
+
+    A plugin subclasses it with typed fields and defaults and names it in its adapter's
+    `Options`; the core validates the table against it when the config is loaded, so a
+    misspelt or mistyped option stops `venuefeed check` and `run` with one line naming
+    `venues.<name>.options.<field>`. Unknown keys are errors; values are frozen.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def of(cls, ctx: VenueContext) -> Self:
+        """The validated options in `ctx` (validating a raw mapping, as tests pass)."""
+        options = ctx.options
+        if isinstance(options, cls):
+            return options
+        try:
+            return cls.model_validate(dict(options) if isinstance(options, Mapping) else options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(
+                f"config error: venues.{ctx.name}.options.{where} = {err.get('input')!r}: "
+                f"{err['msg']}"
+            ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class VenueContext:
-    """What an adapter knows about its configuration."""
+    """What an adapter knows about its configuration: where, what, and its options.
+
+    `options` is the plugin's validated `Options` model (a raw mapping only when a test
+    builds a context by hand; `AdapterOptions.of` validates it then)."""
 
     name: str
     symbols: tuple[str, ...]
     ws_url: str
     rest_url: str
-    policy: Policy
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: AdapterOptions | Mapping[str, Any] = field(default_factory=dict)
 
 
 StreamKind = Literal["book", "bbo", "trade", "funding", "mark"]
@@ -227,14 +258,18 @@ class VenueAdapter:
     default_ws_url: ClassVar[str] = ""
     default_rest_url: ClassVar[str] = ""
     heartbeat: ClassVar[Heartbeat] = Heartbeat()
-    continuity: ClassVar[Continuity] = Continuity.SNAPSHOTS
-    resync: ClassVar[Resync] = Resync.RECONNECT
+    #: how book sequence numbers chain and how a broken book recovers: class defaults
+    #: that an instance may set otherwise when an option changes the feed
+    continuity: Continuity = Continuity.SNAPSHOTS
+    resync: Resync = Resync.RECONNECT
     #: publish a BBO derived from the book on every book update (turn off when the
     #: venue has its own BBO stream and you want only that).
     bbo_from_book: ClassVar[bool] = True
     #: "module:Class" of this venue's simulator encoder (a `venuefeed.sim.SimVenue`),
     #: imported only by `venuefeed run --sim` and tests.
     simulator: ClassVar[str | None] = None
+    #: the model of `[venues.<name>.options]` (the base model: the plugin takes none)
+    Options: ClassVar[type[AdapterOptions]] = AdapterOptions
 
     def __init__(self, ctx: VenueContext) -> None:
         self.ctx = ctx

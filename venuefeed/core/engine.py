@@ -26,7 +26,7 @@ from venuefeed.core.publisher import Publisher, Subscription
 from venuefeed.core.rest import RestClient
 from venuefeed.core.runtime import VenueRuntime
 from venuefeed.core.sessions import VenueSessions, tls_context
-from venuefeed.core.settings import ConsumerPolicy, Settings
+from venuefeed.core.settings import ConsumerPolicy, Policy, Settings
 from venuefeed.core.supervisor import Supervisor
 from venuefeed.core.venue import VenueRunner
 
@@ -53,6 +53,8 @@ class Engine:
         self.plugins.check_settings(settings)
         self.metrics = Metrics()
         self.publisher = Publisher(settings.engine, self.metrics)
+        #: each enabled venue's resolved policy (defaults <- its table <- env)
+        self.policies: dict[str, Policy] = {}
         self.adapters = self._build_adapters(venues)
         self.runners: dict[str, VenueRunner] = {}
         self._tls = {
@@ -91,13 +93,13 @@ class Engine:
                 raise ConfigError(
                     f"config error: venues.{name}.ws_url is required (the plugin has no default)"
                 )
+            self.policies[name] = settings.policy_for(name)
             ctx = VenueContext(
                 name=name,
                 symbols=settings.symbols_for(name),
                 ws_url=ws_url,
                 rest_url=rest_url,
-                policy=settings.policy_for(name),
-                options=dict(table.options),
+                options=self.plugins.options(name, table.options),
             )
             try:
                 adapters[name] = cls(ctx)
@@ -146,7 +148,7 @@ class Engine:
 
     async def _start(self) -> None:
         for name, adapter in self.adapters.items():
-            policy = adapter.ctx.policy
+            policy = self.policies[name]
             sessions = VenueSessions(policy, self._tls[name])
             self._sessions.append(sessions)
             runtime = VenueRuntime(
@@ -184,7 +186,7 @@ class Engine:
                     tg.create_task(supervisor.keep("venue", runner.run), name=f"venue:{name}")
                 if self.board is not None and self._board_events is not None:
                     board, events = self.board, self._board_events
-                    supervisor = Supervisor("engine", self.settings.policy_for(""), self.metrics)
+                    supervisor = Supervisor("engine", self.settings.default_policy, self.metrics)
                     tg.create_task(supervisor.keep("board", lambda: board.run(events)))
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):

@@ -13,13 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
+from typing import Any
 
 import pluggy
+from pydantic import ValidationError
 
 from venuefeed.core import hookspecs
-from venuefeed.core.adapter import VenueAdapter
+from venuefeed.core.adapter import AdapterOptions, VenueAdapter
 from venuefeed.core.errors import ConfigError, PluginError
-from venuefeed.core.settings import Settings
+from venuefeed.core.settings import Settings, one_line
 
 ENTRY_POINT_GROUP = "venuefeed"
 
@@ -129,10 +131,20 @@ class PluginHost:
         )
 
     def check_settings(self, settings: Settings) -> None:
-        """Reject config for venues no plugin provides, naming the known ones."""
-        for name in settings.venues:
+        """Reject config for venues no plugin provides, naming the known ones, and options
+        their plugin's `Options` model refuses, naming the field."""
+        for name, table in settings.venues.items():
             if name not in self.venues:
                 raise ConfigError(self._unknown(name))
+            self.options(name, table.options)
+
+    def options(self, name: str, raw: Mapping[str, Any]) -> AdapterOptions:
+        """`[venues.<name>.options]` validated by the plugin's `Options` model."""
+        model = self.adapter(name).Options
+        try:
+            return model.model_validate(dict(raw))
+        except ValidationError as exc:
+            raise ConfigError(one_line(exc, prefix=f"venues.{name}.options")) from None
 
 
 def _import(module_name: str) -> ModuleType | None:

@@ -10,9 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -90,7 +98,7 @@ class DefaultsSettings(Policy):
     symbols: tuple[str, ...] = ("BTC", "ETH")
 
 
-class VenueSettings(BaseModel):
+class _VenueTable(BaseModel):
     """`[venues.<name>]`: where to connect, what to stream, and any policy override."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -106,25 +114,28 @@ class VenueSettings(BaseModel):
         "(e.g. the simulator's own); the system's trust store is always used too",
     )
 
-    stale_after_s: float | None = Field(None, gt=0)
-    connect_timeout_s: float | None = Field(None, gt=0)
-    request_timeout_s: float | None = Field(None, gt=0)
-    backoff_initial_s: float | None = Field(None, gt=0)
-    backoff_max_s: float | None = Field(None, gt=0)
-    backoff_multiplier: float | None = Field(None, ge=1)
-    backoff_jitter: float | None = Field(None, ge=0, le=1)
-    stable_after_s: float | None = Field(None, gt=0)
-    heartbeat_interval_s: float | None = Field(None, gt=0)
-    funding_poll_s: float | None = Field(None, gt=0)
-    init_retry_max_s: float | None = Field(None, gt=0)
-    breaker_failures: int | None = Field(None, ge=1)
-    breaker_window_s: float | None = Field(None, gt=0)
-    breaker_cooldown_s: float | None = Field(None, gt=0)
-    max_frame_bytes: int | None = Field(None, ge=1024)
-    book_depth: int | None = Field(None, ge=1, le=1000)
-    subscribe_timeout_s: float | None = Field(None, gt=0)
-    quiet_stale_after_s: float | None = Field(None, gt=0)
-    rest_max_connections: int | None = Field(None, ge=1, le=100)
+
+def _overrides(model: type[BaseModel]) -> dict[str, Any]:
+    """Every field of `model` as an optional field with the same bounds: a venue table
+    overrides any policy value, and the policy's fields are declared once, in `Policy`."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        checked: Any = info.annotation
+        if info.metadata:
+            checked = Annotated[(checked, *info.metadata)]
+        fields[name] = (checked | None, Field(None, description=info.description))
+    return fields
+
+
+if TYPE_CHECKING:
+
+    class VenueSettings(_VenueTable):
+        """`_VenueTable` plus one optional field per `Policy` field (built below)."""
+
+else:
+    VenueSettings = create_model(
+        "VenueSettings", __base__=_VenueTable, __doc__=_VenueTable.__doc__, **_overrides(Policy)
+    )
 
 
 #: what a consumer's queue does when the consumer falls behind (see core/publisher.py)
@@ -195,6 +206,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
+    @property
+    def default_policy(self) -> Policy:
+        """`[defaults]` alone: the policy of engine-wide tasks (status board, HTTP)."""
+        return Policy(**self.defaults.model_dump(include=set(POLICY_FIELDS)))
+
     def policy_for(self, venue: str) -> Policy:
         """Defaults overlaid with the venue table's non-null policy fields."""
         base = self.defaults.model_dump(include=set(POLICY_FIELDS))
@@ -210,7 +226,7 @@ class Settings(BaseSettings):
         try:
             return Policy(**base)
         except ValidationError as exc:
-            raise ConfigError(_one_line(exc, prefix=f"venues.{venue}")) from None
+            raise ConfigError(one_line(exc, prefix=f"venues.{venue}")) from None
 
     def symbols_for(self, venue: str) -> tuple[str, ...]:
         table = self.venues.get(venue)
@@ -219,10 +235,11 @@ class Settings(BaseSettings):
         return self.defaults.symbols
 
 
-def _one_line(
+def one_line(
     exc: ValidationError, *, prefix: str = "", env: Mapping[str, str] | None = None
 ) -> str:
-    """The first validation error as `field = value: what is allowed (source)`."""
+    """The first validation error as `field = value: what is allowed (source)`: the one
+    line every configuration error is reported as."""
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"])
     if prefix:
@@ -261,7 +278,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     try:
         return cls()
     except ValidationError as exc:
-        raise ConfigError(_one_line(exc, env=os.environ)) from None
+        raise ConfigError(one_line(exc, env=os.environ)) from None
     except ValueError as exc:  # TOML syntax errors arrive as tomllib.TOMLDecodeError
         raise ConfigError(f"config error: {toml_path}: {exc}") from None
 

@@ -125,13 +125,15 @@ class Poller:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
-            wait = rt.policy.funding_poll_s
+            retry_after: float | None = None
             for request in self.requests:
                 retry_after = await self.poll_once(request)
                 if retry_after is not None:
-                    wait = max(wait, min(retry_after, RETRY_AFTER_MAX_S))
                     break  # the venue asked us to back off: the rest of this round waits too
-            await asyncio.sleep(max(0.0, wait - (loop.time() - started)))
+            wait = rt.policy.funding_poll_s - (loop.time() - started)
+            if retry_after is not None:  # counted from the answer, as Retry-After means
+                wait = max(wait, min(retry_after, RETRY_AFTER_MAX_S))
+            await asyncio.sleep(max(0.0, wait))
 
     async def poll_once(self, request: RestRequest) -> float | None:
         """One poll; returns the venue's Retry-After when it asked for one."""

@@ -171,7 +171,7 @@ class SoakObserver:
             not_live = obs.seconds_not_live + (
                 0.0 if obs.down_since is None else now - obs.down_since
             )
-            policy = self.engine.adapters[name].ctx.policy
+            policy = self.engine.policies[name]
             bound = (
                 policy.stale_after_s
                 + policy.backoff_initial_s * (1 + policy.backoff_jitter)

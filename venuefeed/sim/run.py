@@ -92,10 +92,8 @@ class SimRun:
         assert self.engine is not None
         return 5.0 + max(
             (
-                a.ctx.policy.stale_after_s
-                + a.ctx.policy.backoff_max_s
-                + a.ctx.policy.connect_timeout_s
-                for a in self.engine.adapters.values()
+                p.stale_after_s + p.backoff_max_s + p.connect_timeout_s
+                for p in self.engine.policies.values()
             ),
             default=0.0,
         )

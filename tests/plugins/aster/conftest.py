@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from venuefeed.core.adapter import VenueContext
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.aster.adapter import AsterAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -51,7 +50,6 @@ def make_ctx(**options: Any) -> VenueContext:
         symbols=("BTC", "ETH"),
         ws_url="wss://x/ws",
         rest_url="https://x",
-        policy=Policy(),
         options=options,
     )
 

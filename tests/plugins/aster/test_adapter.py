@@ -151,9 +151,8 @@ def test_connections_one_subscribe_message(adapter: AsterAdapter) -> None:
 )
 def test_connection_url_comes_from_ctx(ws_url: str, expected: str) -> None:
     from venuefeed.core.adapter import VenueContext
-    from venuefeed.core.settings import Policy
 
-    ctx = VenueContext("aster", ("BTC",), ws_url, "https://x", Policy())
+    ctx = VenueContext("aster", ("BTC",), ws_url, "https://x")
     a = AsterAdapter(ctx)
     (conn,) = a.connections([a.resolve("BTC")])
     assert conn.url == expected
@@ -199,7 +198,7 @@ def test_depth_speed_option(make_ctx: Any) -> None:
         {"depth_speed_ms": 200},
         {"depth_speed_ms": True},
         {"default_funding_interval_h": 0},
-        {"default_funding_interval_h": "8"},
+        {"default_funding_interval_h": "eight"},
         {"max_lifetime_s": -1},
         {"subscribe_via": "both"},
         {"quote": ""},

@@ -454,7 +454,6 @@ def test_wrong_typed_fields_raise_only_parse_error(
 @given(st.text(max_size=200))
 def test_random_text_raises_only_parse_error(text: str) -> None:
     from venuefeed.core.adapter import VenueContext
-    from venuefeed.core.settings import Policy
 
     a = AsterAdapter(
         VenueContext(
@@ -462,7 +461,6 @@ def test_random_text_raises_only_parse_error(text: str) -> None:
             symbols=("BTC",),
             ws_url="wss://x/ws",
             rest_url="https://x",
-            policy=Policy(),
         )
     )
     a.resolve("BTC")
@@ -490,12 +488,9 @@ def test_random_payloads_raise_only_parse_error(
     kind: str, fields: dict[str, Any], wrapped: bool
 ) -> None:
     from venuefeed.core.adapter import VenueContext
-    from venuefeed.core.settings import Policy
 
     a = AsterAdapter(
-        VenueContext(
-            name="aster", symbols=("BTC",), ws_url="wss://x", rest_url="https://x", policy=Policy()
-        )
+        VenueContext(name="aster", symbols=("BTC",), ws_url="wss://x", rest_url="https://x")
     )
     a.resolve("BTC")
     data = {"e": kind, **fields}

@@ -19,7 +19,6 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.errors import ConfigError, ParseError, UnknownSymbolError
 from venuefeed.core.events import Funding, Mark
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.extended import venuefeed_register_venues
 from venuefeed.plugins.extended.adapter import ExtendedAdapter
 
@@ -37,7 +36,6 @@ def ctx(ws_url: str = "wss://x/ws", **options: Any) -> VenueContext:
         symbols=("BTC", "ETH"),
         ws_url=ws_url,
         rest_url="https://x",
-        policy=Policy(),
         options=options,
     )
 
@@ -200,7 +198,7 @@ def test_options_choose_streams_and_user_agent() -> None:
         {"streams": 5},
         {"user_agent": ""},
         {"user_agent": 7},
-        {"include_deleverage": "yes"},
+        {"include_deleverage": "maybe"},
     ],
 )
 def test_bad_options_are_config_errors(options: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from venuefeed.core.engine import Engine
 from venuefeed.core.events import Bbo, Book, Event, Funding, Mark, Status, Trade
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.publisher import Subscription
-from venuefeed.core.settings import Policy, Settings
+from venuefeed.core.settings import Settings
 from venuefeed.plugins.extended.adapter import ExtendedAdapter
 from venuefeed.plugins.extended.sim import ExtendedSim, ExtendedStream
 from venuefeed.sim import SimRequest, SyntheticMarket
@@ -187,7 +187,6 @@ def adapter() -> ExtendedAdapter:
         symbols=("BTC",),
         ws_url="ws://x",
         rest_url="http://x",
-        policy=Policy(),
         options={},
     )
     sim = ExtendedSim({"BTC": SyntheticMarket("BTC")})

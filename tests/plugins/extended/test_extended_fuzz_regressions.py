@@ -14,7 +14,6 @@ import pytest
 from venuefeed.core.adapter import VenueContext
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Trade
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.extended.adapter import ExtendedAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -28,7 +27,6 @@ def adapter() -> ExtendedAdapter:
         symbols=("BTC",),
         ws_url="wss://x/ws",
         rest_url="https://x",
-        policy=Policy(),
     )
     adapter = ExtendedAdapter(ctx)
     (init,) = adapter.init_requests()

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from venuefeed.core.adapter import BookDelta, BookSnapshot, VenueContext, VenueNotice
 from venuefeed.core.errors import MalformedFrame, ParseError, UnknownFrame
 from venuefeed.core.events import Funding, Mark, Trade
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.extended.adapter import ExtendedAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -39,7 +38,6 @@ def make(**options: Any) -> ExtendedAdapter:
         symbols=("BTC", "ETH"),
         ws_url="wss://x/ws",
         rest_url="https://x",
-        policy=Policy(),
         options=options,
     )
     adapter = ExtendedAdapter(ctx)

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from venuefeed.core.adapter import VenueContext
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.hyperliquid.adapter import HyperliquidAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -42,7 +41,6 @@ def new_adapter(rest_body: Callable[[str], Any]) -> Callable[..., HyperliquidAda
             symbols=("BTC", "ETH"),
             ws_url="wss://x/ws",
             rest_url="https://x",
-            policy=Policy(),
             options=options,
         )
         adapter = HyperliquidAdapter(ctx)

@@ -19,7 +19,6 @@ from venuefeed.core.codec import encode_json
 from venuefeed.core.errors import ConfigError, MalformedFrame, UnknownSymbolError
 from venuefeed.core.events import Funding, Mark
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.hyperliquid import venuefeed_register_venues
 from venuefeed.plugins.hyperliquid.adapter import HyperliquidAdapter
 
@@ -50,7 +49,6 @@ def bare_adapter(**options: Any) -> HyperliquidAdapter:
         symbols=("BTC", "ETH"),
         ws_url="ws://127.0.0.1:8765/ws",
         rest_url="http://127.0.0.1:8766",
-        policy=Policy(),
         options=options,
     )
     return HyperliquidAdapter(ctx)
@@ -82,8 +80,8 @@ def test_unknown_option_is_a_config_error() -> None:
 
 
 def test_fast_book_option_must_be_a_bool() -> None:
-    with pytest.raises(ConfigError, match="l2book_fast = 'yes'"):
-        bare_adapter(l2book_fast="yes")
+    with pytest.raises(ConfigError, match="l2book_fast = 'maybe'"):
+        bare_adapter(l2book_fast="maybe")
 
 
 # -- symbols -------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from venuefeed.core.adapter import Ack, BookSnapshot, Pong, VenueContext, VenueNotice
 from venuefeed.core.errors import MalformedFrame, ParseError, UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.hyperliquid.adapter import HyperliquidAdapter
 
 HOUR = 3_600_000
@@ -401,9 +400,7 @@ def test_next_funding_matches_real_hourly_settlements(
 
 def fresh_adapter() -> HyperliquidAdapter:
     """For hypothesis tests, which cannot take function-scoped fixtures; parse needs no meta."""
-    ctx = VenueContext(
-        name="hyperliquid", symbols=(), ws_url="wss://x/ws", rest_url="https://x", policy=Policy()
-    )
+    ctx = VenueContext(name="hyperliquid", symbols=(), ws_url="wss://x/ws", rest_url="https://x")
     return HyperliquidAdapter(ctx)
 
 

@@ -8,7 +8,7 @@ from venuefeed.core.adapter import Ack, Reply, VenueContext, VenueNotice
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Bbo, Book, Funding, Mark, Status, Trade
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.settings import Policy, Settings
+from venuefeed.core.settings import Settings
 from venuefeed.plugins.lighter.adapter import LighterAdapter
 from venuefeed.plugins.lighter.sim import NONCE_BASE, LighterSim, nonce
 from venuefeed.sim import SimRequest
@@ -159,7 +159,7 @@ def test_sim_control_frames_parse_as_the_venue_documents():
     markets = {"BTC": SyntheticMarket("BTC"), "ETH": SyntheticMarket("ETH")}
     sim = LighterSim(markets)
     session = sim.session("/stream", {})
-    ctx = VenueContext("lighter", ("BTC", "ETH"), "ws://x/stream", "http://x", Policy())
+    ctx = VenueContext("lighter", ("BTC", "ETH"), "ws://x/stream", "http://x")
     adapter = LighterAdapter(ctx)
     (init,) = adapter.init_requests()
     init.parse(sim.rest(SimRequest("GET", "/api/v1/orderBooks")).body, 0)

@@ -34,7 +34,6 @@ from venuefeed.core.errors import (
 )
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.lighter import venuefeed_register_venues
 from venuefeed.plugins.lighter.adapter import LighterAdapter
 
@@ -69,7 +68,6 @@ def make(options: dict[str, Any] | None = None, *, init: bool = True) -> Lighter
         symbols=("BTC", "ETH"),
         ws_url="wss://x/ws",
         rest_url="https://x",
-        policy=Policy(),
         options=options or {},
     )
     adapter = LighterAdapter(ctx)
@@ -214,7 +212,7 @@ def test_connections_split_by_channel_budget() -> None:
     assert {s.instrument for s in conns[1].streams} == {"0"}
 
 
-@pytest.mark.parametrize("bad", [0, 3, "40", 4.5, True])
+@pytest.mark.parametrize("bad", [0, 3, "forty", 4.5, True])
 def test_bad_channel_budget_is_a_config_error(bad: Any) -> None:
     with pytest.raises(ConfigError, match="max_channels_per_connection"):
         make({"max_channels_per_connection": bad}, init=False)

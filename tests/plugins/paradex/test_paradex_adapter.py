@@ -22,7 +22,6 @@ from venuefeed.core.adapter import (
 from venuefeed.core.codec import encode_json
 from venuefeed.core.errors import ConfigError, MalformedFrame, UnknownSymbolError
 from venuefeed.core.events import Funding, Mark
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -38,7 +37,6 @@ def make(options: dict[str, Any] | None = None, ws_url: str = "wss://x/ws") -> P
         symbols=("BTC", "ETH"),
         ws_url=ws_url,
         rest_url="https://x",
-        policy=Policy(),
         options=options or {},
     )
     return ParadexAdapter(ctx)

@@ -18,7 +18,6 @@ from venuefeed.core.adapter import VenueContext
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Bbo, Mark
 from venuefeed.core.sanity import check_results
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -33,7 +32,6 @@ def adapter() -> ParadexAdapter:
         symbols=("BTC",),
         ws_url="wss://x/ws",
         rest_url="https://x",
-        policy=Policy(),
     )
     adapter = ParadexAdapter(ctx)
     (request,) = adapter.init_requests()

@@ -12,7 +12,6 @@ import pytest
 
 from venuefeed.core.adapter import Instrument, VenueContext
 from venuefeed.core.errors import MalformedFrame, ParseError
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -25,7 +24,6 @@ def make(options: dict[str, Any] | None = None) -> ParadexAdapter:
         symbols=("BTC", "ETH"),
         ws_url="wss://x/ws",
         rest_url="https://x",
-        policy=Policy(),
         options=options or {},
     )
     adapter = ParadexAdapter(ctx)

@@ -18,7 +18,6 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.errors import MalformedFrame, UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -35,7 +34,6 @@ def make(options: dict[str, Any] | None = None) -> ParadexAdapter:
         symbols=("BTC", "ETH"),
         ws_url="wss://x/ws",
         rest_url="https://x",
-        policy=Policy(),
         options=options or {},
     )
     adapter = ParadexAdapter(ctx)

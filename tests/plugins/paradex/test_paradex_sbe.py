@@ -13,7 +13,6 @@ import pytest
 from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot, VenueContext
 from venuefeed.core.errors import MalformedFrame, ParseError, UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
-from venuefeed.core.settings import Policy
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
 RECV = 1_800_000_000_000
@@ -26,7 +25,6 @@ def make() -> ParadexAdapter:
         symbols=("BTC", "ETH"),
         ws_url="wss://x/ws",
         rest_url="https://x",
-        policy=Policy(),
     )
     adapter = ParadexAdapter(ctx)
     (request,) = adapter.init_requests()

@@ -87,12 +87,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
+from pydantic import Field, StringConstraints
 
 from venuefeed.core.adapter import (
     Ack,
+    AdapterOptions,
     BookDelta,
     BookSnapshot,
     ConnectionSpec,
@@ -109,7 +111,6 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.codec import decode_json
 from venuefeed.core.errors import (
-    ConfigError,
     MalformedFrame,
     ParseError,
     UnknownFrame,
@@ -145,13 +146,22 @@ _DEPTH_SUFFIX = {100: "@depth@100ms", 250: "@depth", 500: "@depth@500ms"}
 #: deepest REST snapshot: the bridge rule needs the snapshot to cover the buffered deltas.
 SNAPSHOT_LIMIT = "1000"
 
-_DEFAULTS: Mapping[str, Any] = {
-    "quote": "USDT",
-    "depth_speed_ms": 100,
-    "default_funding_interval_h": 8.0,
-    "max_lifetime_s": 23 * 3600.0,
-    "subscribe_via": "message",
-}
+
+class AsterOptions(AdapterOptions):
+    """`[venues.aster.options]`."""
+
+    #: quote asset of the perpetuals to stream (`BTC` -> `BTCUSDT`)
+    quote: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1)] = (
+        "USDT"
+    )
+    #: diff-depth push speed in ms
+    depth_speed_ms: Literal[100, 250, 500] = 100
+    #: funding interval of symbols `fundingInfo` does not list (UNCONFIRMED, see above)
+    default_funding_interval_h: float = Field(8.0, gt=0)
+    #: rotate connections before the venue's 24 h cutoff
+    max_lifetime_s: float = Field(23 * 3600.0, gt=0)
+    #: subscribe with SUBSCRIBE messages, or name the streams in the URL
+    subscribe_via: Literal["message", "url"] = "message"
 
 
 class AsterAdapter(VenueAdapter):
@@ -161,19 +171,20 @@ class AsterAdapter(VenueAdapter):
     default_ws_url: ClassVar[str] = "wss://fstream.asterdex.com"
     default_rest_url: ClassVar[str] = "https://fapi.asterdex.com"
     heartbeat: ClassVar[Heartbeat] = Heartbeat(ping=None)
-    continuity: ClassVar[Continuity] = Continuity.PREV_LINK
-    resync: ClassVar[Resync] = Resync.REST_SNAPSHOT
+    continuity = Continuity.PREV_LINK
+    resync = Resync.REST_SNAPSHOT
     bbo_from_book: ClassVar[bool] = False
     simulator: ClassVar[str | None] = "venuefeed.plugins.aster.sim:AsterSim"
+    Options: ClassVar[type[AdapterOptions]] = AsterOptions
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
-        opts = _options(ctx)
-        self._quote: str = opts["quote"]
-        self._depth_suffix: str = _DEPTH_SUFFIX[opts["depth_speed_ms"]]
-        self._default_interval_h: float = opts["default_funding_interval_h"]
-        self._max_lifetime_s: float = opts["max_lifetime_s"]
-        self._subscribe_via: str = opts["subscribe_via"]
+        opts = AsterOptions.of(ctx)
+        self._quote: str = opts.quote
+        self._depth_suffix: str = _DEPTH_SUFFIX[opts.depth_speed_ms]
+        self._default_interval_h: float = opts.default_funding_interval_h
+        self._max_lifetime_s: float = opts.max_lifetime_s
+        self._subscribe_via: str = opts.subscribe_via
         #: trading perpetuals by native id, from exchangeInfo (None until init ran).
         self._markets: dict[str, MarketInfo] | None = None
         #: funding interval in hours by native id, from fundingInfo.
@@ -522,33 +533,3 @@ def _base_of(native: str, quote: str, markets: Mapping[str, MarketInfo] | None) 
     if market is not None and market.baseAsset:
         return market.baseAsset.upper()
     return native
-
-
-def _options(ctx: VenueContext) -> dict[str, Any]:
-    """Validated `[venues.aster.options]`, so a typo stops start-up with one clear line."""
-    unknown = sorted(set(ctx.options) - set(_DEFAULTS))
-    if unknown:
-        raise ConfigError(
-            f"config error: venues.{ctx.name}.options: unknown option(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(_DEFAULTS))}"
-        )
-    opts = {**_DEFAULTS, **ctx.options}
-
-    def bad(key: str, allowed: str) -> ConfigError:
-        return ConfigError(
-            f"config error: venues.{ctx.name}.options.{key} = {opts[key]!r}: {allowed}"
-        )
-
-    if not isinstance(opts["quote"], str) or not opts["quote"].strip():
-        raise bad("quote", "expected a quote asset such as 'USDT'")
-    opts["quote"] = opts["quote"].strip().upper()
-    if opts["depth_speed_ms"] not in _DEPTH_SUFFIX or isinstance(opts["depth_speed_ms"], bool):
-        raise bad("depth_speed_ms", "expected 100, 250 or 500")
-    for key in ("default_funding_interval_h", "max_lifetime_s"):
-        value = opts[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise bad(key, "expected a positive number")
-        opts[key] = float(value)
-    if opts["subscribe_via"] not in ("message", "url"):
-        raise bad("subscribe_via", "expected 'message' or 'url'")
-    return opts

@@ -90,11 +90,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
+
+from pydantic import Field, StringConstraints, field_validator
 
 from venuefeed import __version__
 from venuefeed.core.adapter import (
+    AdapterOptions,
     ConnectionSpec,
     Continuity,
     Heartbeat,
@@ -107,7 +110,7 @@ from venuefeed.core.adapter import (
     VenueAdapter,
     VenueContext,
 )
-from venuefeed.core.errors import ConfigError, UnknownSymbolError
+from venuefeed.core.errors import UnknownSymbolError
 from venuefeed.plugins.extended.parse import FrameParser, parse_markets, parse_stats
 
 #: stream kind -> (v1 path segment, quiet). Trades can pause for minutes on a calm
@@ -121,6 +124,34 @@ _STREAMS: dict[StreamKind, tuple[str, bool]] = {
 }
 
 
+class ExtendedOptions(AdapterOptions):
+    """`[venues.extended.options]`."""
+
+    #: the venue's WAF refuses requests without a User-Agent
+    user_agent: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = (
+        f"venuefeed/{__version__}"
+    )
+    #: which of the four v1 streams to open per market (one socket each)
+    streams: Annotated[list[StreamKind], Field(min_length=1)] = Field(
+        default_factory=lambda: list(_STREAMS)
+    )
+    #: publish DELEVERAGE fills as trades too
+    include_deleverage: bool = False
+
+    @field_validator("streams", mode="before")
+    @classmethod
+    def _one_stream(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # streams = "mark" is one
+
+    @field_validator("streams")
+    @classmethod
+    def _v1_streams(cls, value: list[StreamKind]) -> list[StreamKind]:
+        unknown = [k for k in value if k not in _STREAMS]
+        if unknown:
+            raise ValueError(f"expected a list drawn from {', '.join(_STREAMS)}")
+        return list(dict.fromkeys(value))
+
+
 class ExtendedAdapter(VenueAdapter):
     """Extended's v1 public streams: one websocket per stream and market."""
 
@@ -130,28 +161,18 @@ class ExtendedAdapter(VenueAdapter):
     )
     default_rest_url: ClassVar[str] = "https://api.starknet.extended.exchange/api/v1"
     heartbeat: ClassVar[Heartbeat] = Heartbeat(ping=None)
-    continuity: ClassVar[Continuity] = Continuity.SEQ_INCREMENT
-    resync: ClassVar[Resync] = Resync.RECONNECT
+    continuity = Continuity.SEQ_INCREMENT
+    resync = Resync.RECONNECT
     bbo_from_book: ClassVar[bool] = True
     simulator: ClassVar[str | None] = "venuefeed.plugins.extended.sim:ExtendedSim"
+    Options: ClassVar[type[AdapterOptions]] = ExtendedOptions
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
-        options = ctx.options
-        user_agent = options.get("user_agent", f"venuefeed/{__version__}")
-        if not isinstance(user_agent, str) or not user_agent.strip():
-            raise ConfigError(
-                f"config error: venues.{ctx.name}.options.user_agent = {user_agent!r}: "
-                "must be a non-empty string (Extended blocks requests without a User-Agent)"
-            )
-        self._headers: Mapping[str, str] = {"User-Agent": user_agent}
-        self._kinds = _stream_kinds(ctx.name, options.get("streams", list(_STREAMS)))
-        include_deleverage = options.get("include_deleverage", False)
-        if not isinstance(include_deleverage, bool):
-            raise ConfigError(
-                f"config error: venues.{ctx.name}.options.include_deleverage = "
-                f"{include_deleverage!r}: must be true or false"
-            )
+        options = ExtendedOptions.of(ctx)
+        self._headers: Mapping[str, str] = {"User-Agent": options.user_agent}
+        self._kinds: tuple[StreamKind, ...] = tuple(options.streams)
+        include_deleverage = options.include_deleverage
         #: market name -> base asset, for every market the venue lists.
         self._bases: dict[str, str] = {}
         #: base asset -> market name, preferring active USD markets.
@@ -228,21 +249,3 @@ class ExtendedAdapter(VenueAdapter):
             instrument=inst.instrument,
             recv_ms=recv_ms,
         )
-
-
-def _stream_kinds(venue: str, value: Any) -> tuple[StreamKind, ...]:
-    """Validate `options.streams`: which of the four v1 streams to open per market."""
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        value = [value]
-    kinds: list[StreamKind] = []
-    for item in value:
-        if item not in _STREAMS:
-            raise ConfigError(
-                f"config error: venues.{venue}.options.streams = {value!r}: "
-                f"expected a list drawn from {', '.join(_STREAMS)}"
-            )
-        if item not in kinds:
-            kinds.append(item)
-    if not kinds:
-        raise ConfigError(f"config error: venues.{venue}.options.streams is empty")
-    return tuple(kinds)

@@ -101,6 +101,7 @@ import msgspec
 
 from venuefeed.core.adapter import (
     Ack,
+    AdapterOptions,
     BookSnapshot,
     ConnectionSpec,
     Continuity,
@@ -117,7 +118,7 @@ from venuefeed.core.adapter import (
     VenueNotice,
 )
 from venuefeed.core.codec import decode_json, encode_json
-from venuefeed.core.errors import ConfigError, MalformedFrame, UnknownFrame, UnknownSymbolError
+from venuefeed.core.errors import MalformedFrame, UnknownFrame, UnknownSymbolError
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
 from venuefeed.plugins.hyperliquid.wire import (
     FRAME_DECODER,
@@ -150,7 +151,13 @@ _ERROR_CODES: Final = (
     ("Invalid subscription", "invalid_subscription"),
 )
 _HARMLESS_ERRORS: Final = ("Already subscribed", "Already unsubscribed")
-_OPTIONS: Final = frozenset({"l2book_fast"})
+
+
+class HyperliquidOptions(AdapterOptions):
+    """`[venues.hyperliquid.options]`."""
+
+    #: the fast book: 5 levels about every 0.5 s instead of 20 levels (see the docstring)
+    l2book_fast: bool = False
 
 
 class HyperliquidAdapter(VenueAdapter):
@@ -160,28 +167,17 @@ class HyperliquidAdapter(VenueAdapter):
     default_ws_url: ClassVar[str] = "wss://api.hyperliquid.xyz/ws"
     default_rest_url: ClassVar[str] = "https://api.hyperliquid.xyz"
     heartbeat: ClassVar[Heartbeat] = Heartbeat(ping={"method": "ping"})
-    continuity: ClassVar[Continuity] = Continuity.SNAPSHOTS
+    continuity = Continuity.SNAPSHOTS
     # Nothing chains between snapshots, so the core never finds a gap to resync; should it
     # ask anyway, a reconnect re-subscribes and the next snapshot heals the book.
-    resync: ClassVar[Resync] = Resync.RECONNECT
+    resync = Resync.RECONNECT
     bbo_from_book: ClassVar[bool] = False
     simulator: ClassVar[str | None] = "venuefeed.plugins.hyperliquid.sim:HyperliquidSim"
+    Options: ClassVar[type[AdapterOptions]] = HyperliquidOptions
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
-        unknown = set(ctx.options) - _OPTIONS
-        if unknown:
-            raise ConfigError(
-                f"config error: venues.{ctx.name}.options: unknown option(s) "
-                f"{', '.join(sorted(unknown))}; known: {', '.join(sorted(_OPTIONS))}"
-            )
-        fast = ctx.options.get("l2book_fast", False)
-        if not isinstance(fast, bool):
-            raise ConfigError(
-                f"config error: venues.{ctx.name}.options.l2book_fast = {fast!r}: "
-                "expected true or false"
-            )
-        self._fast_book = fast
+        self._fast_book = HyperliquidOptions.of(ctx).l2book_fast
         self._venue = ctx.name
         #: exact names of the listed (not delisted) perps of the first dex.
         self._coins: frozenset[str] = frozenset()

@@ -95,8 +95,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from venuefeed.core.adapter import (
     Ack,
+    AdapterOptions,
     BookDelta,
     BookSnapshot,
     ConnectionSpec,
@@ -116,7 +119,6 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.codec import decode_typed, integer, num
 from venuefeed.core.errors import (
-    ConfigError,
     MalformedFrame,
     UnknownFrame,
     UnknownSymbolError,
@@ -147,6 +149,17 @@ _PONG: dict[str, str] = {"type": "pong"}
 Handler = Callable[[wire.Frame, int], Sequence[Parsed]]
 
 
+class LighterOptions(AdapterOptions):
+    """`[venues.lighter.options]`."""
+
+    #: publish the recent trades `subscribed/trade` replays (see the docstring)
+    replay_trade_snapshot: bool = False
+    #: poll `/api/v1/funding-rates` besides the websocket's market_stats
+    poll_funding: bool = True
+    #: subscriptions per connection (one market takes one per channel)
+    max_channels_per_connection: int = Field(40, ge=len(_CHANNELS))
+
+
 class LighterAdapter(VenueAdapter):
     """Declarative Lighter adapter; `parse` is the hot path and keeps no I/O."""
 
@@ -154,18 +167,19 @@ class LighterAdapter(VenueAdapter):
     default_ws_url: ClassVar[str] = "wss://mainnet.zklighter.elliot.ai/stream"
     default_rest_url: ClassVar[str] = "https://mainnet.zklighter.elliot.ai"
     heartbeat: ClassVar[Heartbeat] = Heartbeat(ping={"type": "ping"})
-    continuity: ClassVar[Continuity] = Continuity.PREV_LINK
-    resync: ClassVar[Resync] = Resync.RESUBSCRIBE
+    continuity = Continuity.PREV_LINK
+    resync = Resync.RESUBSCRIBE
     bbo_from_book: ClassVar[bool] = False
     simulator: ClassVar[str | None] = "venuefeed.plugins.lighter.sim:LighterSim"
+    Options: ClassVar[type[AdapterOptions]] = LighterOptions
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
         self._venue = ctx.name
-        options = ctx.options
-        self._replay_trades = bool(options.get("replay_trade_snapshot", False))
-        self._poll_funding = bool(options.get("poll_funding", True))
-        self._max_channels = _int_option(options, "max_channels_per_connection", 40, ctx.name)
+        options = LighterOptions.of(ctx)
+        self._replay_trades = options.replay_trade_snapshot
+        self._poll_funding = options.poll_funding
+        self._max_channels = options.max_channels_per_connection
         #: market id -> base symbol, and upper-case base symbol -> market id (perps only)
         self._symbol_of: dict[str, str] = {}
         self._id_of: dict[str, str] = {}
@@ -550,16 +564,6 @@ def _stream_in(message: str) -> str | None:
     if match is None or match.group(2) == "all":
         return None
     return f"{_KIND_OF_CHANNEL[match.group(1)]}:{match.group(2)}"
-
-
-def _int_option(options: Mapping[str, Any], key: str, default: int, venue: str) -> int:
-    value = options.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < len(_CHANNELS):
-        raise ConfigError(
-            f"config error: venues.{venue}.options.{key} = {value!r}: "
-            f"expected an integer >= {len(_CHANNELS)}"
-        )
-    return value
 
 
 def _rest_list(body: Any, key: str) -> Iterable[Any]:

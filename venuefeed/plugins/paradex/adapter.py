@@ -77,12 +77,15 @@ Funding (PDX-docs fern/pages/risk-system/funding-mechanism.mdx and the field des
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+
+from pydantic import field_validator
 
 from venuefeed.core.adapter import (
     Ack,
+    AdapterOptions,
     BookDelta,
     BookSnapshot,
     ConnectionSpec,
@@ -100,7 +103,6 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.codec import decode_json, integer, num
 from venuefeed.core.errors import (
-    ConfigError,
     MalformedFrame,
     ParseError,
     UnknownFrame,
@@ -112,10 +114,25 @@ from venuefeed.plugins.paradex import sbe, values
 #: funding period assumed when neither the frame nor GET /markets gives one.
 DEFAULT_FUNDING_PERIOD_H = 8.0
 
-_ENCODINGS = ("sbe", "json")
-_BOOK_FEEDS = ("snapshot", "deltas")
-_BOOK_REFRESH = ("100ms", "50ms")
-_SBE_VERSIONS = (1, 0)
+
+class ParadexOptions(AdapterOptions):
+    """`[venues.paradex.options]`."""
+
+    #: public data is SBE binary since 2026-09-21; "json" for the legacy socket
+    encoding: Literal["sbe", "json"] = "sbe"
+    #: "snapshot": full top-15 every push; "deltas": snapshot + seq_no deltas
+    book_feed: Literal["snapshot", "deltas"] = "snapshot"
+    #: snapshot cadence
+    book_refresh: Literal["100ms", "50ms"] = "100ms"
+    sbe_schema_version: Literal[1, 0] = 1
+
+    @field_validator("sbe_schema_version", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # `true` is not a schema version
+            raise ValueError("expected 1 or 0")
+        return value
+
 
 _JSON_SIDES: dict[str, Side] = {"BUY": "buy", "SELL": "sell"}
 #: first bytes of a JSON text frame that arrived as bytes.
@@ -149,22 +166,22 @@ class ParadexAdapter(VenueAdapter):
     default_ws_url: ClassVar[str] = "wss://ws-public.api.prod.paradex.trade/v1"
     default_rest_url: ClassVar[str] = "https://api.prod.paradex.trade/v1"
     heartbeat: ClassVar[Heartbeat] = Heartbeat(ping=None)
-    continuity: ClassVar[Continuity] = Continuity.SNAPSHOTS
-    resync: ClassVar[Resync] = Resync.RESUBSCRIBE
+    continuity = Continuity.SNAPSHOTS
+    resync = Resync.RESUBSCRIBE
     bbo_from_book: ClassVar[bool] = False
     simulator: ClassVar[str | None] = "venuefeed.plugins.paradex.sim:ParadexSim"
+    Options: ClassVar[type[AdapterOptions]] = ParadexOptions
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
-        options = ctx.options
-        self.encoding: str = _option(options, "encoding", _ENCODINGS)
-        self.book_feed: str = _option(options, "book_feed", _BOOK_FEEDS)
-        self.book_refresh: str = _option(options, "book_refresh", _BOOK_REFRESH)
-        self.sbe_version: int = _option(options, "sbe_schema_version", _SBE_VERSIONS)
+        options = ParadexOptions.of(ctx)
+        self.encoding: str = options.encoding
+        self.book_feed: str = options.book_feed
+        self.book_refresh: str = options.book_refresh
+        self.sbe_version: int = options.sbe_schema_version
         if self.book_feed == "deltas":
-            # Continuity is declared on the class, but the deltas feed chains seq_no while the
-            # default snapshot feed has nothing to chain: this instance says so itself.
-            self.__dict__["continuity"] = Continuity.SEQ_INCREMENT
+            # the deltas feed chains seq_no; the default snapshot feed has nothing to chain
+            self.continuity = Continuity.SEQ_INCREMENT
         self._venue = ctx.name
         self._markets: dict[str, _Market] = {}
         self._lookup: dict[str, str] = {}  # upper-case base or market id -> market id
@@ -665,17 +682,6 @@ def _sbe_heartbeat(buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
 def _sbe_subscribed(buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
     """Reserved binary ack (acks are JSON today); harmless if it ever arrives."""
     return (Ack("sbe subscribed"),)
-
-
-def _option(options: Mapping[str, Any], key: str, allowed: tuple[Any, ...]) -> Any:
-    """One venue option, defaulting to the first allowed value; anything else is a config error."""
-    value = options.get(key, allowed[0])
-    if isinstance(value, bool) or value not in allowed:
-        choices = ", ".join(repr(a) for a in allowed)
-        raise ConfigError(
-            f"config error: venues.paradex.options.{key} = {value!r}: expected one of {choices}"
-        )
-    return value
 
 
 def _text(value: Any, what: str) -> str:
