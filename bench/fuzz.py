@@ -8,7 +8,7 @@ followed by N seeded mutants of them (`bench.mutate`). Per venue it reports:
 - parse errors: frames rejected with the project's `ParseError`, as they should be;
 - crashes: any other exception out of `parse`, or a result that breaks the adapter
   contract. In production each one restarts the connection task;
-- impossible values: results the core's last gate (`venuefeed.core.sanity`) rejects. The
+- impossible values: results the core's last gate (`venuefeed.core.publishing.sanity`) rejects. The
   gate keeps them from consumers, but a plugin that lets them through has a hole.
 
 The first few findings of each kind are written to `--out` with the frame that caused them
@@ -45,7 +45,7 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.errors import ParseError
 from venuefeed.core.events import Event, encode_json
-from venuefeed.core.sanity import ImpossibleValue, check_results
+from venuefeed.core.publishing.sanity import ImpossibleValue, check_results
 
 FindingKind = Literal["crash", "impossible"]
 

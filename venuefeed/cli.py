@@ -191,7 +191,7 @@ async def _run(
         if target:
             consumer = tg.create_task(JsonlSink(target).run(engine.events("sink")))
         elif engine.board is not None:
-            consumer = tg.create_task(run_view(engine.board))
+            consumer = tg.create_task(run_view(engine.status))
         else:
             consumer = tg.create_task(_print_status(engine.events("terminal")))
         stopper = tg.create_task(_wait_stop(signalled, duration))

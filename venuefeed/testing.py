@@ -41,7 +41,7 @@ from venuefeed.core.engine import Engine
 from venuefeed.core.events import Book, Event, Level, Status, Trade
 from venuefeed.core.hookspecs import hookimpl
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.publisher import Subscription
+from venuefeed.core.publishing.publisher import Subscription
 from venuefeed.core.settings import Settings
 from venuefeed.sim.chaos import ALL_FAULTS, ChaosInjector, ChaosProfile
 from venuefeed.sim.cluster import SimCluster

@@ -1,19 +1,19 @@
 """The live terminal view: per venue and symbol health at a glance, and a funding board.
 
-Rendered from `Board.snapshot()` a few times a second, never from the per-message path.
+Rendered from the engine's status document (`Engine.status()`: the health read model,
+prices and event rates) a few times a second, never from the per-message path.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-
-from venuefeed.core.board import Board
 
 _STYLE = {
     "live": "green",
@@ -89,10 +89,9 @@ def render(snapshot: dict[str, Any]) -> Group:
     return Group(health, funding)
 
 
-async def run_view(board: Board, console: Console | None = None) -> None:
+async def run_view(status: Callable[[], dict[str, Any]], console: Console | None = None) -> None:
     """Redraw until cancelled."""
-    with Live(render(board.snapshot()), console=console, refresh_per_second=REFRESH_PER_S) as live:
+    with Live(render(status()), console=console, refresh_per_second=REFRESH_PER_S) as live:
         while True:
             await asyncio.sleep(1 / REFRESH_PER_S)
-            board.update_rates()
-            live.update(render(board.snapshot()))
+            live.update(render(status()))

@@ -8,8 +8,8 @@ import pytest
 
 from venuefeed.core.errors import ConsumerClosedError, ConsumerTooSlowError
 from venuefeed.core.events import Book, Event, Gap, Mark, Status, Trade
-from venuefeed.core.metrics import Metrics
-from venuefeed.core.publisher import Publisher
+from venuefeed.core.observe.metrics import Metrics
+from venuefeed.core.publishing.publisher import Publisher
 from venuefeed.core.settings import ConsumerPolicy, EngineSettings
 
 

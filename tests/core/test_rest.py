@@ -12,8 +12,8 @@ from aiohttp import web
 
 from venuefeed.core.adapter import RestRequest
 from venuefeed.core.errors import RestError
-from venuefeed.core.rest import RestClient
 from venuefeed.core.settings import Policy
+from venuefeed.core.transport.rest import RestClient
 
 BODY = {"markets": [{"name": f"M{n}", "pad": "x" * 40} for n in range(60)]}  # ~3.8 KB
 

@@ -8,7 +8,7 @@ import pytest
 
 from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
-from venuefeed.core.sanity import ImpossibleValue, check_results
+from venuefeed.core.publishing.sanity import ImpossibleValue, check_results
 
 BASE = {"venue": "v", "symbol": "BTC", "instrument": "BTC", "ts_recv": 1}
 

@@ -10,7 +10,7 @@ import logging
 import pytest
 from harness import fake_host, make_settings
 
-from venuefeed.core.connection import ConnectionRunner
+from venuefeed.core.connection.runner import ConnectionRunner
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Book, Funding, Status
 
@@ -50,9 +50,8 @@ async def test_backoff_resets_after_a_stable_connection(fake_venue, engine_for, 
             delays.append((await next_matching(sub, is_status("backoff"))).delay_s)
         assert delays == [0.05, 0.1, 0.2, 0.4]  # grew, capped at backoff_max_s
         await next_matching(sub, is_status("live"))
-        conn: ConnectionRunner = engine.runners["fakex"].connections[0]
         async with asyncio.timeout(5):
-            while conn.backoff.attempt:  # stable_after_s of fresh data resets it
+            while attempts(engine):  # stable_after_s of fresh data resets it
                 await next_matching(sub, is_book())
         await venue.drop()
         after = await next_matching(sub, is_status("backoff"))
@@ -108,7 +107,7 @@ async def test_crashing_task_is_restarted_and_other_venue_keeps_streaming(
         original = getattr(ConnectionRunner, method)
 
         async def broken_once(self, ws):
-            if self.venue.name == "fakex" and not crashed.is_set():
+            if self.services.name == "fakex" and not crashed.is_set():
                 await asyncio.sleep(0.05)
                 crashed.set()
                 raise RuntimeError(f"{where} bug")
@@ -132,7 +131,7 @@ async def test_crashing_task_is_restarted_and_other_venue_keeps_streaming(
         assert "Traceback" in caplog.text or any(r.exc_info for r in caplog.records)
         venue_x.funding = {"rate": 0.0008, "h": 8}
         assert engine.metrics.value("task_restarts", venue="fakey") == 0
-        assert not any(s.state != "live" for s in engine.runners["fakey"].runtime.states.values())
+        assert not any(s.state != "live" for s in engine.runners["fakey"].services.states.values())
         if where in ("parser", "watchdog"):
             await venue_x.wait_connections(2)
         await next_matching(sub, lambda e: is_book("fakex")(e) and e.ts_recv > 0)
@@ -159,3 +158,8 @@ async def test_a_crashed_venue_runner_restarts_clean(
         await next_matching(sub, is_book())
         assert engine.metrics.value("task_restarts", venue="fakex", task="venue") == 1
         assert len(engine.runners["fakex"].connections) == 1
+
+
+def attempts(engine) -> int:
+    """The fakex connection's retry attempt count, from the health read model."""
+    return engine.health()["fakex"].connections[0].backoff_attempt

@@ -42,9 +42,8 @@ async def test_a_stable_session_clears_the_breakers_failures(fake_venue, engine_
         sub = engine.events()
         seen: list[Event] = []
         await next_matching(sub, status("live"), log=seen)
-        conn = engine.runners["fakex"].connections[0]
         async with asyncio.timeout(5):
-            while conn.backoff.attempt:  # the stable window passed
+            while attempts(engine):  # the stable window passed
                 await next_matching(sub, book(), log=seen)
         venue.drop_after_accept = 1
         await venue.drop()  # failure 1 after the reset ...
@@ -97,3 +96,8 @@ async def test_every_watched_kind_is_kept_fresh_by_its_own_data(
         stale = await next_matching(sub, status("stale"))
         assert stale.stream.startswith("trade:")
         assert asyncio.get_running_loop().time() - venue_trades_stop < 1.0
+
+
+def attempts(engine) -> int:
+    """The fakex connection's retry attempt count, from the health read model."""
+    return engine.health()["fakex"].connections[0].backoff_attempt

@@ -9,7 +9,7 @@ import aiohttp
 from rich.console import Console
 
 from venuefeed.core.events import Book, Status
-from venuefeed.core.logs import RateLimitedLog
+from venuefeed.core.observe.logs import RateLimitedLog
 from venuefeed.tui import render
 
 
@@ -39,9 +39,9 @@ async def test_endpoints_follow_a_stall_and_recovery(fake_venue, engine_for, nex
     venue, base = fake_venue
     engine = engine_for(base)
     engine.http_listen = "127.0.0.1:0"
-    from venuefeed.core.board import Board
+    from venuefeed.core.observe.board import Board
 
-    engine.board = Board(engine)
+    engine.board = Board()
     async with engine:
         port = engine.http.bound_port
         sub = engine.events()
@@ -86,19 +86,18 @@ async def test_endpoints_follow_a_stall_and_recovery(fake_venue, engine_for, nex
 async def test_terminal_view_renders_states_and_funding(fake_venue, engine_for, next_matching):
     _venue, base = fake_venue
     engine = engine_for(base)
-    from venuefeed.core.board import Board
+    from venuefeed.core.observe.board import Board
 
-    engine.board = board = Board(engine)
+    engine.board = board = Board()
     async with engine:
         sub = engine.events()
         await next_matching(sub, lambda e: e.kind == "funding")
         await next_matching(sub, lambda e: e.kind == "bbo")
         async with asyncio.timeout(5):
-            while not board.symbols:
+            while not board.prices():
                 await next_matching(sub, lambda e: e.kind == "bbo")
         console = Console(record=True, width=140)
-        board.update_rates()
-        console.print(render(board.snapshot()))
+        console.print(render(engine.status()))
         text = console.export_text()
     assert "fakex" in text and "ws:main" in text and "live" in text
     assert "+0.01000%" in text  # funding per hour: 0.0008 / 8 h = 0.0001 = 0.01 %

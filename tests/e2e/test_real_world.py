@@ -320,14 +320,14 @@ async def test_engine_start_failure_releases_what_it_built(
     from venuefeed.core import engine as engine_module
 
     built: list[Any] = []
-    real = engine_module.VenueSessions
+    real = engine_module.VenuePools
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         sessions = real(*args, **kwargs)
         built.append(sessions)
         return sessions
 
-    monkeypatch.setattr(engine_module, "VenueSessions", recording)
+    monkeypatch.setattr(engine_module, "VenuePools", recording)
     _venue, base = fake_venue
     table = {"ws_url": base.replace("http", "ws") + "/ws", "rest_url": base}
     with socket.socket() as taken:

@@ -45,7 +45,7 @@ from venuefeed.core.errors import ParseError
 from venuefeed.core.events import Event
 from venuefeed.core.events import encode_json as encode_event
 from venuefeed.core.plugins import BUILTIN_MODULES, PluginHost
-from venuefeed.core.sanity import check_results
+from venuefeed.core.publishing.sanity import check_results
 
 T = TypeVar("T")
 

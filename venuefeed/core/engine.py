@@ -1,11 +1,14 @@
-"""The engine: builds one runtime per enabled venue and owns every task it starts.
+"""The engine: builds each enabled venue and owns every task it starts.
 
-    Engine (TaskGroup, one task owned by the engine and awaited on exit)
-      └─ Supervisor[venue] per venue -> VenueRunner (its own Supervisor for connections
-                                        and pollers)
+    Engine._run (TaskGroup; the task is owned by the engine and awaited in stop())
+      ├─ Supervisor.keep("venue", VenueRunner.run)   per venue: start-up, connections, polls
+      ├─ Supervisor.keep("board", Board.run)         when /status or the terminal view is on
+      └─ Supervisor.keep("http", HttpServer.serve)   when http_listen is set
 
 A venue's failure never reaches a sibling: each VenueRunner is supervised separately.
-Only configuration and plugin errors, raised while the engine is built, end it.
+Only configuration and plugin errors, raised while the engine is built, end it. The
+engine's health is a read model: `health()` collects each venue's frozen snapshot, and
+`/readyz`, `/status`, `/metrics` and the terminal view judge those (`observe/health.py`).
 """
 
 from __future__ import annotations
@@ -14,21 +17,25 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 from venuefeed.core.adapter import VenueAdapter, VenueContext
-from venuefeed.core.board import Board
+from venuefeed.core.clock import wall_ms
 from venuefeed.core.errors import ConfigError, PluginError, VenuefeedError
-from venuefeed.core.http import HttpServer
-from venuefeed.core.logs import RateLimitedLog
-from venuefeed.core.metrics import Metrics
+from venuefeed.core.observe.board import Board
+from venuefeed.core.observe.collector import EngineCollector, registry_for
+from venuefeed.core.observe.health import VenueHealth, status_document
+from venuefeed.core.observe.logs import RateLimitedLog
+from venuefeed.core.observe.metrics import Metrics
+from venuefeed.core.observe.server import HttpServer
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.publisher import Publisher, Subscription
-from venuefeed.core.rest import RestClient
-from venuefeed.core.runtime import VenueRuntime
-from venuefeed.core.sessions import VenueSessions, tls_context
+from venuefeed.core.publishing.publisher import Publisher, Subscription
 from venuefeed.core.settings import ConsumerPolicy, Policy, Settings
 from venuefeed.core.supervisor import Supervisor
-from venuefeed.core.venue import VenueRunner
+from venuefeed.core.transport.pools import VenuePools, tls_context
+from venuefeed.core.transport.rest import RestClient
+from venuefeed.core.venue.runner import VenueRunner
+from venuefeed.core.venue.services import VenueServices
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +71,10 @@ class Engine:
             )
             for name in self.adapters
         }
-        self._sessions: list[VenueSessions] = []
+        self._pools: list[VenuePools] = []
         self._task: asyncio.Task[None] | None = None
         #: latest BBO/funding/mark per symbol, for /status and the terminal view
-        self.board: Board | None = Board(self) if (board or self.http_listen) else None
+        self.board: Board | None = Board() if (board or self.http_listen) else None
         self._board_events: Subscription | None = None
         self.http: HttpServer | None = None
 
@@ -149,27 +156,34 @@ class Engine:
     async def _start(self) -> None:
         for name, adapter in self.adapters.items():
             policy = self.policies[name]
-            sessions = VenueSessions(policy, self._tls[name])
-            self._sessions.append(sessions)
-            runtime = VenueRuntime(
+            pools = VenuePools(policy, self._tls[name])
+            self._pools.append(pools)
+            services = VenueServices(
                 name=name,
                 adapter=adapter,
                 policy=policy,
                 publisher=self.publisher,
                 metrics=self.metrics,
-                http=sessions.ws,
-                rest=RestClient(sessions.rest, name, adapter.ctx.rest_url, policy),
+                websockets=pools.ws,
+                rest=RestClient(pools.rest, name, adapter.ctx.rest_url, policy),
                 log=RateLimitedLog(
                     logging.getLogger(f"venuefeed.venue.{name}"),
                     window_s=self.settings.engine.log_repeat_s,
                 ),
             )
-            self.runners[name] = VenueRunner(runtime)
+            self.runners[name] = VenueRunner(services)
         if self.board is not None:
             self._board_events = self.publisher.subscribe("status-board")
         if self.http_listen is not None:
-            assert self.board is not None
-            self.http = HttpServer(self, self.board, self.http_listen)
+            collector = EngineCollector(self.metrics, self.health, self._queue_depths)
+            self.http = HttpServer(
+                self.http_listen,
+                health=self.health,
+                status=self.status,
+                registry=registry_for(collector),
+                alive=lambda: self.running,
+                ready_venues=self.settings.engine.ready_venues,
+            )
             await self.http.start()
         self._task = asyncio.create_task(self._run(), name="venuefeed-engine")
 
@@ -178,16 +192,32 @@ class Engine:
         """The engine's task tree is up (for /healthz)."""
         return self._task is not None and not self._task.done()
 
+    def health(self) -> dict[str, VenueHealth]:
+        """Each venue's health snapshot (the read model behind every health answer)."""
+        return {name: runner.health() for name, runner in self.runners.items()}
+
+    def status(self) -> dict[str, Any]:
+        """What `/status` and the terminal view show: health, prices, event rates."""
+        board = self.board
+        prices = board.prices() if board is not None else {}
+        rates = board.rates() if board is not None else {}
+        return status_document(self.health(), prices, rates, wall_ms())
+
+    def _queue_depths(self) -> list[tuple[str, int]]:
+        return [(sub.name, sub.depth) for sub in self.publisher.consumers]
+
     async def _run(self) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
                 for name, runner in self.runners.items():
-                    supervisor = Supervisor(name, runner.runtime.policy, self.metrics)
+                    supervisor = Supervisor(name, runner.services.policy, self.metrics)
                     tg.create_task(supervisor.keep("venue", runner.run), name=f"venue:{name}")
+                engine_tasks = Supervisor("engine", self.settings.default_policy, self.metrics)
                 if self.board is not None and self._board_events is not None:
                     board, events = self.board, self._board_events
-                    supervisor = Supervisor("engine", self.settings.default_policy, self.metrics)
-                    tg.create_task(supervisor.keep("board", lambda: board.run(events)))
+                    tg.create_task(engine_tasks.keep("board", lambda: board.run(events)))
+                if self.http is not None:
+                    tg.create_task(engine_tasks.keep("http", self.http.serve))
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):
                 logger.critical("engine stopped: %r", exc)
@@ -224,5 +254,5 @@ class Engine:
         if self.http is not None:
             http, self.http = self.http, None
             await http.stop()
-        sessions, self._sessions = self._sessions, []
-        await asyncio.gather(*(s.close() for s in sessions))
+        pools, self._pools = self._pools, []
+        await asyncio.gather(*(p.close() for p in pools))

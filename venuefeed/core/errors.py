@@ -21,7 +21,8 @@ VenuefeedError
     └── ConsumerTooSlowError  a consumer fell behind past what its policy allows
 ```
 
-`retriable` tells the supervisor whether waiting and trying again can help.
+`retriable` tells every retrying place (`core/retry.py`) whether waiting and trying again
+can help; `retry_after_s` carries a venue's `Retry-After` to the wait.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class VenuefeedError(Exception):
     """Base of every error venuefeed raises on purpose."""
 
     retriable: bool = False
+    retry_after_s: float | None = None
 
 
 class StartupError(VenuefeedError):

@@ -20,7 +20,7 @@ from typing import Any
 
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Book, Event, Status, Trade
-from venuefeed.core.publisher import Subscription
+from venuefeed.core.publishing.publisher import Subscription
 from venuefeed.sim.chaos import DISRUPTIVE, FaultLog
 from venuefeed.sim.cluster import SimCluster
 

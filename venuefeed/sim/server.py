@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from venuefeed.core.metrics import Metrics
+from venuefeed.core.observe.metrics import Metrics
 from venuefeed.core.settings import Policy
 from venuefeed.core.supervisor import Supervisor
 from venuefeed.sim.protocol import DataFrame, Frame, SimRequest, SimSession, SimVenue

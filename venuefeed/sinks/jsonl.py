@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from venuefeed.core.errors import ConsumerClosedError
 from venuefeed.core.events import encode_json
-from venuefeed.core.publisher import Subscription
+from venuefeed.core.publishing.publisher import Subscription
 
 _BATCH = 512
 

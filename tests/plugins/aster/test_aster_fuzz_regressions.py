@@ -15,7 +15,7 @@ import pytest
 
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Bbo, Mark
-from venuefeed.core.sanity import check_results
+from venuefeed.core.publishing.sanity import check_results
 from venuefeed.plugins.aster.adapter import AsterAdapter
 
 RECV = 1_754_000_000_123

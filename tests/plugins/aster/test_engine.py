@@ -137,7 +137,7 @@ async def test_sequence_gap_resyncs_that_book_from_a_rest_snapshot():
             eth = await first(sub, is_book("ETH"))
             btc_snapshots = venue.requested(DEPTH, "BTCUSDT")
             eth_snapshots = venue.requested(DEPTH, "ETHUSDT")
-            books = engine.runners["aster"].runtime.books
+            books = engine.runners["aster"].services.books
             assert books is not None
             # a duplicated delta is skipped (u <= last u), no resync
             server.faults.duplicate.add("ETH")

@@ -15,7 +15,7 @@ from venuefeed.core.adapter import BookDelta, BookSnapshot, VenueContext, VenueN
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Bbo, Book, Event, Funding, Mark, Status, Trade
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.publisher import Subscription
+from venuefeed.core.publishing.publisher import Subscription
 from venuefeed.core.settings import Settings
 from venuefeed.plugins.extended.adapter import ExtendedAdapter
 from venuefeed.plugins.extended.sim import ExtendedSim, ExtendedStream
@@ -133,7 +133,7 @@ async def test_gap_reopens_only_that_books_socket() -> None:
         assert all(n == 1 for p, n in sim.opened.items() if p != "/orderbooks/BTC-USD")
         assert server.connections == 9
         # a duplicated DELTA is dropped by seq, not applied twice, and is no reason to resync
-        books = engine.runners["extended"].runtime.books
+        books = engine.runners["extended"].services.books
         assert books is not None
         server.faults.duplicate.add("ETH")
         await first(sub, book_of("ETH", (eth_after.seq or 0) + 5))

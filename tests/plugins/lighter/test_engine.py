@@ -104,7 +104,7 @@ async def test_nonce_gap_resubscribes_that_book_only():
             sub = engine.events()
             await first(sub, is_book(BTC))
             await first(sub, is_book(ETH))
-            books = engine.runners["lighter"].runtime.books
+            books = engine.runners["lighter"].services.books
             server.faults.duplicate.add("ETH")  # a repeated nonce is ignored, not a gap
             server.faults.gap.add("BTC")  # a lost delta breaks the begin_nonce chain
             seen = []

@@ -165,7 +165,7 @@ async def test_deltas_feed_resyncs_a_gapped_book_by_resubscribing(options: dict[
         assert len(snapshot.bids) == 20  # the whole book came first, published top 20
         later = await first(sub, book_of("BTC"))
         assert later.seq is not None and snapshot.seq is not None and later.seq > snapshot.seq
-        books = engine.runners["paradex"].runtime.books
+        books = engine.runners["paradex"].services.books
         assert books is not None
         # a duplicated delta is skipped, not a gap
         server.faults.duplicate.add("ETH")

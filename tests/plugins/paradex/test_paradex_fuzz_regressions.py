@@ -17,7 +17,7 @@ import pytest
 from venuefeed.core.adapter import VenueContext
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Bbo, Mark
-from venuefeed.core.sanity import check_results
+from venuefeed.core.publishing.sanity import check_results
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
 DATA = Path(__file__).parent / "data"

@@ -1,8 +1,9 @@
-"""What every task of one venue shares: adapter, policy, publisher, metrics, HTTP, books.
+"""What every task of one venue uses: its adapter, policy, publisher, metrics, HTTP pools,
+REST client, books, and the status of each of its streams.
 
 Status changes go through `status()`, which offers a `Status` event to the publisher
-(never waiting), logs one line and records the latest state per stream for health
-reporting.
+(never waiting), logs one line and records the latest state per stream for the health
+read model.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from venuefeed.core.adapter import Instrument, VenueAdapter
 from venuefeed.core.books import BookKeeper
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.events import Status, StatusState
-from venuefeed.core.logs import RateLimitedLog
-from venuefeed.core.metrics import LagHistogram, Metrics
-from venuefeed.core.publisher import Publisher
-from venuefeed.core.rest import RestClient
+from venuefeed.core.observe.health import StreamHealth
+from venuefeed.core.observe.logs import RateLimitedLog
+from venuefeed.core.observe.metrics import LagHistogram, Metrics
+from venuefeed.core.publishing.publisher import Publisher
 from venuefeed.core.settings import Policy
+from venuefeed.core.transport.rest import RestClient
 
 logger = logging.getLogger("venuefeed.venue")
 
@@ -38,27 +40,20 @@ _LEVELS: dict[str, int] = {
 }
 
 
-@dataclass(slots=True)
-class StreamState:
-    state: StatusState
-    reason: str
-    at_ms: int
-
-
 @dataclass
-class VenueRuntime:
+class VenueServices:
     name: str
     adapter: VenueAdapter
     policy: Policy
     publisher: Publisher
     metrics: Metrics
-    http: aiohttp.ClientSession
+    websockets: aiohttp.ClientSession
     rest: RestClient
     log: RateLimitedLog
     instruments: list[Instrument] = field(default_factory=list)
     symbols: dict[str, str] = field(default_factory=dict)  # instrument -> symbol
     books: BookKeeper | None = None
-    states: dict[str, StreamState] = field(default_factory=dict)
+    states: dict[str, StreamHealth] = field(default_factory=dict)
     lag: LagHistogram = field(default_factory=LagHistogram)
 
     def status(
@@ -74,7 +69,7 @@ class VenueRuntime:
         gap_end_ms: int | None = None,
     ) -> None:
         now = wall_ms()
-        self.states[stream] = StreamState(state, reason, now)
+        self.states[stream] = StreamHealth(state, reason, now)
         self.metrics.inc("status_changes", venue=self.name, state=state)
         extra = f" in {delay_s:.2f}s" if delay_s is not None else ""
         if gap_start_ms is not None and gap_end_ms is not None:

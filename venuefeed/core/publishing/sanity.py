@@ -13,11 +13,11 @@ funding rates are finite and their interval > 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Parsed
-from venuefeed.core.errors import MalformedFrame
-from venuefeed.core.events import Bbo, Funding, Level, Mark, Trade
+from venuefeed.core.errors import MalformedFrame, UnknownFrame
+from venuefeed.core.events import Bbo, Event, Funding, Level, Mark, Trade
 
 _isfinite = math.isfinite
 
@@ -97,10 +97,22 @@ _CHECKS: dict[type, Callable[[Parsed], None]] = {
 }
 
 
-def check_results(results: Sequence[Parsed]) -> None:
-    """Raise `ImpossibleValue` naming the first impossible number in `results`."""
+_DATA = (Event, BookSnapshot, BookDelta)
+
+
+def check_results(results: Sequence[Parsed], instruments: Container[str] | None = None) -> None:
+    """Raise `ImpossibleValue` naming the first impossible number in `results`, and,
+    when `instruments` is given, `UnknownFrame` for data about any other instrument (a
+    plugin must not invent instruments the venue was not asked for)."""
     checks = _CHECKS
     for item in results:
         check = checks.get(type(item))
-        if check is not None:
-            check(item)
+        if check is None:
+            continue
+        check(item)
+        if (
+            instruments is not None
+            and isinstance(item, _DATA)
+            and item.instrument not in instruments
+        ):
+            raise UnknownFrame(f"data for instrument {item.instrument!r}, which is not streamed")

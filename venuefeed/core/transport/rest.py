@@ -20,7 +20,7 @@ from venuefeed.core.adapter import Parsed, RestRequest
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.codec import decode_json
 from venuefeed.core.errors import ParseError, RestError
-from venuefeed.core.sanity import check_results
+from venuefeed.core.publishing.sanity import check_results
 from venuefeed.core.settings import Policy
 
 #: plugin parse functions that trip over an unexpected body shape raise these; the

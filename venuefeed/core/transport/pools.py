@@ -45,7 +45,7 @@ def tls_context(ca_file: str | None, *, where: str = "") -> ssl.SSLContext:
     return context
 
 
-class VenueSessions:
+class VenuePools:
     """The websocket and REST sessions of one venue; created and closed by the engine."""
 
     def __init__(self, policy: Policy, tls: ssl.SSLContext) -> None:

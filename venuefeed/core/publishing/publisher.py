@@ -46,8 +46,8 @@ import msgspec
 
 from venuefeed.core.errors import ConsumerClosedError, ConsumerTooSlowError
 from venuefeed.core.events import Event, Gap, Trade
-from venuefeed.core.logs import RateLimitedLog
-from venuefeed.core.metrics import Labels, Metrics
+from venuefeed.core.observe.logs import RateLimitedLog
+from venuefeed.core.observe.metrics import Labels, Metrics
 from venuefeed.core.settings import ConsumerPolicy, EngineSettings
 
 logger = logging.getLogger(__name__)

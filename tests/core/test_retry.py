@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from venuefeed.core.backoff import Backoff, backoff_delay
+from venuefeed.core.retry import Retry, backoff_delay
 from venuefeed.core.settings import Policy
 
 
@@ -33,7 +33,7 @@ def test_negative_attempt_rejected():
 
 
 def test_counter_resets_to_initial_delay():
-    b = Backoff(Policy(backoff_initial_s=0.5, backoff_max_s=4, backoff_jitter=0))
+    b = Retry(Policy(backoff_initial_s=0.5, backoff_max_s=4, backoff_jitter=0))
     assert [b.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
     b.reset()
     assert b.next_delay() == 0.5
@@ -41,7 +41,7 @@ def test_counter_resets_to_initial_delay():
 
 def test_retry_after_is_a_floor_capped_at_five_minutes():
     policy = Policy(backoff_initial_s=0.5, backoff_jitter=0.0)
-    backoff = Backoff(policy)
+    backoff = Retry(policy)
     assert backoff.next_delay(retry_after_s=7.0) == 7.0
     assert backoff.next_delay(retry_after_s=0.1) == 1.0  # never shorter than the backoff
     assert backoff.next_delay(retry_after_s=86_400) == 300.0

@@ -1,0 +1,99 @@
+"""The websocket itself: open it, send on it, close it, and say why it ended.
+
+Every aiohttp exception is translated here, once, into a `VenueError` naming what went
+wrong (a refused handshake carries the venue's `Retry-After`), so the session loop
+handles one family of errors and nothing else touches the socket's API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from venuefeed.core.adapter import ConnectionSpec
+from venuefeed.core.codec import encode_json
+from venuefeed.core.errors import (
+    FrameTooLargeError,
+    VenueClosedError,
+    VenueConnectError,
+    VenueError,
+)
+from venuefeed.core.settings import Policy
+
+_CLOSE_TIMEOUT_S = 0.5
+
+#: what a part of a session may do with its socket: send a message (`Link.send`)
+Send = Callable[[Any], Awaitable[None]]
+
+
+class Link:
+    """One open websocket of a connection session."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+
+    @classmethod
+    async def open(
+        cls, session: aiohttp.ClientSession, spec: ConnectionSpec, policy: Policy
+    ) -> Link:
+        """Handshake within `connect_timeout_s`; failures as `VenueConnectError`."""
+        try:
+            async with asyncio.timeout(policy.connect_timeout_s):
+                ws = await session.ws_connect(
+                    spec.url,
+                    headers=dict(spec.headers),
+                    max_msg_size=policy.max_frame_bytes,
+                    autoping=True,
+                    autoclose=True,
+                    heartbeat=policy.heartbeat_interval_s,
+                )
+        except aiohttp.WSServerHandshakeError as exc:
+            raise VenueConnectError(
+                f"handshake refused: HTTP {exc.status} {exc.message}",
+                retry_after_s=_retry_after(exc.headers),
+            ) from None
+        except TimeoutError:
+            raise VenueConnectError(
+                f"handshake timed out after {policy.connect_timeout_s}s"
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise VenueConnectError(f"cannot connect: {type(exc).__name__}: {exc}") from None
+        return cls(ws)
+
+    async def send(self, message: Any) -> None:
+        """Send a message (JSON-encoded unless already text); a socket closing under us
+        is the venue closing, not a bug."""
+        try:
+            await self.ws.send_str(encode_json(message))
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise VenueClosedError(f"socket closed while sending: {exc}") from None
+
+    async def close(self) -> None:
+        """Close, bounded: a peer that never answers the close frame cannot hold us."""
+        with contextlib.suppress(asyncio.TimeoutError, aiohttp.ClientError, ConnectionError):
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                await self.ws.close()
+
+    def ended(self) -> VenueError:
+        """Why the read loop stopped, once `receive()` returned something not data."""
+        ws = self.ws
+        exc = ws.exception()
+        too_big = aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        if ws.close_code == too_big or (
+            isinstance(exc, aiohttp.WebSocketError) and exc.code == too_big
+        ):
+            return FrameTooLargeError(f"frame larger than max_frame_bytes: {exc}")
+        return VenueClosedError(f"closed by venue (code {ws.close_code}, {exc or 'no error'})")
+
+
+def _retry_after(headers: Any) -> float | None:
+    if headers is None or "Retry-After" not in headers:
+        return None
+    try:
+        return max(0.0, float(headers["Retry-After"]))
+    except ValueError:
+        return None

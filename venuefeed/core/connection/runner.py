@@ -1,0 +1,348 @@
+"""One websocket kept alive forever: connect, subscribe, read, recover.
+
+The loop (`ConnectionRunner.run`) is the same for every venue:
+
+    breaker allows? -> connecting -> handshake (<= connect_timeout_s) -> subscribe
+      -> session: read frames + heartbeat + watchdog (+ lifetime rotation)
+      -> failure: wait (the one retry model: jittered exponential, Retry-After) -> again
+
+A session is built from parts with one job each, wired here and nowhere else:
+`Link` (the socket), `Freshness` + `watch` (deadlines), `BookFeed` (books, resync,
+REST snapshots), `ControlFrames` (pings, acks, notices), `Outage` (time without data).
+Every market-data event takes one path to the publisher, `_deliver`, which never waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+
+from venuefeed.core.adapter import BookDelta, BookSnapshot, ConnectionSpec
+from venuefeed.core.breaker import BreakerState, CircuitBreaker
+from venuefeed.core.clock import wall_ms
+from venuefeed.core.connection.bookfeed import BookFeed, forget_books
+from venuefeed.core.connection.control import ControlFrames
+from venuefeed.core.connection.freshness import Freshness, Verdict, watch
+from venuefeed.core.connection.link import Link
+from venuefeed.core.connection.outage import Outage
+from venuefeed.core.errors import (
+    FrameTooLargeError,
+    MalformedFrame,
+    ParseError,
+    StaleError,
+    SubscribeTimeoutError,
+    VenueError,
+)
+from venuefeed.core.events import Event
+from venuefeed.core.observe.health import ConnectionHealth, StreamHealth
+from venuefeed.core.publishing.sanity import check_results
+from venuefeed.core.retry import Retry
+from venuefeed.core.venue.services import VenueServices
+
+logger = logging.getLogger(__name__)
+
+_YIELD_EVERY = 63  # a mask: yield to the loop once every 64 frames
+
+
+class _Rotate(Exception):
+    """The connection reached its planned lifetime; reopen without counting a failure."""
+
+
+class ConnectionRunner:
+    def __init__(self, services: VenueServices, spec: ConnectionSpec) -> None:
+        self.services = services
+        self.spec = spec
+        self.stream = f"ws:{spec.name}"
+        policy = services.policy
+        self._loop = asyncio.get_running_loop()
+        self.retry = Retry(policy)
+        self.breaker = CircuitBreaker(
+            failures=policy.breaker_failures,
+            window_s=policy.breaker_window_s,
+            cooldown_s=policy.breaker_cooldown_s,
+            clock=self._loop.time,
+        )
+        self._book_instruments = frozenset(s.instrument for s in spec.streams if s.kind == "book")
+        self._outage = Outage()
+        self._last_data_ms: int | None = None  # across sessions
+        self._reconnects = 0
+        self._last_error = ""
+        # the session's parts, rebuilt by _session()
+        self._freshness = self._new_freshness()
+        self._first_data = asyncio.Event()
+        self._stop: BaseException | None = None
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        services = self.services
+        while True:
+            if not self.breaker.allow_attempt():
+                await self._breaker_open()
+                continue
+            if self.breaker.state is BreakerState.HALF_OPEN:
+                services.status(self.stream, "breaker_half_open", "trying one connection")
+            services.status(self.stream, "connecting", self.spec.url)
+            try:
+                await self._session()
+            except _Rotate:
+                _reraise_if_cancelling()
+                self._count_reconnect("rotate")
+                continue
+            except VenueError as exc:
+                _reraise_if_cancelling()
+                await self._failed(exc)
+            except BaseException:
+                self._down()
+                raise
+
+    async def _failed(self, exc: VenueError) -> None:
+        services = self.services
+        self._last_error = str(exc)
+        self._count_reconnect(type(exc).__name__)
+        if isinstance(exc, FrameTooLargeError):
+            services.metrics.inc("frames_too_large", venue=services.name)
+        self._down()
+        if self.breaker.record_failure() is BreakerState.OPEN:
+            await self._breaker_open(str(exc))
+            return
+        delay = self.retry.delay_after(exc)
+        services.metrics.set("backoff_delay_s", delay, venue=services.name, stream=self.stream)
+        services.status(self.stream, "backoff", str(exc), delay_s=delay)
+        await asyncio.sleep(delay)
+
+    async def _breaker_open(self, last_error: str = "") -> None:
+        policy = self.services.policy
+        wait = self.breaker.remaining_s()
+        reason = f"{policy.breaker_failures} failures within {policy.breaker_window_s}s"
+        if last_error:
+            reason += f"; last: {last_error}"
+        self.services.status(self.stream, "breaker_open", reason, delay_s=wait)
+        await asyncio.sleep(wait)
+
+    def _count_reconnect(self, reason: str) -> None:
+        self._reconnects += 1
+        self.services.metrics.inc("reconnects", venue=self.services.name, reason=reason)
+
+    def _down(self) -> None:
+        self._outage.begin(self._last_data_ms)
+        forget_books(self.services, self._book_instruments)
+
+    # -- one session -------------------------------------------------------------------
+
+    def _new_freshness(self) -> Freshness:
+        return Freshness(
+            stream=self.stream,
+            streams=self.spec.streams,
+            policy=self.services.policy,
+            acks_expected=self.spec.acks_expected,
+            started=self._loop.time(),
+        )
+
+    async def _session(self) -> None:
+        self._stop = None
+        link = await Link.open(self.services.websockets, self.spec, self.services.policy)
+        self._freshness = freshness = self._new_freshness()
+        self._first_data = asyncio.Event()
+        try:
+            for message in self.spec.subscribe:
+                await link.send(message)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    feed = BookFeed(
+                        self.services,
+                        self._book_instruments,
+                        send=link.send,
+                        spawn=tg.create_task,
+                        deliver=self._deliver,
+                        mark=lambda instrument, now: freshness.mark("book", instrument, now),
+                        clock=self._loop.time,
+                    )
+                    control = ControlFrames(self.services, freshness, link.send)
+                    if self.services.adapter.heartbeat.ping is not None:
+                        tg.create_task(self._heartbeat(link))
+                    tg.create_task(self._watchdog(link))
+                    if self.spec.max_lifetime_s is not None:
+                        tg.create_task(self._lifetime(link, self.spec.max_lifetime_s))
+                    await self._read(link, feed, control)
+                    raise self._stop or link.ended()
+            except BaseExceptionGroup as group:
+                raise _leaf(group) from None
+        finally:
+            await link.close()
+
+    async def _read(self, link: Link, feed: BookFeed, control: ControlFrames) -> None:
+        services = self.services
+        adapter = services.adapter  # parse is looked up per frame: it may be replaced
+        instruments = frozenset(services.symbols)
+        marks = self._freshness.marks
+        deliver = self._deliver
+        ws = link.ws
+        loop_time = self._loop.time
+        text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
+        frames = 0
+        frames_key = services.metrics.key("frames", venue=services.name)
+        bump = services.metrics.bump
+        while True:
+            msg = await ws.receive()
+            if msg.type is not text and msg.type is not binary:
+                return  # close, closing, closed or error: Link.ended() explains
+            frames += 1
+            bump(frames_key)
+            if not frames & _YIELD_EVERY:
+                # buffered frames never suspend receive(): let other venues, the
+                # watchdog and consumers run during a burst
+                await asyncio.sleep(0)
+            recv_ms = wall_ms()
+            try:
+                results = adapter.parse(msg.data, recv_ms)
+                check_results(results, instruments)
+            except ParseError as exc:
+                self._bad_frame(exc, msg.data)
+                continue
+            except RecursionError:
+                self._bad_frame(MalformedFrame("nested too deeply"), msg.data)
+                continue
+            now = loop_time()
+            for item in results:
+                if isinstance(item, Event):
+                    marks[(item.kind, item.instrument)] = now
+                    deliver(item, recv_ms, now)
+                elif isinstance(item, BookDelta | BookSnapshot):
+                    await feed.apply(item, recv_ms, now)
+                else:
+                    await control.handle(item)
+
+    def _deliver(self, event: Event, recv_ms: int, now: float) -> None:
+        """The one path from this connection to the publisher; never waits."""
+        self._last_data_ms = recv_ms
+        if event.ts_venue is not None:
+            self.services.lag.observe_ms(recv_ms - event.ts_venue)
+        if self._freshness.first_data is None:
+            self._first_data_seen(now, recv_ms)
+        self.services.publisher.offer(event)
+
+    def _first_data_seen(self, now: float, recv_ms: int) -> None:
+        self._freshness.first_data = now
+        self._first_data.set()
+        gap = self._outage.end(recv_ms)
+        if gap is not None:
+            self.services.status(
+                self.stream, "recovered", "", gap_start_ms=gap[0], gap_end_ms=gap[1]
+            )
+        self.services.status(self.stream, "live", "")
+
+    async def _watchdog(self, link: Link) -> None:
+        """Act on the session's deadlines; when one ends the session, close the socket,
+        which ends the read loop, which raises the reason in `_stop`."""
+        await watch(self._freshness, self._loop.time, self._first_data, self._act)
+        await link.close()
+
+    def _act(self, verdict: Verdict) -> bool:
+        """What a verdict does to this session; True ends it."""
+        freshness = self._freshness
+        if verdict.unacknowledged:
+            self._stop = SubscribeTimeoutError(
+                f"{freshness.acks} of {freshness.acks_expected} subscriptions "
+                f"acknowledged within {self.services.policy.subscribe_timeout_s}s"
+            )
+            return True
+        if verdict.stale:
+            self._report_stale(verdict.stale)
+            self._stop = StaleError(
+                f"no data for {freshness.stale_after()}s on {', '.join(verdict.stale)}"
+            )
+            return True
+        if verdict.stable:
+            self.retry.reset()
+            self.breaker.record_success()
+            services = self.services
+            services.metrics.set("backoff_delay_s", 0, venue=services.name, stream=self.stream)
+        return False
+
+    def _report_stale(self, keys: Sequence[str]) -> None:
+        services = self.services
+        services.metrics.inc("stale", len(keys), venue=services.name)
+        bound = self._freshness.stale_after()
+        for key in keys:
+            instrument = key.split(":", 1)[1] if key != self.stream else "*"
+            services.status(
+                key,
+                "stale",
+                f"no market data for {bound}s",
+                symbol=services.symbols.get(instrument, instrument),
+                instrument=instrument,
+            )
+
+    def _bad_frame(self, exc: ParseError, frame: str | bytes) -> None:
+        services = self.services
+        kind = type(exc).__name__
+        services.metrics.inc("parse_errors", venue=services.name, kind=kind)
+        snippet = frame[:120] if isinstance(frame, str) else f"<{len(frame)} binary bytes>"
+        services.log.log(
+            logging.WARNING,
+            f"parse:{self.stream}:{kind}",
+            "%s: %s %s: %s; frame: %r",
+            services.name,
+            self.stream,
+            kind,
+            exc,
+            snippet,
+        )
+
+    async def _heartbeat(self, link: Link) -> None:
+        ping = self.services.adapter.heartbeat.ping
+        interval = self.services.policy.heartbeat_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            await link.send(ping)
+            self.services.metrics.inc("pings_sent", venue=self.services.name)
+
+    async def _lifetime(self, link: Link, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._stop = _Rotate(f"planned rotation after {seconds}s")
+        await link.close()
+
+    # -- the health read model -----------------------------------------------------------
+
+    def health(self) -> ConnectionHealth:
+        state = self.services.states.get(self.stream) or StreamHealth("connecting", "", 0)
+        return ConnectionHealth(
+            stream=self.stream,
+            state=state.state,
+            reason=state.reason,
+            since_ms=state.since_ms,
+            last_data_ms=self._last_data_ms,
+            seconds_not_live=self._outage.seconds_not_live(),
+            reconnects=self._reconnects,
+            last_error=self._last_error,
+            backoff_attempt=self.retry.attempt,
+            breaker=self.breaker.state.value,
+        )
+
+
+def _reraise_if_cancelling() -> None:
+    """A task group whose children failed while we were being cancelled reports the
+    children's errors and loses the cancellation; restore it so shutdown cannot stall."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The exception that ended a session's task group, preferring bugs over venue errors."""
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    for exc in leaves:
+        if not isinstance(exc, VenueError | _Rotate):
+            return exc
+    return leaves[0]

@@ -1,0 +1,109 @@
+"""The health read model: frozen snapshots, and the one place that judges them.
+
+Each connection exposes a `ConnectionHealth` snapshot and each venue a `VenueHealth`;
+`/readyz`, `/status`, the Prometheus collector and the terminal view all read those
+snapshots through the functions here. Nobody reaches into a running connection's
+breaker or backoff: a snapshot is taken, and judged, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from venuefeed.core.events import StatusState
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHealth:
+    """The last status of one stream or connection (`ws:main`, `book:BTC`, `init`)."""
+
+    state: StatusState
+    reason: str
+    since_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionHealth:
+    """One websocket connection, as it is now."""
+
+    stream: str  # "ws:<name>"
+    state: StatusState
+    reason: str
+    since_ms: int
+    last_data_ms: int | None
+    seconds_not_live: float
+    reconnects: int
+    last_error: str
+    backoff_attempt: int
+    breaker: str  # "closed", "open" or "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class VenueHealth:
+    """One venue: its connections (none before start-up finished) and every stream's
+    last status; the receive-lag histogram for the metrics."""
+
+    name: str
+    connections: tuple[ConnectionHealth, ...]
+    streams: Mapping[str, StreamHealth]
+    lag_buckets: Sequence[tuple[str, float]] = ()
+    lag_sum_s: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def venue_live(venue: VenueHealth) -> bool:
+    """Every connection of the venue is live (a venue still starting up is not)."""
+    return bool(venue.connections) and all(c.state == "live" for c in venue.connections)
+
+
+def readiness(
+    venues: Mapping[str, VenueHealth], wanted: Sequence[str] | None
+) -> tuple[bool, list[str]]:
+    """Whether every wanted venue (default: all) is live, and why not."""
+    reasons: list[str] = []
+    for name in wanted or tuple(venues):
+        venue = venues.get(name)
+        if venue is None:
+            reasons.append(f"{name}: not running")
+        elif not venue_live(venue):
+            detail = ", ".join(f"{c.stream}={c.state}" for c in venue.connections) or "starting"
+            reasons.append(f"{name}: not live ({detail})")
+    return not reasons, reasons
+
+
+def status_document(
+    venues: Mapping[str, VenueHealth],
+    prices: Mapping[str, Mapping[str, Mapping[str, float | None]]],
+    rates: Mapping[str, float],
+    now_ms: int,
+) -> dict[str, Any]:
+    """`/status` and the terminal view: per venue its streams, symbols and event rate."""
+    out: dict[str, Any] = {}
+    for name, venue in venues.items():
+        streams: dict[str, Any] = {
+            key: {"state": s.state, "reason": s.reason, "since_ms": s.since_ms}
+            for key, s in venue.streams.items()
+        }
+        for conn in venue.connections:
+            last = conn.last_data_ms
+            streams[conn.stream] = {
+                "state": conn.state,
+                "reason": conn.reason,
+                "since_ms": conn.since_ms,
+                "last_data_age_s": None if last is None else round((now_ms - last) / 1000, 3),
+                "stale_seconds": round(conn.seconds_not_live, 3),
+                "reconnects": conn.reconnects,
+                "last_error": conn.last_error,
+                "backoff_attempt": conn.backoff_attempt,
+                "breaker": conn.breaker,
+            }
+        out[name] = {
+            "live": venue_live(venue),
+            "streams": streams,
+            "symbols": {sym: dict(view) for sym, view in sorted(prices.get(name, {}).items())},
+            "events_per_s": round(rates.get(name, 0.0), 1),
+            **venue.extra,
+        }
+    return {"ts_ms": now_ms, "venues": out}
