@@ -42,8 +42,12 @@ class SimRun:
         host.check_settings(settings)
         names = list(venues) if venues else [n for n, t in settings.venues.items() if t.enabled]
         self.names = names
+        # each simulated venue's ping period is the one configured for it: the venues'
+        # idle limits are counted in it (see sim/checks.py)
         self.cluster = SimCluster(
-            {n: host.adapter(n) for n in names}, {n: settings.symbols_for(n) for n in names}
+            {n: host.adapter(n) for n in names},
+            {n: settings.symbols_for(n) for n in names},
+            ping_s={n: settings.policy_for(n).heartbeat_interval_s for n in names},
         )
         self.settings = settings
         self.host = host
