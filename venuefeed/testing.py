@@ -14,7 +14,8 @@ In your package's tests::
 Each case runs the real engine against the adapter's simulator (`simulator = "pkg.sim:Cls"`)
 with short thresholds, waits for live data, injects one fault, and requires: fresh data
 again, the published book equal to the simulator's true book at a frozen checkpoint, no
-crossed book, and no trade lost (other than trades in flight on a reset connection).
+crossed book, no trade lost (other than trades in flight on a reset connection), and no
+reconnect after a fault the venue must stay live through (a stuck consumer).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from venuefeed.core.hookspecs import hookimpl
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.publisher import Subscription
 from venuefeed.core.settings import Settings
-from venuefeed.sim.chaos import ALL_FAULTS, ChaosInjector, ChaosProfile
+from venuefeed.sim.chaos import ALL_FAULTS, MUST_STAY_LIVE, ChaosInjector, ChaosProfile
 from venuefeed.sim.cluster import SimCluster
 from venuefeed.sim.report import CHECK_LEVELS, in_flight_at
 from venuefeed.sim.server import SimServer
@@ -57,7 +58,10 @@ POLICY = {
     "max_frame_bytes": 256 * 1024,
 }
 TRADE_SETTLE_S = 3.0
-PROFILE = ChaosProfile("conformance", stall_s=1.0, oversized_bytes=512 * 1024)
+#: the venues' mark and funding cadence (a second on the real ones), compressed like the
+#: thresholds above: a stream must be able to stay fresh within `stale_after_s`
+SLOW_TICK_S = 0.25
+PROFILE = ChaosProfile("conformance", stall_s=1.0, latency_s=0.5, oversized_bytes=512 * 1024)
 
 
 @dataclass
@@ -146,7 +150,7 @@ async def check_fault(
     settings = Settings.model_validate(
         {"defaults": {**POLICY, "symbols": list(symbols)}, "venues": {name: {}}}
     )
-    cluster = SimCluster({name: adapter}, {name: symbols})
+    cluster = SimCluster({name: adapter}, {name: symbols}, slow_tick_s=SLOW_TICK_S)
     result = CaseResult(fault)
     async with cluster:
         server = cluster.servers[name]
@@ -156,9 +160,15 @@ async def check_fault(
                 await _until(sub, result, _book_of(symbol), within)
             fault_ms = time.time_ns() // 1_000_000
             if fault != "none":
-                await ChaosInjector({name: server}, PROFILE, engine=engine).inject(server, fault)
+                reconnects = engine.metrics.value("reconnects", venue=name)
+                injector = ChaosInjector({name: server}, PROFILE, engine=engine)
+                await injector.inject(server, fault)
                 if fault in RECONNECTING:
                     await _until(sub, result, _recovered, within)
+                if fault in MUST_STAY_LIVE:  # e.g. a stuck consumer: no one else may suffer
+                    assert injector.log.windows.get(name), f"{name}/{fault}: venue never settled"
+                    reconnected = engine.metrics.value("reconnects", venue=name) - reconnects
+                    assert not reconnected, f"{name}/{fault}: {reconnected:g} reconnects"
             for symbol in server.venue.markets:  # fresh data for every symbol after the fault
                 await _until(sub, result, _book_of(symbol), within)
             server.faults.frozen = True  # checkpoint: the truth stops moving
