@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from venuefeed.core.adapter import Parsed, VenueAdapter
 from venuefeed.core.board import venue_live
@@ -158,22 +159,30 @@ def load_profile(name: str, path: str | Path | None = None) -> ChaosProfile:
     return ChaosProfile(name=name, **{**table, "faults": tuple(table.get("faults", ()))})
 
 
+class FaultSpan(NamedTuple):
+    kind: str
+    started_ms: int  # wall ms the injection began
+    at_ms: int  # wall ms it ended: recovery is measured from here
+
+
 @dataclass
 class FaultLog:
     """Faults injected, per venue, with the wall-clock ms each happened at."""
 
     injected: dict[str, Counter[str]] = field(default_factory=dict)
-    #: (kind, ms when the fault ended): recovery is measured from the end of a fault
-    #: that lasts (a stall), from its moment for an instant one (a disconnect)
-    times: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    #: per venue, in order: recovery is measured from the end of a fault that lasts (a
+    #: stall), from its moment for an instant one (a disconnect)
+    times: dict[str, list[FaultSpan]] = field(default_factory=dict)
     #: (kind, from ms, to ms): windows in which the venue had to stay live (MUST_STAY_LIVE)
     windows: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
     #: faults whose window could not be judged (the venue never settled first), by kind
     unjudged: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def record(self, venue: str, kind: str) -> None:
+    def record(self, venue: str, kind: str, started_ms: int | None = None) -> None:
+        now_ms = time.time_ns() // 1_000_000
         self.injected.setdefault(venue, Counter())[kind] += 1
-        self.times.setdefault(venue, []).append((kind, time.time_ns() // 1_000_000))
+        span = FaultSpan(kind, now_ms if started_ms is None else started_ms, now_ms)
+        self.times.setdefault(venue, []).append(span)
 
 
 class ChaosInjector:
@@ -227,13 +236,14 @@ class ChaosInjector:
             logger.info("chaos: %s <- %s", name, kind)
             self._busy += 1
             self._idle.clear()
+            started_ms = time.time_ns() // 1_000_000
             try:
                 await self.inject(server, kind)
             finally:
                 self._busy -= 1
                 if not self._busy:
                     self._idle.set()
-            self.log.record(name, kind)
+            self.log.record(name, kind, started_ms)
 
     async def idle(self) -> None:
         """Until no fault is in the middle of being injected."""

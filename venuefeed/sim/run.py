@@ -153,4 +153,5 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"books {venue['book_checks']} checked {venue['book_mismatches']} wrong  "
             f"not live {venue['seconds_not_live']:.1f}s  {timing}"
         )
+        lines.extend(f"{'':<13}why: {problem}" for problem in venue.get("problems", ()))
     return lines
