@@ -20,7 +20,8 @@ with short thresholds and requires, for every symbol:
   crossed book;
 - every trade the simulator sent received exactly once, in the venue's order, with the
   simulator's price, size and side (only trades in flight on a connection that the fault
-  reset may be missing).
+  reset may be missing);
+- no reconnect after a fault the venue must stay live through (a stuck consumer).
 
 The kit's own tests run deliberately broken adapters (one drops a trade, one swaps the
 side, one reorders) and require each to fail.
@@ -43,7 +44,7 @@ from venuefeed.core.hookspecs import hookimpl
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.publishing.publisher import Subscription
 from venuefeed.core.settings import Settings
-from venuefeed.sim.chaos import ALL_FAULTS, ChaosInjector, ChaosProfile
+from venuefeed.sim.chaos import ALL_FAULTS, MUST_STAY_LIVE, ChaosInjector, ChaosProfile
 from venuefeed.sim.cluster import SimCluster
 from venuefeed.sim.market import SyntheticMarket
 from venuefeed.sim.report import CHECK_LEVELS, in_flight_at
@@ -70,7 +71,13 @@ POLICY = {
 TRADE_SETTLE_S = 3.0
 #: trades per symbol the case must see before the fault, and again after it
 TRADES_AROUND = 3
-PROFILE = ChaosProfile("conformance", stall_s=1.0, oversized_bytes=512 * 1024)
+#: markets step every 20 ms: about 15 trades a second per symbol, so a case sees trades
+#: flowing within a fraction of a second
+TICK_S = 0.02
+#: the venues' mark and funding cadence (a second on the real ones), compressed like the
+#: thresholds above: a stream must be able to stay fresh within `stale_after_s`
+SLOW_TICK_S = 0.2
+PROFILE = ChaosProfile("conformance", stall_s=1.0, latency_s=0.5, oversized_bytes=512 * 1024)
 
 
 @dataclass
@@ -165,9 +172,7 @@ async def check_fault(
     settings = Settings.model_validate(
         {"defaults": {**POLICY, "symbols": list(symbols)}, "venues": {name: {}}}
     )
-    # markets step every 20 ms (about 15 trades a second per symbol) and periodic frames
-    # (mark, funding) come 5 times a second: well inside the 0.6 s stale threshold
-    cluster = SimCluster({name: adapter}, {name: symbols}, tick_s=0.02, slow_tick_s=0.2)
+    cluster = SimCluster({name: adapter}, {name: symbols}, tick_s=TICK_S, slow_tick_s=SLOW_TICK_S)
     result = CaseResult(fault)
     async with cluster:
         server = cluster.servers[name]
@@ -180,9 +185,15 @@ async def check_fault(
             fault_ms = time.time_ns() // 1_000_000
             before = {s: m.trade_id for s, m in markets.items()}  # last id sent so far
             if fault != "none":
-                await ChaosInjector({name: server}, PROFILE, engine=engine).inject(server, fault)
+                reconnects = engine.metrics.value("reconnects", venue=name)
+                injector = ChaosInjector({name: server}, PROFILE, engine=engine)
+                await injector.inject(server, fault)
                 if fault in RECONNECTING:
                     await _until(sub, result, _recovered, within)
+                if fault in MUST_STAY_LIVE:  # e.g. a stuck consumer: no one else may suffer
+                    assert injector.log.windows.get(name), f"{name}/{fault}: venue never settled"
+                    reconnected = engine.metrics.value("reconnects", venue=name) - reconnects
+                    assert not reconnected, f"{name}/{fault}: {reconnected:g} reconnects"
             for symbol in markets:  # fresh data for every symbol after the fault
                 await _until(sub, result, _book_of(symbol), within)
             await _trades_flowing(sub, result, markets, before, within)

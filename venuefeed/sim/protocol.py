@@ -44,8 +44,16 @@ class SimSession:
     """One websocket connection's protocol state (subscriptions, sequence numbers)."""
 
     #: send websocket-level pings every `SimServer.ping_s` (venues whose keep-alive is a
-    #: protocol ping the client must answer, like Paradex, Extended and Aster)
+    #: protocol ping the client must answer, like Paradex, Extended and Aster); a client
+    #: that stops answering them is dropped (`Realism.pong_timeout_pings`)
     ws_ping: bool = False
+    #: the venue closes a connection it has heard nothing from for this many ping periods
+    #: (`SimServer.ping_s`): its documented idle limit over the client ping period the
+    #: plugin recommends. None: the venue has no idle limit (see `sim/checks.py`)
+    idle_limit_pings: float | None = None
+    #: whether a websocket ping from the client counts as hearing from it for that limit
+    #: (some venues count only messages)
+    ws_ping_resets_idle: bool = True
 
     def on_open(self) -> Sequence[Frame]:
         """Frames the venue sends right after the handshake (greetings)."""
@@ -73,6 +81,9 @@ class SimVenue:
 
     #: the venue name, matching the adapter's `name`
     name: str = ""
+    #: headers every request must carry (REST and websocket handshakes alike); a request
+    #: without one is refused 403, as the venue's firewall refuses it
+    required_headers: tuple[str, ...] = ()
 
     def __init__(self, markets: Mapping[str, SyntheticMarket]) -> None:
         self.markets = markets

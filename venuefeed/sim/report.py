@@ -4,6 +4,15 @@
 venue: recoveries, seconds not live, time from each disruptive fault to the next fresh
 data, trades received. `checkpoint()` freezes the markets and compares each published book
 with the simulator's true book. `build()` assembles the JSON report.
+
+The report is a verdict: a venue is ok only if nothing it is held to went wrong
+(`venue_problems`). Every disruptive fault's recovery is held to the bound its policy
+gives (`bounds.py`: stale_after_s + the reconnect waits the policy allowed + 1 s), except
+faults whose recovery includes a wait the venue imposes (`VENUE_IMPOSED_WAITS`). A
+recovery the venue's next disruptive fault interrupts is judged only if it had already run
+past its bound; otherwise it is counted as interrupted. After a `stuck_consumer` the venue
+must have stayed live for the whole window the injector recorded, and the report's own
+consumer must not have lost anything (a gap event) meanwhile or ever.
 """
 
 from __future__ import annotations
@@ -15,19 +24,23 @@ import resource
 import statistics
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from venuefeed.core.engine import Engine
-from venuefeed.core.events import Book, Event, Status, Trade
+from venuefeed.core.events import Book, Event, Gap, Status, Trade
 from venuefeed.core.publishing.publisher import Subscription
-from venuefeed.sim.chaos import DISRUPTIVE, FaultLog
+from venuefeed.core.settings import Policy
+from venuefeed.sim.bounds import (
+    AllowedWaits,
+    first_attempt_bound_s,
+    recovery_bound_s,
+)
+from venuefeed.sim.chaos import DISRUPTIVE, FaultLog, FaultSpan
 from venuefeed.sim.cluster import SimCluster
 
 CHECK_LEVELS = 10
-#: the bound every recovery must meet: stale_after_s + backoff_initial_s * (1 + jitter) +
-#: this allowance for the handshake and the first data
-CONNECT_ALLOWANCE_S = 1.0
 #: faults that take a connection down with the frames right after them (the engine drops
 #: the connection on an oversized or poisoned frame; what was queued behind it is gone)
 AFTER_FAULT = frozenset({"poison", "oversized"})
@@ -48,6 +61,12 @@ class VenueObservation:
     trades: dict[str, set[int]] = field(default_factory=dict)
     data_times_ms: list[int] = field(default_factory=list)
     books: dict[str, Book] = field(default_factory=dict)
+    #: wall ms of each moment the venue stopped being fully live
+    down_ms: list[int] = field(default_factory=list)
+    #: gap events this observer received: it lost events, so its counts cannot be trusted
+    gaps: int = 0
+    #: the reconnect waits the venue's policy allowed, from its connections' statuses
+    waits: AllowedWaits | None = None
     book_checks: int = 0
     book_mismatches: int = 0
     crossed: int = 0
@@ -59,7 +78,8 @@ class SoakObserver:
         self.engine = engine
         self.cluster = cluster
         self.venues: dict[str, VenueObservation] = {
-            name: VenueObservation() for name in cluster.servers
+            name: VenueObservation(waits=AllowedWaits(engine.policies[name]))
+            for name in cluster.servers
         }
         self.events: Subscription = engine.events("soak-report", queue_max=100_000)
         self._changed = asyncio.Event()  # set on every connection state change and book
@@ -74,6 +94,9 @@ class SoakObserver:
             return
         if isinstance(event, Status):
             self._status(obs, event)
+            return
+        if isinstance(event, Gap):
+            obs.gaps += 1
             return
         if len(obs.data_times_ms) < 2_000_000:
             obs.data_times_ms.append(event.ts_recv)
@@ -95,10 +118,13 @@ class SoakObserver:
             return
         was_live = bool(obs.states) and all(s == "live" for s in obs.states.values())
         obs.states[stream] = event.state
+        if obs.waits is not None:
+            obs.waits.note(stream, event.state, event.ts_recv)
         self._changed.set()
         is_live = all(s == "live" for s in obs.states.values())
         if was_live and not is_live:
             obs.down_since = now
+            obs.down_ms.append(event.ts_recv)
         elif is_live and obs.down_since is not None:
             obs.seconds_not_live += now - obs.down_since
             obs.down_since = None
@@ -172,20 +198,24 @@ class SoakObserver:
                 0.0 if obs.down_since is None else now - obs.down_since
             )
             policy = self.engine.policies[name]
-            bound = (
-                policy.stale_after_s
-                + policy.backoff_initial_s * (1 + policy.backoff_jitter)
-                + CONNECT_ALLOWANCE_S
-            )
-            recovery = self._recovery_times(obs, faults.times.get(name, []), bound)
+            recovery = self._recovery_times(obs, faults.times.get(name, []), policy)
             lost, in_flight = self._lost_trades(name, obs, faults.times.get(name, []))
-            ended_stale = any(state != "live" for state in obs.states.values())
-            venue_ok = (
-                not ended_stale and lost == 0 and obs.book_mismatches == 0 and obs.crossed == 0
+            windows = faults.windows.get(name, [])
+            broken = [kind for kind, start, end in windows if went_down(obs, start, end)]
+            problems = venue_problems(
+                ended_stale=any(state != "live" for state in obs.states.values()),
+                lost=lost,
+                obs=obs,
+                over_bound=recovery.get("over_bound", []),
+                broken_windows=broken,
+                client_drops=server.client_drops,
+                refused=server.refused,
             )
+            venue_ok = not problems
             ok = ok and venue_ok
             report["venues"][name] = {
                 "ok": venue_ok,
+                "problems": problems,
                 "faults_injected": dict(faults.injected.get(name, Counter())),
                 "recoveries": obs.recoveries,
                 "fault_to_fresh_data_s": recovery,
@@ -197,6 +227,12 @@ class SoakObserver:
                 "book_checks": obs.book_checks,
                 "book_mismatches": obs.book_mismatches,
                 "crossed_books": obs.crossed,
+                "stay_live_windows": len(windows),
+                "stay_live_broken": broken,
+                "stay_live_unjudged": dict(faults.unjudged.get(name, Counter())),
+                "report_consumer_gaps": obs.gaps,
+                "client_drops": dict(server.client_drops),
+                "requests_refused": dict(server.refused),
                 "task_restarts": metrics.value("task_restarts", venue=name),
                 "reconnects": metrics.value("reconnects", venue=name),
                 "parse_errors": metrics.value("parse_errors", venue=name),
@@ -208,50 +244,116 @@ class SoakObserver:
 
     @staticmethod
     def _recovery_times(
-        obs: VenueObservation, faults: list[tuple[str, int]], bound_s: float
+        obs: VenueObservation, faults: Sequence[FaultSpan], policy: Policy
     ) -> dict[str, Any]:
-        waits: list[tuple[str, float]] = []
+        """Time from each disruptive fault to the venue's next fresh data, against the
+        bound its policy gives that recovery (see bounds.py)."""
+        waits: list[tuple[str, float, float]] = []  # (kind, seconds, bound)
+        interrupted: Counter[str] = Counter()
         times = obs.data_times_ms
-        for kind, at_ms in faults:
-            if kind not in DISRUPTIVE:
+        disruptive = [span for span in faults if span.kind in DISRUPTIVE]
+
+        def bound(start_ms: int, end_ms: int) -> float:
+            allowed = 0.0 if obs.waits is None else obs.waits.within_s(start_ms, end_ms)
+            return recovery_bound_s(policy, allowed)
+
+        for n, span in enumerate(disruptive):
+            nxt = disruptive[n + 1].started_ms if n + 1 < len(disruptive) else None
+            i = bisect.bisect_right(times, span.at_ms)  # the first data event after the fault
+            if i < len(times) and (nxt is None or times[i] <= nxt):
+                end = times[i]
+            elif nxt is not None and (nxt - span.at_ms) / 1000 > bound(span.at_ms, nxt):
+                end = nxt  # interrupted, but already past its bound: at least this long
+            else:
+                if nxt is not None:
+                    interrupted[span.kind] += 1
                 continue
-            i = bisect.bisect_right(times, at_ms)  # the first data event after the fault
-            if i < len(times):
-                waits.append((kind, (times[i] - at_ms) / 1000))
-        if not waits:
-            return {"count": 0, "median": None, "max": None, "bound_s": round(bound_s, 3)}
-        values = [w for _, w in waits]
-        by_kind: dict[str, float] = {}
-        for kind, wait in waits:
-            by_kind[kind] = max(by_kind.get(kind, 0.0), round(wait, 3))
-        over = sorted(
-            {kind for kind, wait in waits if wait > bound_s and kind not in VENUE_IMPOSED_WAITS}
-        )
-        return {
+            waits.append((span.kind, (end - span.at_ms) / 1000, bound(span.at_ms, end)))
+        summary: dict[str, Any] = {
             "count": len(waits),
+            "median": None,
+            "max": None,
+            "first_attempt_bound_s": round(first_attempt_bound_s(policy), 3),
+            "interrupted": dict(interrupted),
+        }
+        if not waits:
+            return summary
+        values = [w for _, w, _ in waits]
+        by_kind: dict[str, float] = {}
+        for kind, wait, _ in waits:
+            by_kind[kind] = max(by_kind.get(kind, 0.0), round(wait, 3))
+        over = [
+            (kind, wait, limit)
+            for kind, wait, limit in waits
+            if wait > limit and kind not in VENUE_IMPOSED_WAITS
+        ]
+        return {
+            **summary,
             "median": round(statistics.median(values), 3),
             "max": round(max(values), 3),
             "max_by_fault": by_kind,
-            "bound_s": round(bound_s, 3),
-            "over_bound": over,
+            "over_bound": sorted({kind for kind, _, _ in over}),
+            "over_bound_s": [[kind, round(w, 3), round(b, 3)] for kind, w, b in over],
         }
 
     def _lost_trades(
-        self, name: str, obs: VenueObservation, faults: list[tuple[str, int]]
+        self, name: str, obs: VenueObservation, faults: Sequence[FaultSpan]
     ) -> tuple[int, int]:
         server = self.cluster.servers[name]
-        drops = [(kind, at) for kind, at in faults if kind in DISRUPTIVE]
+        # a fault resets connections when it starts (close_silence closes, then stays silent)
+        drops = [(span.kind, span.started_ms) for span in faults if span.kind in DISRUPTIVE]
         lost = in_flight = 0
         for symbol, sent in server.trades_sent.items():
             got = obs.trades.get(symbol, set())
-            market = server.venue.markets[symbol]
+            written = server.trades_written_ms.get(symbol, {})
+            made = server.venue.markets[symbol].trade_times
             for trade_id in sent - got:
-                ts = market.trade_times.get(trade_id, 0)
+                # when its frame went on the wire (a latency fault holds frames back)
+                ts = written.get(trade_id, made.get(trade_id, 0))
                 if any(in_flight_at(kind, at, ts) for kind, at in drops):
                     in_flight += 1
                 else:
                     lost += 1
         return lost, in_flight
+
+
+def venue_problems(
+    *,
+    ended_stale: bool,
+    lost: int,
+    obs: VenueObservation,
+    over_bound: Sequence[str],
+    broken_windows: Sequence[str],
+    client_drops: Mapping[str, int],
+    refused: Mapping[str, int],
+) -> list[str]:
+    """Why a venue's run is not ok (empty: it is). Every item fails the report."""
+    problems: list[str] = []
+    if ended_stale:
+        problems.append("ended not live")
+    if lost:
+        problems.append(f"{lost} trades lost")
+    if obs.book_mismatches:
+        problems.append(f"{obs.book_mismatches} books never matched the truth")
+    if obs.crossed:
+        problems.append(f"{obs.crossed} crossed books")
+    if over_bound:
+        problems.append(f"recovery over its bound after {', '.join(over_bound)}")
+    if broken_windows:
+        problems.append(f"not live during the window after {', '.join(broken_windows)}")
+    if obs.gaps:
+        problems.append(f"the report's own consumer got {obs.gaps} gap events")
+    for reason, count in sorted(client_drops.items()):
+        problems.append(f"the venue dropped the engine {count}x ({reason})")
+    for header, count in sorted(refused.items()):
+        problems.append(f"the venue refused {count} requests without {header}")
+    return problems
+
+
+def went_down(obs: VenueObservation, start_ms: int, end_ms: int) -> bool:
+    """The venue stopped being fully live between these wall-clock moments."""
+    i = bisect.bisect_left(obs.down_ms, start_ms)
+    return i < len(obs.down_ms) and obs.down_ms[i] <= end_ms
 
 
 def in_flight_at(fault: str, fault_ms: int, trade_ms: int) -> bool:

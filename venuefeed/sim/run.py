@@ -42,8 +42,12 @@ class SimRun:
         host.check_settings(settings)
         names = list(venues) if venues else [n for n, t in settings.venues.items() if t.enabled]
         self.names = names
+        # each simulated venue's ping period is the one configured for it: the venues'
+        # idle limits are counted in it (see sim/checks.py)
         self.cluster = SimCluster(
-            {n: host.adapter(n) for n in names}, {n: settings.symbols_for(n) for n in names}
+            {n: host.adapter(n) for n in names},
+            {n: settings.symbols_for(n) for n in names},
+            ping_s={n: settings.policy_for(n).heartbeat_interval_s for n in names},
         )
         self.settings = settings
         self.host = host
@@ -156,4 +160,5 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
             f"books {venue['book_checks']} checked {venue['book_mismatches']} wrong  "
             f"not live {venue['seconds_not_live']:.1f}s  {timing}"
         )
+        lines.extend(f"{'':<13}why: {problem}" for problem in venue.get("problems", ()))
     return lines

@@ -99,7 +99,8 @@ def _error(code: int, msg: str, req_id: Any = None) -> str:
 class AsterSession(SimSession):
     """One connection: its subscriptions (base symbol -> channel -> stream name)."""
 
-    #: Aster's keep-alive is a websocket ping frame from the server (every `ping_s`)
+    #: Aster's keep-alive is a websocket ping frame from the server (every `ping_s`); a
+    #: client that stops answering is dropped (the venue allows 15 min for 5 min pings)
     ws_ping = True
 
     def __init__(self, markets: Mapping[str, SyntheticMarket], *, combined: bool) -> None:

@@ -16,8 +16,10 @@ Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol describ
 - Trades `{ts, data: [{m, S, tT, T, p, q, i}], seq}`, funding `{ts, data: {m, T, f}, seq}`
   and mark `{type: "MP", data: {m, p, ts: 0}, ts, seq}` (the venue's `data.ts` of 0)
   about once a second. Numbers are decimal strings, as on the venue.
-- No application-level ping (v1 relies on websocket-protocol pings); client messages are
-  ignored.
+- No application-level ping: the server sends websocket pings (`ws_ping`) and drops a
+  client that stops answering them; client messages are ignored.
+- Every request needs a `User-Agent` (`required_headers`): the venue's WAF answers a request
+  without one, REST or websocket handshake, with 403.
 - REST `GET /info/markets[?market=]`, `/info/markets/{m}/stats` and
   `/info/markets/{m}/orderbook` in the `{status: "OK", data: ...}` envelope.
 
@@ -78,6 +80,9 @@ def _error(code: int, message: str) -> dict[str, Any]:
 
 class ExtendedStream(SimSession):
     """One v1 stream connection: a stream kind and the markets it carries."""
+
+    #: v1's keep-alive: websocket pings from the server, answered by the client
+    ws_ping = True
 
     def __init__(
         self, kind: str | None, bases: Sequence[str], markets: Mapping[str, SyntheticMarket]
@@ -183,6 +188,8 @@ def _delta_levels(
 
 class ExtendedSim(SimVenue):
     name = "extended"
+    #: the WAF blocks requests without one (see adapter.py)
+    required_headers = ("User-Agent",)
 
     def __init__(self, markets: Mapping[str, SyntheticMarket]) -> None:
         super().__init__(markets)

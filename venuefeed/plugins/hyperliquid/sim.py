@@ -5,6 +5,10 @@ Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol describ
 `subscriptionResponse`, full `l2Book` snapshots, `bbo` on change, `trades`, `activeAssetCtx`
 about once a second, `{"method": "ping"}` answered with `{"channel": "pong"}`, and
 `POST /info` for `meta` and `metaAndAssetCtxs`.
+
+Idle limit: the venue closes a connection that has sent it no message for 60 s, and the
+client pings every 20 s (the recommended `heartbeat_interval_s`): 3 ping periods here
+(`idle_limit_pings`). Only messages count; a websocket-level ping does not.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ def _level(px: float, sz: float) -> dict[str, Any]:
 
 
 class HyperliquidSession(SimSession):
+    #: 60 s without a client message over the recommended 20 s client ping period
+    idle_limit_pings = 3.0
+    ws_ping_resets_idle = False
+
     def __init__(self, markets: Mapping[str, SyntheticMarket]) -> None:
         self.markets = markets
         self.subs: dict[str, set[str]] = {}  # channel type -> coins

@@ -22,6 +22,9 @@ Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol describ
   second, `current_funding_rate` in percent per hour truncated to 4 decimals like the
   venue's, `mark_price`, `index_price`;
 - server `{"type":"ping"}` (`ping()`), client `{"type":"ping"}` answered `{"type":"pong"}`;
+  a connection idle for 2 minutes is closed, and the client pings every 30 s (the SDK's
+  period and venues.toml's `heartbeat_interval_s`): 4 ping periods here (`idle_limit_pings`);
+  any client message or websocket ping counts;
 - `GET /api/v1/orderBooks` (market-id map; real ids ETH=0, BTC=1, SOL=2, plus a spot market
   the adapter must skip) and `GET /api/v1/funding-rates` (8-hour fraction per market, with a
   non-lighter row the adapter must filter out).
@@ -253,6 +256,9 @@ class LighterSim(SimVenue):
 
 
 class LighterSession(SimSession):
+    #: 2 minutes idle over the 30 s client ping period
+    idle_limit_pings = 4.0
+
     def __init__(self, venue: LighterSim, session_id: str) -> None:
         self.venue = venue
         self.session_id = session_id

@@ -18,9 +18,10 @@ Either way requests, acks and errors are JSON-RPC text frames:
 - `bbo.{m}` when the top of book changes, `trades.{m}` one frame per trade,
   `funding_data.{m}` (8 h period) and `markets_summary.{m}` (mark, index) on the slow tick.
 - SBE HeartbeatEvent (template 40) as the venue's periodic app-level frame on SBE
-  connections. Paradex's own keep-alive is a websocket ping every 55 s, which a SimSession
-  cannot send (the core answers pings with autoping); the client's websocket pings are
-  answered by the sim server's autoping.
+  connections. Paradex's own keep-alive is a websocket ping every 55 s that must be ponged
+  (`ws_ping`: every `SimServer.ping_s`, a client that stops answering is dropped after the
+  server's pong timeout, more generous than the venue's 5 s); the client's websocket pings
+  are answered by the server.
 - REST `GET /v1/markets` (the PERPs plus one option, which the adapter must skip) and
   `GET /v1/markets/summary?market=X|ALL`.
 
@@ -109,6 +110,9 @@ def _error(request_id: Any, code: int, message: str, data: str | None = None) ->
 
 class ParadexSession(SimSession):
     """One connection: its subscriptions, the encoding it negotiated, its book feeds."""
+
+    #: Paradex pings at the websocket level and drops a socket that does not pong
+    ws_ping = True
 
     def __init__(self, markets: Mapping[str, SyntheticMarket], sbe_version: int | None) -> None:
         self.markets = markets
