@@ -235,12 +235,14 @@ async def test_sim_run_all_five_venues_light_chaos_is_lossless(tmp_path: Path):
 
 
 async def test_ctrl_c_during_the_final_checkpoint_ends_the_run_at_once(tmp_path: Path):
-    """A venue that cannot become live keeps the final checkpoint waiting for its whole
-    recovery bound (~45 s here); Ctrl-C cuts it short and still writes the report."""
+    """A venue that cannot be live keeps the final checkpoint waiting for its whole
+    recovery bound (~45 s here); Ctrl-C cuts it short and still writes the report. Books
+    come every 50 ms, so with stale_after_s 0.01 every session goes stale at once and then
+    waits out a 10 s backoff: the venue is down whenever the checkpoint looks."""
     write_config(
         tmp_path,
-        "[defaults]\nstale_after_s = 0.05\nbackoff_initial_s = 0.05\n"
-        "[venues.hyperliquid]\n[venues.aster]\nenabled = false\n",
+        "[defaults]\nstale_after_s = 0.01\nbackoff_initial_s = 10\nbackoff_max_s = 10\n"
+        "backoff_jitter = 0\n[venues.hyperliquid]\n[venues.aster]\nenabled = false\n",
     )
     report = tmp_path / "report.json"
     proc = await asyncio.create_subprocess_exec(
