@@ -117,7 +117,7 @@ from venuefeed.core.errors import (
     UnknownSymbolError,
 )
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
-from venuefeed.plugins.aster.messages import (
+from venuefeed.plugins.aster.wire import (
     ENVELOPE,
     KNOWN_EVENTS,
     PAYLOAD,
