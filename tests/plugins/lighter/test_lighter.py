@@ -74,6 +74,8 @@ def make(options: dict[str, Any] | None = None, *, init: bool = True) -> Lighter
     if init:
         (request,) = adapter.init_requests()
         assert request.parse(MARKETS, RECV) == ()
+        for symbol in ctx.symbols:  # as the core does: frames about other markets are unknown
+            adapter.resolve(symbol)
     return adapter
 
 
@@ -580,9 +582,11 @@ def test_negative_funding_and_missing_index(lt: LighterAdapter) -> None:
     assert (mark.mark_px, mark.index_px) == (1.0, None)
 
 
-def test_market_stats_all_keeps_only_known_and_subscribed_markets(lt: LighterAdapter) -> None:
-    raw = text("ws_market_stats_all_update.ccxt.json")
-    funding, mark = lt.parse(raw, RECV)  # before connections(): every known market
+def test_market_stats_all_keeps_only_the_markets_asked_for(lt: LighterAdapter) -> None:
+    raw = text("ws_market_stats_all_update.ccxt.json")  # about market 96 only
+    assert lt.parse(raw, RECV) == []  # `lt` streams BTC and ETH: listed is not enough
+    lt.resolve("EURUSD")
+    funding, mark = lt.parse(raw, RECV)
     assert funding == Funding(
         venue="lighter",
         symbol="EURUSD",
@@ -601,11 +605,36 @@ def test_market_stats_all_keeps_only_known_and_subscribed_markets(lt: LighterAda
         mark_px=1.15954,
         index_px=1.15901,
     )
-    lt.connections([lt.resolve("BTC"), lt.resolve("ETH")])
-    assert lt.parse(raw, RECV) == []
+    by_connections = make()
+    by_connections.connections([Instrument("EURUSD", "96")])
+    assert len(by_connections.parse(raw, RECV)) == 2
     unknown = make(init=False)
     unknown.init_requests()[0].parse(load("rest_order_books.nautilus.json"), RECV)
     assert unknown.parse(raw, RECV) == []
+
+
+@pytest.mark.parametrize("market", ["96", "7", "55"])
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "ws_order_book_update.ccxt.json",
+        "ws_order_book_subscribed.nautilus.json",
+        "ws_ticker_update.nautilus.json",
+        "ws_trade_update.nautilus.json",
+        "ws_trade_subscribed.ccxt.json",
+        "ws_market_stats_update.ccxt.json",
+    ],
+)
+def test_data_for_a_market_not_asked_for_is_unknown(
+    lt: LighterAdapter, sample: str, market: str
+) -> None:
+    """Listed (96, EURUSD), inactive (7) or unlisted (55): only the markets the core asked
+    for (resolve, connections) produce results; the plugin never invents an instrument."""
+    doc = load(sample)
+    channel = doc["channel"]
+    doc["channel"] = channel[: channel.index(":") + 1] + market
+    with pytest.raises(UnknownFrame, match="no market subscribed"):
+        lt.parse(frame(doc), RECV)
 
 
 # ---------------------------------------------------------------- REST funding poll

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
+from venuefeed.core.clock import wall_ms
 from venuefeed.sim import (
     DataFrame,
     Frame,
@@ -77,10 +77,6 @@ def _error(code: int, message: str) -> str:
 def _decimals(step: float) -> int:
     text = f"{step:.8f}".rstrip("0")
     return len(text.split(".")[1]) if "." in text else 0
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class LighterSim(SimVenue):
@@ -305,7 +301,7 @@ class LighterSession(SimSession):
     def _subscribed(self, name: str, market: str) -> str:
         """The one frame answering a subscription: the channel's snapshot."""
         venue = self.venue
-        now = _now_ms()
+        now = wall_ms()
         if name == "market_stats" and market == "all":
             return self._stats_all("subscribed/market_stats", venue.markets, now)
         symbol = self._symbol(market)
