@@ -42,10 +42,14 @@ def make(options: dict[str, Any] | None = None) -> ParadexAdapter:
         {"symbol": "BTC-USD-PERP", "base_currency": "BTC", "asset_kind": "PERP"},
         {"symbol": "ETH-USD-PERP", "base_currency": "ETH", "asset_kind": "PERP"},
         {"symbol": "TRUMP-USD-PERP", "base_currency": "TRUMP", "asset_kind": "PERP"},
+        {"symbol": "kBONK-USD-PERP", "base_currency": "kBONK", "asset_kind": "PERP"},
+        {"symbol": "ORDI-USD-PERP", "base_currency": "ORDI", "asset_kind": "PERP"},
     ]
     rows[0]["funding_period_hours"] = 4
     rows[1]["funding_period_hours"] = 8
     request.parse({"results": rows}, 1)
+    for base in ("BTC", "ETH", "TRUMP", "kBONK", "ORDI"):  # the markets the samples are about
+        adapter.resolve(base)
     return adapter
 
 
@@ -122,7 +126,9 @@ def test_funding_row_without_a_period_uses_the_market_period(adapter: ParadexAda
         rate_per_hour=-0.00006992598926 / 4,
     )
     del row["funding_period_hours"]
-    (funding,) = make().parse(
+    unlisted = make()
+    unlisted.connections([Instrument("XYZ", "XYZ-USD-PERP")])
+    (funding,) = unlisted.parse(
         push("funding_data.XYZ-USD-PERP", {**row, "market": "XYZ-USD-PERP"}), 1
     )
     assert isinstance(funding, Funding)
