@@ -38,6 +38,7 @@ from typing import Any
 import msgspec
 
 from venuefeed.core.clock import wall_ms
+from venuefeed.core.wire import HOUR_MS
 from venuefeed.sim import (
     DataFrame,
     Frame,
@@ -233,7 +234,7 @@ class LighterSim(SimVenue):
             "last_trade_price": self.px(symbol, last),
             "current_funding_rate": f"{percent:.4f}",
             "funding_rate": f"{percent:.4f}",
-            "funding_timestamp": (ts_ms // 3_600_000) * 3_600_000,
+            "funding_timestamp": (ts_ms // HOUR_MS) * HOUR_MS,
             "daily_base_token_volume": 1000.0,
             "daily_quote_token_volume": 1000.0 * mid,
             "daily_price_low": market.best_bid(),
