@@ -231,9 +231,9 @@ class ParadexAdapter(VenueAdapter):
                     _text(base, "base_currency"), hours if hours > 0 else None
                 )
         except _DATA_ERRORS as exc:
-            raise MalformedFrame(f"paradex GET /markets: {_describe(exc)}") from None
+            raise MalformedFrame(f"GET /markets: {_describe(exc)}") from None
         if not markets:
-            raise MalformedFrame("paradex GET /markets: no PERP market listed")
+            raise MalformedFrame("GET /markets: no PERP market listed")
         lookup: dict[str, str] = {}
         for symbol, market in markets.items():
             lookup[symbol.upper()] = symbol
@@ -384,7 +384,7 @@ class ParadexAdapter(VenueAdapter):
                     )
                 )
         except _DATA_ERRORS as exc:
-            raise MalformedFrame(f"paradex GET /markets/summary: {_describe(exc)}") from None
+            raise MalformedFrame(f"GET /markets/summary: {_describe(exc)}") from None
         return out
 
     # -- websocket frames ------------------------------------------------------------------
@@ -399,18 +399,18 @@ class ParadexAdapter(VenueAdapter):
         except ParseError:
             raise
         except _DATA_ERRORS as exc:
-            raise MalformedFrame(f"paradex: {_describe(exc)}") from None
+            raise MalformedFrame(_describe(exc)) from None
 
     def _parse_json(self, msg: Any, recv_ms: int) -> Sequence[Parsed]:
         if not isinstance(msg, dict):
-            raise MalformedFrame(f"paradex: expected a JSON object, got {type(msg).__name__}")
+            raise MalformedFrame(f"expected a JSON object, got {type(msg).__name__}")
         method = msg.get("method")
         if method == "subscription":
             params = msg["params"]
             channel = _text(params["channel"], "channel")
             handler = self._json_handlers.get(channel.split(".", 1)[0])
             if handler is None:
-                raise UnknownFrame(f"paradex: channel {channel!r}")
+                raise UnknownFrame(f"channel {channel!r}")
             return handler(params["data"], recv_ms)
         if "error" in msg:
             return (self._notice(msg),)
@@ -422,13 +422,13 @@ class ParadexAdapter(VenueAdapter):
             verb = "unsubscribed" if request is not None and not request[1] else "subscribed"
             detail = f"{verb} {acked}" if acked else f"result id={msg.get('id')}"
             return (Ack(detail, subscribed=subscribed),)
-        raise UnknownFrame(f"paradex: JSON frame with method {method!r}")
+        raise UnknownFrame(f"JSON frame with method {method!r}")
 
     def _notice(self, msg: dict[str, Any]) -> VenueNotice:
         error = msg["error"]
         code = error["code"]
         if isinstance(code, bool) or not isinstance(code, int | str):
-            raise MalformedFrame(f"paradex: error code {code!r}")
+            raise MalformedFrame(f"error code {code!r}")
         message = str(error.get("message", ""))
         detail = error.get("data")
         if detail:
@@ -459,12 +459,12 @@ class ParadexAdapter(VenueAdapter):
                 elif side == "SELL":
                     asks.append(level)
                 else:
-                    raise MalformedFrame(f"paradex: book level side {side!r}")
+                    raise MalformedFrame(f"book level side {side!r}")
         seq = integer(data["seq_no"], "seq_no")
         ts = integer(data["last_updated_at"], "last_updated_at")
         update_type = data["update_type"]
         if update_type not in ("s", "d"):
-            raise MalformedFrame(f"paradex: book update_type {update_type!r}")
+            raise MalformedFrame(f"book update_type {update_type!r}")
         self._symbol(market)
         if update_type == "s":
             return (BookSnapshot(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts),)
@@ -500,10 +500,10 @@ class ParadexAdapter(VenueAdapter):
         market = _text(data["market"], "market")
         side = _JSON_SIDES.get(data["side"])
         if side is None:
-            raise MalformedFrame(f"paradex: trade side {data['side']!r}")
+            raise MalformedFrame(f"trade side {data['side']!r}")
         trade_id = data["id"]
         if isinstance(trade_id, bool) or not isinstance(trade_id, str | int) or trade_id == "":
-            raise MalformedFrame(f"paradex: trade id {trade_id!r}")
+            raise MalformedFrame(f"trade id {trade_id!r}")
         return (
             Trade(
                 venue=self._venue,
@@ -556,16 +556,16 @@ class ParadexAdapter(VenueAdapter):
     def _parse_sbe(self, buf: bytes, recv_ms: int) -> Sequence[Parsed]:
         block, template, schema, _version = sbe.HEADER.unpack_from(buf, 0)
         if schema != sbe.SCHEMA_ID:
-            raise MalformedFrame(f"paradex: SBE schema id {schema}, expected {sbe.SCHEMA_ID}")
+            raise MalformedFrame(f"SBE schema id {schema}, expected {sbe.SCHEMA_ID}")
         handler = self._sbe_handlers.get(template)
         if handler is None:
             # Other public templates (funding_rate_comparison) and private ones are never
             # subscribed here; the schema says unknown templates are to be skipped.
-            raise UnknownFrame(f"paradex: SBE template {template}")
+            raise UnknownFrame(f"SBE template {template}")
         if block < sbe.MIN_BLOCK[template]:
-            raise MalformedFrame(f"paradex: SBE template {template} with a {block}-byte block")
+            raise MalformedFrame(f"SBE template {template} with a {block}-byte block")
         if len(buf) < sbe.HEADER_SIZE + block:
-            raise MalformedFrame(f"paradex: SBE template {template} truncated at {len(buf)} bytes")
+            raise MalformedFrame(f"SBE template {template} truncated at {len(buf)} bytes")
         return handler(buf, block, recv_ms)
 
     def _sbe_trade(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
@@ -575,7 +575,7 @@ class ParadexAdapter(VenueAdapter):
         market = wire.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         side = sbe.SIDES.get(side_code)
         if side is None:
-            raise MalformedFrame(f"paradex: SBE trade side {side_code}")
+            raise MalformedFrame(f"SBE trade side {side_code}")
         return (
             Trade(
                 venue=self._venue,
@@ -617,7 +617,7 @@ class ParadexAdapter(VenueAdapter):
         wire.levels(bids, "bid")
         wire.levels(asks, "ask")
         if pkg_type not in (sbe.PKG_SNAPSHOT, sbe.PKG_DELTA):
-            raise MalformedFrame(f"paradex: SBE book package type {pkg_type}")
+            raise MalformedFrame(f"SBE book package type {pkg_type}")
         self._symbol(market)
         if pkg_type == sbe.PKG_SNAPSHOT:
             return (
@@ -629,7 +629,7 @@ class ParadexAdapter(VenueAdapter):
         ts, _seq, mark_px, index_px = sbe.SUMMARY_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
         market = wire.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         if mark_px == sbe.NULL:
-            raise MalformedFrame("paradex: SBE market summary without a mark price")
+            raise MalformedFrame("SBE market summary without a mark price")
         return (
             Mark(
                 venue=self._venue,
@@ -648,7 +648,7 @@ class ParadexAdapter(VenueAdapter):
         )
         market = wire.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         if rate_m == sbe.NULL:
-            raise MalformedFrame("paradex: SBE funding data without a rate")
+            raise MalformedFrame("SBE funding data without a rate")
         value = rate_m / sbe.SCALE
         interval = self._funding_period(market, float(hours))
         return (
@@ -673,7 +673,7 @@ class ParadexAdapter(VenueAdapter):
         so a malformed frame is a MalformedFrame whatever market it names."""
         symbol = self._streamed.get(market)
         if symbol is None:
-            raise UnknownFrame(f"paradex: data for a market not subscribed: {market!r}")
+            raise UnknownFrame(f"data for a market not subscribed: {market!r}")
         return symbol
 
     def _funding_period(self, market: str, hours: float | None) -> float:

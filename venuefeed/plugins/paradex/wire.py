@@ -36,9 +36,9 @@ def bbo_side(px: float | None, sz: float | None, side: str) -> tuple[float | Non
     if px is not None and not px > 0.0:
         if px == 0.0 and not sz:
             return None, None
-        raise MalformedFrame(f"paradex: {side} price {px!r} for size {sz!r}")
+        raise MalformedFrame(f"{side} price {px!r} for size {sz!r}")
     if sz is not None and not sz >= 0.0:
-        raise MalformedFrame(f"paradex: {side} size {sz!r}")
+        raise MalformedFrame(f"{side} size {sz!r}")
     return px, sz
 
 
@@ -53,7 +53,7 @@ def levels(rows: Sequence[Level], side: str) -> Sequence[Level]:
     """SBE book levels: prices positive, sizes zero (removed) or more."""
     for px, sz in rows:
         if not (px > 0.0 and sz >= 0.0):
-            raise MalformedFrame(f"paradex: {side} level {px!r} x {sz!r}")
+            raise MalformedFrame(f"{side} level {px!r} x {sz!r}")
     return rows
 
 
@@ -61,12 +61,12 @@ def rate_per_hour(rate: float, interval_h: float, market: str) -> float:
     """The hourly rate; a huge rate over a vanishing period overflows, and is malformed."""
     hourly = rate / interval_h
     if not math.isfinite(hourly):
-        raise MalformedFrame(f"paradex: funding {rate!r} per {interval_h!r} h for {market}")
+        raise MalformedFrame(f"funding {rate!r} per {interval_h!r} h for {market}")
     return hourly
 
 
 def market(text: str) -> str:
     """A market id from an SBE frame: its empty string names no market."""
     if not text:
-        raise MalformedFrame("paradex: SBE frame without a market")
+        raise MalformedFrame("SBE frame without a market")
     return text
