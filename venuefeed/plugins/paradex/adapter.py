@@ -72,6 +72,10 @@ Funding (PDX-docs fern/pages/risk-system/funding-mechanism.mdx and the field des
   period (8h by default)", funding-mechanism.mdx).
 - SBE carries the funding_data rate as Rate8 (8 decimals; the xml notes the truncation), so
   websocket funding rates are rounded to 1e-8; the REST poll keeps full precision.
+
+Options (`[venues.paradex.options]`): `encoding` ("sbe" | "json"), `book_feed` ("snapshot" |
+"deltas"), `book_refresh` ("100ms" | "50ms", the snapshot feed's cadence),
+`sbe_schema_version` (1 | 0).
 """
 
 from __future__ import annotations
