@@ -386,6 +386,7 @@ class HyperliquidAdapter(VenueAdapter):
         return self._error(msg.data)
 
     def _check_streamed(self, coin: str) -> None:
+        """Refuse data about a coin nobody asked for: the plugin never invents one."""
         if coin not in self._streamed:
             raise UnknownFrame(f"data for a coin not subscribed: {coin!r}")
 
