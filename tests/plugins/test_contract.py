@@ -3,7 +3,7 @@
 parse() must be total: whatever a venue (or an attacker, or a bug) sends, it returns
 results or raises the project's ParseError, never KeyError/TypeError/RecursionError/...
 And it must not let impossible numbers through: every result passes the core's sanity
-gate (`venuefeed.core.sanity.check_results`) because the plugin refused the frame first.
+gate (`venuefeed.core.publishing.sanity.check_results`) because the plugin refused the frame first.
 
 Each adapter is started as the core starts it (`bench.samples.started_adapter`: init
 requests fed the recorded REST samples, symbols resolved, connections asked for), so the
@@ -12,7 +12,9 @@ parsers reach the fields instead of rejecting every frame as an unknown instrume
 one the control results it stands for; (b) hypothesis mutates the recorded frames
 (`bench.mutate`: retyped, pruned, truncated, numbers made inf/NaN/0/-1/huge/strings, deep
 nesting, garbage, SBE bit flips) and only ParseError may escape. `make fuzz` runs the same
-mutations by the hundred thousand.
+mutations by the hundred thousand. (c) Market data only ever concerns the instruments the
+adapter was started with: a mutated name, or a frame about an instrument nobody asked
+for, is an `UnknownFrame`, never a new instrument.
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from bench.mutate import Mutator, SeedFrame
-from bench.samples import RECV_MS, VENUES, Seed, started_adapter, ws_seeds
+from bench.samples import (
+    RECV_MS,
+    VENUES,
+    Seed,
+    init_body,
+    new_adapter,
+    started_adapter,
+    ws_seeds,
+)
 from venuefeed.core.adapter import (
     Ack,
     BookDelta,
@@ -41,7 +51,7 @@ from venuefeed.core.adapter import (
     VenueNotice,
 )
 from venuefeed.core.codec import encode_json
-from venuefeed.core.errors import ParseError
+from venuefeed.core.errors import ParseError, UnknownFrame
 from venuefeed.core.events import Event
 from venuefeed.core.events import encode_json as encode_event
 from venuefeed.core.plugins import BUILTIN_MODULES, PluginHost
@@ -179,9 +189,11 @@ class HypothesisChooser:
         return self._data.draw(st.binary(min_size=n, max_size=n))
 
 
-def parse_checked(adapter: VenueAdapter, frame: str | bytes) -> Sequence[Parsed]:
-    """Parse a frame the way the contract allows: results that pass the sanity gate, or a
-    ParseError (returned as no results)."""
+def parse_checked(
+    adapter: VenueAdapter, frame: str | bytes, instruments: Sequence[Instrument]
+) -> Sequence[Parsed]:
+    """Parse a frame the way the contract allows: results that pass the sanity gate and
+    concern only the started `instruments`, or a ParseError (returned as no results)."""
     try:
         results = adapter.parse(frame, RECV_MS)
     except ParseError:
@@ -189,6 +201,13 @@ def parse_checked(adapter: VenueAdapter, frame: str | bytes) -> Sequence[Parsed]
     problem = contract_problem(results)
     assert problem is None, problem
     check_results(results)  # ImpossibleValue here: the plugin let the number through
+    symbols = {i.instrument: i.symbol for i in instruments}
+    for item in results:
+        if isinstance(item, Event | BookSnapshot | BookDelta):
+            # the plugin invented an instrument (make fuzz found 'ORDI-UCD-PERP', 'sTC')
+            assert item.instrument in symbols, f"{item.instrument!r} was not started"
+            if isinstance(item, Event):
+                assert item.symbol == symbols[item.instrument], item
     return results
 
 
@@ -207,12 +226,12 @@ FUZZ = settings(
 def test_mutated_frames_raise_only_parse_error_and_carry_no_impossible_value(
     name: str, data: st.DataObject
 ):
-    adapter, _, seeds = _started(name)
+    adapter, instruments, seeds = _started(name)
     seed = data.draw(st.sampled_from(seeds))
     mutant = Mutator(HypothesisChooser(data)).mutate(seed)
     note(f"{seed.name}: {mutant.how}")
     note(repr(mutant.frame)[:2_000])
-    parse_checked(adapter, mutant.frame)
+    parse_checked(adapter, mutant.frame, instruments)
 
 
 JSON_VALUES = st.recursive(
@@ -228,5 +247,22 @@ JSON_VALUES = st.recursive(
 @settings(FUZZ, max_examples=200)
 @given(doc=JSON_VALUES)
 def test_arbitrary_json_documents_raise_only_parse_error(name: str, doc: Any):
-    adapter, _, _ = _started(name)
-    parse_checked(adapter, encode_json(doc))
+    adapter, instruments, _ = _started(name)
+    parse_checked(adapter, encode_json(doc), instruments)
+
+
+@pytest.mark.parametrize(("name", "sample"), SAMPLES)
+def test_an_adapter_asked_for_nothing_publishes_no_market_data(name: str, sample: str):
+    """The venue lists the markets, but no symbol was resolved and no connection asked for
+    one: every recorded frame is an UnknownFrame or a control result, the same on all five
+    venues (Aster and Lighter did so; Paradex, Hyperliquid and Extended made instruments up)."""
+    samples = VENUES[name]
+    adapter = new_adapter(HOST.adapter(name), name, samples.options)
+    for request in adapter.init_requests():
+        request.parse(init_body(samples, request.name), RECV_MS)
+    adapter.connections([])
+    try:
+        results = adapter.parse(_seed(name, sample).frame, RECV_MS)
+    except UnknownFrame:
+        return
+    assert not [r for r in results if isinstance(r, Event | BookSnapshot | BookDelta)], results

@@ -193,6 +193,7 @@ def adapter() -> ExtendedAdapter:
     out = ExtendedAdapter(ctx)
     (init,) = out.init_requests()
     init.parse(sim.rest(SimRequest("GET", "/api/v1/info/markets")).body, 1)
+    out.resolve("BTC")
     return out
 
 

@@ -31,6 +31,7 @@ def adapter() -> ExtendedAdapter:
     adapter = ExtendedAdapter(ctx)
     (init,) = adapter.init_requests()
     init.parse(json.loads((DATA / "rest_markets_response.ccxt.json").read_text()), 1)
+    adapter.resolve("BTC")
     return adapter
 
 

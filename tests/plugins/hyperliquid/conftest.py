@@ -33,12 +33,15 @@ def rest_body() -> Callable[[str], Any]:
 
 @pytest.fixture
 def new_adapter(rest_body: Callable[[str], Any]) -> Callable[..., HyperliquidAdapter]:
-    """Build an adapter with the given options and the real `meta` capture loaded."""
+    """Build an adapter as the core leaves it after start-up: the real `meta` capture
+    loaded and the configured coins resolved (frames about other coins are unknown)."""
 
-    def build(name: str = "hyperliquid", **options: Any) -> HyperliquidAdapter:
+    def build(
+        name: str = "hyperliquid", symbols: tuple[str, ...] = ("BTC", "ETH"), **options: Any
+    ) -> HyperliquidAdapter:
         ctx = VenueContext(
             name=name,
-            symbols=("BTC", "ETH"),
+            symbols=symbols,
             ws_url="wss://x/ws",
             rest_url="https://x",
             options=options,
@@ -46,6 +49,8 @@ def new_adapter(rest_body: Callable[[str], Any]) -> Callable[..., HyperliquidAda
         adapter = HyperliquidAdapter(ctx)
         (meta,) = adapter.init_requests()
         assert meta.parse(rest_body("rest_meta_response.sdk_cassette.json"), 0) == ()
+        for symbol in symbols:
+            adapter.resolve(symbol)
         return adapter
 
     return build

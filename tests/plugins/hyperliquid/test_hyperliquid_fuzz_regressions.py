@@ -1,4 +1,5 @@
-"""Frames `make fuzz` found to crash the Hyperliquid parser or to carry impossible values.
+"""Frames `make fuzz` found to crash the Hyperliquid parser, to carry impossible values or
+to invent instruments.
 
 Each frame is a recorded sample with the fuzzer's mutation applied (named in each test).
 """
@@ -10,7 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from venuefeed.core.errors import MalformedFrame
+from venuefeed.core.adapter import Instrument
+from venuefeed.core.errors import MalformedFrame, UnknownFrame
 from venuefeed.core.events import Trade
 from venuefeed.plugins.hyperliquid.adapter import HyperliquidAdapter
 
@@ -67,3 +69,48 @@ def test_an_empty_coin_is_malformed(
     where(doc)["coin"] = ""
     with pytest.raises(MalformedFrame):
         adapter.parse(json.dumps(doc), RECV)
+
+
+_BBO = '{"channel": "bbo", "data": {"coin": "BTC", "time": 1, "bbo": [null, null]}}'
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "ws_trades.ccxt.json",
+        "ws_l2book_snapshot.ccxt.json",
+        "ws_active_asset_ctx_funding_mark.ccxt.json",
+        _BBO,
+    ],
+)
+@pytest.mark.parametrize(
+    "coin",
+    [
+        "sTC",  # make fuzz: `string /data/0/coin='sTC'` -> a Trade for the coin "sTC"
+        "SOL",  # listed in `meta`, but not one of the configured coins
+        "btc",  # the venue's spelling is "BTC": another coin, not a case of it
+    ],
+)
+def test_data_for_a_coin_not_subscribed_is_unknown(
+    adapter: HyperliquidAdapter, frame_text: FrameText, sample: str, coin: str
+) -> None:
+    """The plugin never invents an instrument from a frame: only the coins the core asked
+    for (resolve, connections) produce results, and no per-coin state grows for others."""
+    doc = json.loads(sample if sample.startswith("{") else frame_text(sample))
+    rows = doc["data"] if isinstance(doc["data"], list) else [doc["data"]]
+    for row in rows:
+        row["coin"] = coin
+    with pytest.raises(UnknownFrame, match=repr(coin)):
+        adapter.parse(json.dumps(doc), RECV)
+    assert adapter._last_funding == {}  # the per-coin cache stays empty
+
+
+def test_coins_named_by_connections_are_streamed(
+    new_adapter: Callable[..., HyperliquidAdapter], frame_text: FrameText
+) -> None:
+    adapter = new_adapter(symbols=())
+    with pytest.raises(UnknownFrame):
+        adapter.parse(frame_text("ws_trades.ccxt.json"), RECV)
+    adapter.connections([Instrument("BTC", "BTC")])
+    (trade,) = adapter.parse(frame_text("ws_trades.ccxt.json"), RECV)
+    assert isinstance(trade, Trade) and trade.instrument == "BTC"

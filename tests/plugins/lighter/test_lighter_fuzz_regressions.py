@@ -29,7 +29,7 @@ HUGE = 10**400  # an integer no float can hold
 def lt() -> LighterAdapter:
     ctx = VenueContext(
         name="lighter",
-        symbols=("ETH",),
+        symbols=("ETH", "EURUSD"),
         ws_url="wss://x/ws",
         rest_url="https://x",
     )
@@ -38,6 +38,8 @@ def lt() -> LighterAdapter:
     markets = json.loads((DATA / "rest_order_books.nautilus.json").read_text())
     markets["order_books"].append({"symbol": "EURUSD", "market_id": 96, "market_type": "perp"})
     request.parse(markets, RECV)
+    for symbol in ctx.symbols:
+        adapter.resolve(symbol)
     return adapter
 
 

@@ -1,4 +1,5 @@
-"""Frames `make fuzz` found to carry numbers the Paradex parser let through.
+"""Frames `make fuzz` found to carry numbers the Paradex parser let through, or markets it
+made up (and remembered).
 
 Each frame is a recorded sample (JSON, or SBE `.bin`) with the fuzzer's mutation applied,
 named in each case. Before the fix they produced trades at price inf, funding at NaN,
@@ -15,8 +16,8 @@ from typing import Any
 import pytest
 
 from venuefeed.core.adapter import VenueContext
-from venuefeed.core.errors import MalformedFrame
-from venuefeed.core.events import Bbo, Mark
+from venuefeed.core.errors import MalformedFrame, UnknownFrame
+from venuefeed.core.events import Bbo, Mark, Trade
 from venuefeed.core.publishing.sanity import check_results
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
@@ -38,8 +39,12 @@ def adapter() -> ParadexAdapter:
     rows = [
         {"symbol": "BTC-USD-PERP", "base_currency": "BTC", "asset_kind": "PERP"},
         {"symbol": "TRUMP-USD-PERP", "base_currency": "TRUMP", "asset_kind": "PERP"},
+        {"symbol": "kBONK-USD-PERP", "base_currency": "kBONK", "asset_kind": "PERP"},
+        {"symbol": "ORDI-USD-PERP", "base_currency": "ORDI", "asset_kind": "PERP"},
     ]
     request.parse({"results": rows}, 1)
+    for base in ("BTC", "TRUMP", "kBONK", "ORDI"):  # the markets the samples are about
+        adapter.resolve(base)
     return adapter
 
 
@@ -179,3 +184,54 @@ def test_an_empty_bbo_side_quoted_at_zero_is_no_quote(adapter: ParadexAdapter) -
     (bbo,) = adapter.parse(frame, RECV)
     assert isinstance(bbo, Bbo) and bbo.ask_px is None and bbo.ask_sz is None
     assert bbo.bid_px == 67629.7
+
+
+def renamed_sbe_trade(market: str) -> bytes:
+    """The recorded SBE trade about another market (its trailing varString8)."""
+    raw = (DATA / "ws_trade.v1.bin").read_bytes()
+    name = market.encode()
+    return raw[:58] + bytes([len(name)]) + name
+
+
+def about(market: str) -> list[str | bytes]:
+    """One frame of every market-data kind, JSON and SBE, about `market`."""
+    bbo = {"market": market, "bid": "1", "bid_size": "1", "last_updated_at": 1}
+    return [
+        mutated(TRADES, market=market),
+        mutated(BOOK, market=market),
+        mutated(FUNDING, market=market),
+        mutated(SUMMARY, symbol=market),
+        json.dumps({"method": "subscription", "params": {"channel": f"bbo.{market}", "data": bbo}}),
+        renamed_sbe_trade(market),
+    ]
+
+
+def container_sizes(adapter: ParadexAdapter) -> dict[str, int]:
+    return {k: len(v) for k, v in vars(adapter).items() if isinstance(v, dict | set | frozenset)}
+
+
+@pytest.mark.parametrize(
+    "market",
+    [
+        "ORDI-UCD-PERP",  # make fuzz: `string /params/data/symbol='ORDI-UCD-PERP'` -> a Mark
+        "ETH-USD-PERP",  # a real market, but not one the adapter was asked to stream
+        "kbonk-USD-PERP",  # another market than kBONK-USD-PERP, not a spelling of it
+    ],
+)
+def test_data_for_a_market_not_subscribed_is_unknown(adapter: ParadexAdapter, market: str) -> None:
+    for frame in about(market):
+        with pytest.raises(UnknownFrame, match=market):
+            adapter.parse(frame, RECV)
+
+
+def test_junk_market_names_leave_nothing_behind(adapter: ParadexAdapter) -> None:
+    """The adapter used to remember a base for every market name a frame carried (888
+    entries after 100,000 fuzzed frames): memory grew without bound under junk."""
+    before = container_sizes(adapter)
+    for n in range(1_000):
+        for frame in about(f"JUNK{n}-USD-PERP"):
+            with pytest.raises(UnknownFrame):
+                adapter.parse(frame, RECV)
+    assert container_sizes(adapter) == before
+    (trade,) = adapter.parse((DATA / TRADES).read_text(), RECV)  # its own markets still flow
+    assert isinstance(trade, Trade) and trade.instrument == "kBONK-USD-PERP"

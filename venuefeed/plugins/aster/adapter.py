@@ -117,7 +117,7 @@ from venuefeed.core.errors import (
     UnknownSymbolError,
 )
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
-from venuefeed.plugins.aster.messages import (
+from venuefeed.plugins.aster.wire import (
     ENVELOPE,
     KNOWN_EVENTS,
     PAYLOAD,
@@ -212,7 +212,7 @@ class AsterAdapter(VenueAdapter):
         if not markets:
             # An empty list is a broken answer, not a venue without markets: fail so the
             # core retries instead of rejecting every configured symbol.
-            raise MalformedFrame("aster exchangeInfo: no trading perpetual market listed")
+            raise MalformedFrame("exchangeInfo: no trading perpetual market listed")
         self._markets = markets
         return ()
 
@@ -317,11 +317,11 @@ class AsterAdapter(VenueAdapter):
             rows = _convert(body, list[PremiumIndex], what)
             row = next((r for r in rows if r.symbol.upper() == inst.instrument), None)
             if row is None:
-                raise MalformedFrame(f"aster {what}: the answer does not list the symbol")
+                raise MalformedFrame(f"{what}: the answer does not list the symbol")
         else:
             row = _convert(body, PremiumIndex, what)
             if row.symbol.upper() != inst.instrument:
-                raise MalformedFrame(f"aster {what}: the answer is for {row.symbol!r}")
+                raise MalformedFrame(f"{what}: the answer is for {row.symbol!r}")
         venue, symbol, native = self.ctx.name, inst.symbol, inst.instrument
         out: list[Parsed] = [
             Mark(
@@ -367,13 +367,13 @@ class AsterAdapter(VenueAdapter):
 
     def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
         if not isinstance(frame, str):
-            raise MalformedFrame("aster: binary frame; the venue sends JSON text")
+            raise MalformedFrame("binary frame; the venue sends JSON text")
         try:
             env = ENVELOPE.decode(frame)
         except msgspec.DecodeError as exc:  # ValidationError is a subclass
             raise _undecodable(frame, exc) from None
         except RecursionError:  # msgspec's answer to a frame nested thousands deep
-            raise MalformedFrame("aster: JSON nested too deeply") from None
+            raise MalformedFrame("JSON nested too deeply") from None
         data = env.data
         if data is None:
             if env.e is None:
@@ -383,14 +383,14 @@ class AsterAdapter(VenueAdapter):
             except msgspec.DecodeError as exc:
                 raise _undecodable(frame, exc) from None
             except RecursionError:
-                raise MalformedFrame("aster: JSON nested too deeply") from None
+                raise MalformedFrame("JSON nested too deeply") from None
         return self._payload(data, recv_ms)
 
     def _payload(self, data: Payload, recv_ms: int) -> Sequence[Parsed]:
         native = data.symbol
         symbol = self._base.get(native)
         if symbol is None:
-            raise UnknownFrame(f"aster: data for an instrument not subscribed: {native!r}")
+            raise UnknownFrame(f"data for an instrument not subscribed: {native!r}")
         if isinstance(data, DepthUpdate):
             return (
                 BookDelta(
@@ -407,7 +407,7 @@ class AsterAdapter(VenueAdapter):
             bid = data.bid_sz > 0.0
             ask = data.ask_sz > 0.0
             if (bid and data.bid_px <= 0.0) or (ask and data.ask_px <= 0.0):
-                raise MalformedFrame(f"aster: bookTicker {native}: a quantity quoted at price 0")
+                raise MalformedFrame(f"bookTicker {native}: a quantity quoted at price 0")
             return (
                 Bbo(
                     venue=self.ctx.name,
@@ -464,7 +464,7 @@ class AsterAdapter(VenueAdapter):
         interval_h = self._intervals.get(native, self._default_interval_h)
         rate_per_hour = rate / interval_h
         if not math.isfinite(rate_per_hour):  # a huge rate over a tiny (fuzzed) interval
-            raise MalformedFrame(f"aster: funding {rate!r} per {interval_h!r} h for {native}")
+            raise MalformedFrame(f"funding {rate!r} per {interval_h!r} h for {native}")
         return Funding(
             venue=self.ctx.name,
             symbol=symbol,
@@ -480,13 +480,13 @@ class AsterAdapter(VenueAdapter):
     def _control(self, env: Envelope) -> Sequence[Parsed]:
         if env.result is not msgspec.UNSET:
             subscribed = isinstance(env.id, int) and env.id in self._subscriptions
-            detail = f"aster: request {env.id!r} answered, result {env.result!r}"
+            detail = f"request {env.id!r} answered, result {env.result!r}"
             return (Ack(detail, subscribed=subscribed),)
         code, msg = env.code, env.msg
         if isinstance(env.error, dict):  # Binance-style {"error": {"code", "msg"}, "id"}
             code, msg = env.error.get("code"), env.error.get("msg")
         if code is None and msg is None:
-            raise UnknownFrame("aster: a JSON object of no known kind")
+            raise UnknownFrame("a JSON object of no known kind")
         code_s = "unknown" if code is None else str(code)
         msg_s = "" if msg is None else str(msg)
         keys = None
@@ -501,16 +501,16 @@ class AsterAdapter(VenueAdapter):
 def _undecodable(frame: str, exc: msgspec.DecodeError) -> ParseError:
     """Tell a broken frame from a well-formed one of a kind the adapter does not read."""
     if not isinstance(exc, msgspec.ValidationError):
-        return MalformedFrame(f"aster: invalid JSON: {exc}")
+        return MalformedFrame(f"invalid JSON: {exc}")
     obj = decode_json(frame)
     payload = obj.get("data", obj) if isinstance(obj, dict) else obj
     if isinstance(payload, list):
-        return UnknownFrame("aster: array payload (an all-market stream?)")
+        return UnknownFrame("array payload (an all-market stream?)")
     if isinstance(payload, dict):
         kind = payload.get("e")
         if isinstance(kind, str) and kind not in KNOWN_EVENTS:
-            return UnknownFrame(f"aster: unknown event type {kind!r}")
-    return MalformedFrame(f"aster: {exc}")
+            return UnknownFrame(f"unknown event type {kind!r}")
+    return MalformedFrame(str(exc))
 
 
 def _convert(body: Any, typ: type[T], what: str) -> T:
@@ -519,10 +519,8 @@ def _convert(body: Any, typ: type[T], what: str) -> T:
         return msgspec.convert(body, typ, strict=False)
     except msgspec.ValidationError as exc:
         if isinstance(body, dict) and "code" in body and "msg" in body:
-            raise MalformedFrame(
-                f"aster {what}: venue error {body['code']}: {body['msg']}"
-            ) from None
-        raise MalformedFrame(f"aster {what}: {exc}") from None
+            raise MalformedFrame(f"{what}: venue error {body['code']}: {body['msg']}") from None
+        raise MalformedFrame(f"{what}: {exc}") from None
 
 
 def _base_of(native: str, quote: str, markets: Mapping[str, MarketInfo] | None) -> str:

@@ -34,12 +34,13 @@ so the sim sends `rate_1h * interval_h` and the adapter divides it back.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
+from venuefeed.core.clock import wall_ms
+from venuefeed.core.wire import HOUR_MS
 from venuefeed.sim import (
     DataFrame,
     Frame,
@@ -59,7 +60,6 @@ DEFAULT_FUNDING_INTERVAL_H = 8.0
 DEPTH_LIMITS = frozenset({5, 10, 20, 50, 100, 500, 1000})
 _DEPTH_STREAMS = ("depth", "depth@100ms", "depth@500ms")
 _MARK_STREAMS = ("markPrice", "markPrice@1s")
-_HOUR_MS = 3_600_000
 _encode = msgspec.json.encode
 
 
@@ -72,16 +72,12 @@ def _rate(x: float) -> str:
     return f"{x:.10f}"
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def interval_h(symbol: str) -> float:
     return FUNDING_INTERVAL_H.get(symbol, DEFAULT_FUNDING_INTERVAL_H)
 
 
 def _next_funding_ms(symbol: str, now_ms: int) -> int:
-    step = int(interval_h(symbol) * _HOUR_MS)
+    step = int(interval_h(symbol) * HOUR_MS)
     return (now_ms // step + 1) * step
 
 
@@ -367,7 +363,7 @@ class AsterSim(SimVenue):
         ]
         return {
             "timezone": "UTC",
-            "serverTime": _now_ms(),
+            "serverTime": wall_ms(),
             "rateLimits": [
                 {
                     "rateLimitType": "REQUEST_WEIGHT",
@@ -385,7 +381,7 @@ class AsterSim(SimVenue):
         return {
             "symbol": base + QUOTE,
             "interestRate": "0.00010000",
-            "time": _now_ms(),
+            "time": wall_ms(),
             "fundingIntervalHours": int(interval_h(base)),
             "fundingFeeCap": 0.03,
             "fundingFeeFloor": -0.03,
@@ -393,7 +389,7 @@ class AsterSim(SimVenue):
 
     def _premium_index(self, base: str) -> dict[str, Any]:
         m = self.markets[base]
-        now = _now_ms()
+        now = wall_ms()
         return {
             "symbol": base + QUOTE,
             "markPrice": _num(m.mark),
@@ -408,7 +404,7 @@ class AsterSim(SimVenue):
     def _depth(self, base: str, limit: int) -> dict[str, Any]:
         m = self.markets[base]
         bids, asks = m.book_top(limit)
-        now = _now_ms()
+        now = wall_ms()
         return {
             "lastUpdateId": m.update_id,
             "E": now,

@@ -98,6 +98,8 @@ from pydantic import Field, StringConstraints, field_validator
 from venuefeed import __version__
 from venuefeed.core.adapter import (
     AdapterOptions,
+    BookDelta,
+    BookSnapshot,
     ConnectionSpec,
     Continuity,
     Heartbeat,
@@ -109,9 +111,12 @@ from venuefeed.core.adapter import (
     StreamSpec,
     VenueAdapter,
     VenueContext,
+    VenueNotice,
 )
-from venuefeed.core.errors import UnknownSymbolError
-from venuefeed.plugins.extended.parse import FrameParser, parse_markets, parse_stats
+from venuefeed.core.errors import MalformedFrame, UnknownFrame, UnknownSymbolError
+from venuefeed.core.events import Funding, Mark, Side, Trade
+from venuefeed.core.wire import next_hour_ms
+from venuefeed.plugins.extended import wire
 
 #: stream kind -> (v1 path segment, quiet). Trades can pause for minutes on a calm
 #: market; funding and mark cadences are not documented, and both are also polled over
@@ -122,6 +127,12 @@ _STREAMS: dict[StreamKind, tuple[str, bool]] = {
     "funding": ("funding", True),
     "mark": ("prices/mark", True),
 }
+#: Extended charges funding every hour and quotes the hourly rate.
+FUNDING_INTERVAL_H = 1.0
+#: error codes meaning "this stream will never deliver" (bad market or parameter), as
+#: opposed to transient ones such as 1006 application error or 1010 maintenance mode.
+FATAL_CODES = frozenset({"1000", "1001", "1002", "1003", "1005"})
+_SIDES: dict[str, Side] = {"BUY": "buy", "SELL": "sell"}
 
 
 class ExtendedOptions(AdapterOptions):
@@ -172,12 +183,15 @@ class ExtendedAdapter(VenueAdapter):
         options = ExtendedOptions.of(ctx)
         self._headers: Mapping[str, str] = {"User-Agent": options.user_agent}
         self._kinds: tuple[StreamKind, ...] = tuple(options.streams)
-        include_deleverage = options.include_deleverage
+        self._include_deleverage = options.include_deleverage
+        self._venue = ctx.name
         #: market name -> base asset, for every market the venue lists.
         self._bases: dict[str, str] = {}
         #: base asset -> market name, preferring active USD markets.
         self._by_base: dict[str, str] = {}
-        self._parser = FrameParser(ctx.name, self._bases, include_deleverage=include_deleverage)
+        #: market -> symbol of the markets the core asked for (`resolve`, `connections`);
+        #: a frame about any other market is an UnknownFrame, never a new instrument.
+        self._streamed: dict[str, str] = {}
 
     # ------------------------------------------------------------------ start-up
 
@@ -185,7 +199,7 @@ class ExtendedAdapter(VenueAdapter):
         return (RestRequest(name="markets", path="/info/markets", parse=self._parse_markets),)
 
     def _parse_markets(self, body: Any, recv_ms: int) -> Sequence[Parsed]:
-        markets = parse_markets(body)
+        markets = wire.decode_markets(body)
         self._bases.clear()
         self._by_base.clear()
         ranked: dict[str, tuple[bool, bool]] = {}
@@ -200,17 +214,23 @@ class ExtendedAdapter(VenueAdapter):
     def resolve(self, symbol: str) -> Instrument:
         for candidate in (symbol, symbol.upper()):
             if candidate in self._bases:
-                return Instrument(symbol=self._bases[candidate], instrument=candidate)
+                found = Instrument(symbol=self._bases[candidate], instrument=candidate)
+                break
             market = self._by_base.get(candidate)
             if market is not None:
-                return Instrument(symbol=candidate, instrument=market)
-        raise UnknownSymbolError(self.ctx.name, symbol, sorted(self._by_base))
+                found = Instrument(symbol=candidate, instrument=market)
+                break
+        else:
+            raise UnknownSymbolError(self.ctx.name, symbol, sorted(self._by_base))
+        self._streamed[found.instrument] = found.symbol
+        return found
 
     def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
         base = self.ctx.ws_url.rstrip("/")
         specs: list[ConnectionSpec] = []
         for inst in instruments:
             market = inst.instrument
+            self._streamed[market] = inst.symbol
             for kind in self._kinds:
                 path, quiet = _STREAMS[kind]
                 name = f"{path}/{market}"
@@ -227,7 +247,138 @@ class ExtendedAdapter(VenueAdapter):
     # ------------------------------------------------------------------ hot path
 
     def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
-        return self._parser.parse(frame, recv_ms)
+        msg = wire.decode_frame(frame)
+        if msg.error is not None or msg.status == "ERROR":
+            return (self._notice(msg),)
+        kind = msg.type
+        data = msg.data
+        if kind == "DELTA":
+            return (self._delta(msg),)
+        if kind == "SNAPSHOT":
+            return (self._snapshot(msg),)
+        if kind == "MP":
+            return (self._mark(msg, recv_ms),)
+        if isinstance(data, list):
+            return self._trades(data, recv_ms)
+        if data is not None and data.f is not None:
+            return (self._funding(data, data.f, msg.ts, recv_ms),)
+        raise UnknownFrame(f"unknown Extended frame type {kind!r}")
+
+    def _symbol(self, market: str) -> str:
+        """The symbol of a market the core asked for; any other is an UnknownFrame."""
+        symbol = self._streamed.get(market)
+        if symbol is None:
+            raise UnknownFrame(f"data for a market not subscribed: {market!r}")
+        return symbol
+
+    def _book_data(
+        self, msg: wire.Frame
+    ) -> tuple[str, list[wire.BookLevel], list[wire.BookLevel], int]:
+        data = msg.data
+        if not isinstance(data, wire.Data) or data.m is None:
+            raise MalformedFrame(f"{msg.type} frame without a market object")
+        if msg.seq is None:
+            raise MalformedFrame(f"{msg.type} frame without seq")
+        return data.m, data.b or [], data.a or [], msg.seq
+
+    def _snapshot(self, msg: wire.Frame) -> BookSnapshot:
+        market, b, a, seq = self._book_data(msg)
+        bids = wire.sizes(b, absolute=True)
+        asks = wire.sizes(a, absolute=True)
+        self._symbol(market)
+        return BookSnapshot(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=msg.ts)
+
+    def _delta(self, msg: wire.Frame) -> BookDelta:
+        market, b, a, seq = self._book_data(msg)
+        # `c` is the level's new absolute size where the venue sends it; `q` alone is a
+        # change to add to the stored size (official SDK). One flag covers a message, so
+        # a message that lacks `c` anywhere is applied entirely as changes from `q`.
+        bids = wire.current(b)
+        asks = wire.current(a) if bids is not None else None
+        changes = bids is None or asks is None
+        if bids is None or asks is None:
+            bids = wire.sizes(b, absolute=False)
+            asks = wire.sizes(a, absolute=False)
+        self._symbol(market)
+        return BookDelta(
+            instrument=market,
+            bids=bids,
+            asks=asks,
+            seq=seq,
+            ts_venue=msg.ts,
+            sizes_are_changes=changes,
+        )
+
+    def _trades(self, rows: list[wire.TradeRow], recv_ms: int) -> list[Trade]:
+        venue = self._venue
+        out: list[Trade] = []
+        for row in rows:
+            if row.tT == "DELEVERAGE" and not self._include_deleverage:
+                continue
+            side = _SIDES.get(row.S)
+            if side is None:
+                raise MalformedFrame(f"trade side {row.S!r} is neither BUY nor SELL")
+            out.append(
+                Trade(
+                    venue=venue,
+                    symbol=self._symbol(row.m),
+                    instrument=row.m,
+                    ts_venue=row.T,
+                    ts_recv=recv_ms,
+                    price=row.p,
+                    size=row.q,
+                    side=side,
+                    trade_id=str(row.i),
+                )
+            )
+        return out
+
+    def _funding(self, data: wire.Data, rate: float, ts: int | None, recv_ms: int) -> Funding:
+        market = data.m
+        if market is None:
+            raise MalformedFrame("funding frame without a market")
+        stamp = data.T if data.T is not None else ts
+        return Funding(
+            venue=self._venue,
+            symbol=self._symbol(market),
+            instrument=market,
+            ts_venue=stamp,
+            ts_recv=recv_ms,
+            rate=rate,
+            interval_h=FUNDING_INTERVAL_H,
+            rate_per_hour=rate,
+            # the frame has none: funding settles on the hour (see the module docstring)
+            next_funding_ms=None if stamp is None else next_hour_ms(stamp),
+        )
+
+    def _mark(self, msg: wire.Frame, recv_ms: int) -> Mark:
+        data = msg.data
+        if not isinstance(data, wire.Data) or data.m is None or data.p is None:
+            raise MalformedFrame("mark price frame without market or price")
+        # the venue has sent `data.ts` as 0; the envelope `ts` is the real stamp then.
+        stamp = data.ts or msg.ts
+        return Mark(
+            venue=self._venue,
+            symbol=self._symbol(data.m),
+            instrument=data.m,
+            ts_venue=stamp,
+            ts_recv=recv_ms,
+            mark_px=data.p,
+        )
+
+    def _notice(self, msg: wire.Frame) -> VenueNotice:
+        err = msg.error
+        if isinstance(err, wire.Error):
+            code = "" if err.code is None else str(err.code)
+            text = err.message or ""
+        else:
+            code, text = "", err or ""
+        return VenueNotice(
+            code=code or (msg.status or "ERROR"),
+            message=text,
+            stream=None,
+            fatal=code in FATAL_CODES,
+        )
 
     # ------------------------------------------------------------------ polling
 
@@ -242,10 +393,33 @@ class ExtendedAdapter(VenueAdapter):
         )
 
     def _parse_stats(self, inst: Instrument, body: Any, recv_ms: int) -> Sequence[Parsed]:
-        return parse_stats(
-            body,
-            venue=self.ctx.name,
-            symbol=inst.symbol,
-            instrument=inst.instrument,
-            recv_ms=recv_ms,
-        )
+        """The hourly funding rate and the mark price; the body does not name its market,
+        so each request is bound to its instrument."""
+        stats = wire.decode_stats(body)
+        venue, symbol, instrument = self._venue, inst.symbol, inst.instrument
+        out: list[Parsed] = []
+        if stats.funding_rate is not None:
+            out.append(
+                Funding(
+                    venue=venue,
+                    symbol=symbol,
+                    instrument=instrument,
+                    ts_recv=recv_ms,
+                    rate=stats.funding_rate,
+                    interval_h=FUNDING_INTERVAL_H,
+                    rate_per_hour=stats.funding_rate,
+                    next_funding_ms=stats.next_funding_rate,
+                )
+            )
+        if stats.mark_price is not None:
+            out.append(
+                Mark(
+                    venue=venue,
+                    symbol=symbol,
+                    instrument=instrument,
+                    ts_recv=recv_ms,
+                    mark_px=stats.mark_price,
+                    index_px=stats.index_price,
+                )
+            )
+        return out

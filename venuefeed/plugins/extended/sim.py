@@ -29,13 +29,14 @@ so tests can check that a resync reopened only the broken book's socket.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
+from venuefeed.core.clock import wall_ms
+from venuefeed.core.wire import next_hour_ms
 from venuefeed.sim import (
     DataFrame,
     Frame,
@@ -49,7 +50,6 @@ from venuefeed.sim import (
 
 WS_PREFIX = "/stream.extended.exchange/v1"
 REST_PREFIX = "/api/v1"
-HOUR_MS = 3_600_000
 #: v1 stream path segment -> DataFrame kind
 STREAMS: dict[str, str] = {
     "orderbooks": "book",
@@ -64,10 +64,6 @@ def _num(x: float) -> str:
     """A decimal string without exponent, exact for the market model's rounded values."""
     text = f"{x:.10f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def market_name(base: str) -> str:
@@ -106,7 +102,7 @@ class ExtendedStream(SimSession):
             return (_encode(_error(1001, "Market not found.")).decode(),)
         if self.kind != "book":
             return ()
-        now = _now_ms()
+        now = wall_ms()
         out: list[Frame] = []
         for base in self.bases:
             market = self._markets[base]
@@ -276,7 +272,7 @@ class ExtendedSim(SimVenue):
             "markPrice": _num(m.mark),
             "indexPrice": _num(m.index),
             "fundingRate": _num(m.funding_rate_1h),
-            "nextFundingRate": (_now_ms() // HOUR_MS + 1) * HOUR_MS,
+            "nextFundingRate": next_hour_ms(wall_ms()),
             "openInterest": "1000000",
             "openInterestBase": "100",
             "dailyVolume": "1000000",

@@ -120,6 +120,7 @@ from venuefeed.core.adapter import (
 from venuefeed.core.codec import decode_json, encode_json
 from venuefeed.core.errors import MalformedFrame, UnknownFrame, UnknownSymbolError
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.wire import next_hour_ms
 from venuefeed.plugins.hyperliquid.wire import (
     FRAME_DECODER,
     KNOWN_CHANNELS,
@@ -133,7 +134,6 @@ from venuefeed.plugins.hyperliquid.wire import (
 )
 
 GREETING: Final = "Websocket connection established."
-HOUR_MS: Final = 3_600_000
 #: funding is settled hourly for every asset (HL-docs trading/funding).
 FUNDING_INTERVAL_H: Final = 1.0
 INFO_PATH: Final = "/info"
@@ -183,6 +183,9 @@ class HyperliquidAdapter(VenueAdapter):
         self._coins: frozenset[str] = frozenset()
         #: lower-cased name -> exact name, only where the lower-cased form is unambiguous.
         self._coins_folded: dict[str, str] = {}
+        #: coins the core asked for (`resolve`, `connections`): a frame about any other
+        #: coin is an UnknownFrame, so junk never becomes an instrument or a cache entry.
+        self._streamed: set[str] = set()
         #: coin -> (rate, next funding ms) last published from the websocket.
         self._last_funding: dict[str, tuple[float, int]] = {}
 
@@ -224,12 +227,15 @@ class HyperliquidAdapter(VenueAdapter):
         coin = symbol if symbol in self._coins else self._coins_folded.get(symbol.lower())
         if coin is None:
             raise UnknownSymbolError(self._venue, symbol, list(self._coins))
+        self._streamed.add(coin)
         return Instrument(symbol=coin, instrument=coin)
 
     def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
         subscribe: list[dict[str, Any]] = []
         streams: list[StreamSpec] = []
-        for coin in _unique(i.instrument for i in instruments):
+        coins = _unique(i.instrument for i in instruments)
+        self._streamed.update(coins)
+        for coin in coins:
             book: dict[str, Any] = {"type": "l2Book", "coin": coin}
             if self._fast_book:
                 book["fast"] = True
@@ -293,7 +299,7 @@ class HyperliquidAdapter(VenueAdapter):
                 "metaAndAssetCtxs: universe and assetCtxs are not index-aligned "
                 f"({len(universe)} assets)"
             )
-        next_ms = _next_funding_ms(recv_ms)
+        next_ms = next_hour_ms(recv_ms)
         out: list[Parsed] = []
         for asset, raw in zip(universe, ctxs, strict=True):
             coin = asset["name"]
@@ -325,6 +331,7 @@ class HyperliquidAdapter(VenueAdapter):
         # Most frequent first: bbo follows every block, trades and books less often.
         if isinstance(msg, BboMsg):
             b = msg.data
+            self._check_streamed(b.coin)
             bid, ask = b.bbo
             return (
                 Bbo(
@@ -341,6 +348,8 @@ class HyperliquidAdapter(VenueAdapter):
             )
         if isinstance(msg, TradesMsg):
             venue = self._venue
+            for t in msg.data:
+                self._check_streamed(t.coin)
             return [
                 Trade(
                     venue=venue,
@@ -357,6 +366,7 @@ class HyperliquidAdapter(VenueAdapter):
             ]
         if isinstance(msg, BookMsg):
             d = msg.data
+            self._check_streamed(d.coin)
             bids, asks = d.levels
             return (
                 BookSnapshot(
@@ -375,11 +385,17 @@ class HyperliquidAdapter(VenueAdapter):
             return (Ack(_describe_subscription(msg.data), subscribed=subscribed),)
         return self._error(msg.data)
 
+    def _check_streamed(self, coin: str) -> None:
+        """Refuse data about a coin nobody asked for: the plugin never invents one."""
+        if coin not in self._streamed:
+            raise UnknownFrame(f"data for a coin not subscribed: {coin!r}")
+
     def _asset_ctx(self, msg: AssetCtxMsg, recv_ms: int) -> Sequence[Parsed]:
         coin = msg.data.coin
+        self._check_streamed(coin)
         ctx = msg.data.ctx
         mark = self._mark(coin, ctx, recv_ms)
-        next_ms = _next_funding_ms(recv_ms)
+        next_ms = next_hour_ms(recv_ms)
         key = (ctx.funding, next_ms)
         if self._last_funding.get(coin) == key:
             return (mark,)
@@ -420,11 +436,6 @@ class HyperliquidAdapter(VenueAdapter):
 
 
 # -- helpers (cold paths) ------------------------------------------------------------
-
-
-def _next_funding_ms(ts_ms: int) -> int:
-    """The first whole hour strictly after `ts_ms`: funding settles on the hour."""
-    return (ts_ms // HOUR_MS + 1) * HOUR_MS
 
 
 def _unique(items: Iterable[str]) -> list[str]:

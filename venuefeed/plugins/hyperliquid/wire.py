@@ -3,8 +3,9 @@
 Every frame is `{"channel": <name>, "data": ...}`, so one msgspec tagged union on
 `channel` decodes and validates a frame in a single pass. Prices and sizes arrive as
 decimal strings; the decoder runs with `strict=False` so msgspec turns them into floats
-itself, and the bounds below reject NaN, infinities and negative prices at decode time
-instead of letting them reach a book.
+itself, and the bounds of the shared number types (`venuefeed.core.wire`) reject NaN,
+infinities and negative prices at decode time instead of letting them reach a book. An
+empty coin name (`NonEmpty`) would publish events for the instrument "".
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-#: a price: positive and finite (the bound excludes "inf", the comparison excludes "nan").
-Price = Annotated[float, msgspec.Meta(gt=0.0, lt=1e18)]
-#: a size: zero or more, finite.
-Size = Annotated[float, msgspec.Meta(ge=0.0, lt=1e18)]
-#: a trade's size: a trade of nothing did not happen.
-TradeSize = Annotated[float, msgspec.Meta(gt=0.0, lt=1e18)]
-#: a coin name: an empty one would publish events for the instrument "".
-Coin = Annotated[str, msgspec.Meta(min_length=1)]
-#: a funding rate as a fraction per hour; the venue caps it at 4 %/hour, so |rate| < 1 is
-#: a loose sanity bound that still rejects NaN.
-Rate = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
+from venuefeed.core.wire import NonEmpty, Price, Size, TradeSize
+
+#: the funding rate as a fraction per hour. Hyperliquid caps it at 4 %/hour (HL-docs
+#: `trading/funding`), so |rate| <= 1 is a loose bound of this venue's own that still
+#: rejects NaN and any rate no Hyperliquid market can have (the shared `Rate` only
+#: requires a finite number).
+HourlyRate = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
 
 
 class Level(msgspec.Struct, gc=False):
@@ -36,7 +33,7 @@ class Level(msgspec.Struct, gc=False):
 class BookData(msgspec.Struct, gc=False):
     """`WsBook`: `levels[0]` are bids (best first), `levels[1]` asks (best first)."""
 
-    coin: Coin
+    coin: NonEmpty
     levels: tuple[list[Level], list[Level]]
     time: int
 
@@ -44,7 +41,7 @@ class BookData(msgspec.Struct, gc=False):
 class BboData(msgspec.Struct, gc=False):
     """`WsBbo`: `[bid, ask]`, a side is null when that side of the book is empty."""
 
-    coin: Coin
+    coin: NonEmpty
     time: int
     bbo: tuple[Level | None, Level | None]
 
@@ -52,7 +49,7 @@ class BboData(msgspec.Struct, gc=False):
 class TradeData(msgspec.Struct, gc=False):
     """One `WsTrade`; `side` is the aggressor: "B" bought, "A" sold."""
 
-    coin: Coin
+    coin: NonEmpty
     side: Literal["A", "B"]
     px: Price
     sz: TradeSize
@@ -63,13 +60,13 @@ class TradeData(msgspec.Struct, gc=False):
 class PerpCtx(msgspec.Struct, gc=False):
     """The fields of `PerpsAssetCtx` this plugin publishes."""
 
-    funding: Rate
+    funding: HourlyRate
     markPx: Price
     oraclePx: Price
 
 
 class AssetCtxData(msgspec.Struct, gc=False):
-    coin: Coin
+    coin: NonEmpty
     ctx: PerpCtx
 
 

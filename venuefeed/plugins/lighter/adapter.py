@@ -117,16 +117,11 @@ from venuefeed.core.adapter import (
     VenueContext,
     VenueNotice,
 )
-from venuefeed.core.codec import decode_typed, integer, num
-from venuefeed.core.errors import (
-    MalformedFrame,
-    UnknownFrame,
-    UnknownSymbolError,
-)
+from venuefeed.core.codec import decode_typed, integer
+from venuefeed.core.errors import MalformedFrame, UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.wire import SymbolTable, next_hour_ms, price, rate
 from venuefeed.plugins.lighter import wire
-
-HOUR_MS = 3_600_000
 
 #: venue channel prefix -> (stream kinds it feeds); market_stats feeds two.
 _CHANNELS: tuple[tuple[str, tuple[StreamKind, ...]], ...] = (
@@ -180,11 +175,12 @@ class LighterAdapter(VenueAdapter):
         self._replay_trades = options.replay_trade_snapshot
         self._poll_funding = options.poll_funding
         self._max_channels = options.max_channels_per_connection
-        #: market id -> base symbol, and upper-case base symbol -> market id (perps only)
-        self._symbol_of: dict[str, str] = {}
-        self._id_of: dict[str, str] = {}
-        #: market ids subscribed through `connections`; filters `market_stats/all`
-        self._wanted: frozenset[str] = frozenset()
+        #: the active perps by symbol and market id, from GET /api/v1/orderBooks
+        self._markets = SymbolTable(ctx.name)
+        #: market id -> symbol of the markets the core asked for (`resolve`,
+        #: `connections`); a frame about any other market is an UnknownFrame, and
+        #: `market_stats/all` keeps only these.
+        self._streamed: dict[str, str] = {}
         self._handlers: dict[str, Handler] = {
             "update/order_book": self._on_book_update,
             "subscribed/order_book": self._on_book_snapshot,
@@ -211,8 +207,7 @@ class LighterAdapter(VenueAdapter):
 
     def _parse_markets(self, body: Any, recv_ms: int) -> Sequence[Parsed]:
         books = _rest_list(body, "order_books")
-        symbol_of: dict[str, str] = {}
-        id_of: dict[str, str] = {}
+        listed: list[tuple[str, str]] = []
         for book in books:
             if not isinstance(book, dict):
                 raise MalformedFrame(f"orderBooks: expected objects, got {book!r}")
@@ -226,23 +221,18 @@ class LighterAdapter(VenueAdapter):
             if not isinstance(symbol, str) or not symbol:
                 raise MalformedFrame(f"orderBooks: bad symbol {symbol!r}")
             market_id = str(integer(book.get("market_id"), "orderBooks market_id"))
-            symbol_of[market_id] = symbol
-            id_of[symbol.upper()] = market_id
-        self._symbol_of = symbol_of
-        self._id_of = id_of
+            listed.append((symbol, market_id))
+        self._markets.replace(listed)
         return ()
 
     def resolve(self, symbol: str) -> Instrument:
-        key = symbol.strip()
-        market_id = self._id_of.get(key.upper())
-        if market_id is None and key in self._symbol_of:
-            market_id = key
-        if market_id is None:
-            raise UnknownSymbolError(self._venue, symbol, list(self._id_of))
-        return Instrument(symbol=self._symbol_of[market_id], instrument=market_id)
+        """A symbol in any case (`eth`) or a market id (`0`)."""
+        found = self._markets.resolve(symbol.strip())
+        self._streamed[found.instrument] = found.symbol
+        return found
 
     def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
-        self._wanted = frozenset(i.instrument for i in instruments)
+        self._streamed.update((i.instrument, i.symbol) for i in instruments)
         per_conn = max(1, self._max_channels // len(_CHANNELS))
         groups = [instruments[i : i + per_conn] for i in range(0, len(instruments), per_conn)]
         specs: list[ConnectionSpec] = []
@@ -287,7 +277,7 @@ class LighterAdapter(VenueAdapter):
         self, body: Any, recv_ms: int, wanted: Mapping[str, str]
     ) -> Sequence[Parsed]:
         out: list[Parsed] = []
-        next_ms = _next_hour(recv_ms)
+        next_ms = next_hour_ms(recv_ms)
         for row in _rest_list(body, "funding_rates"):
             if not isinstance(row, dict):
                 raise MalformedFrame(f"funding-rates: expected objects, got {row!r}")
@@ -297,16 +287,16 @@ class LighterAdapter(VenueAdapter):
             symbol = wanted.get(market_id)
             if symbol is None:
                 continue
-            rate = num(row.get("rate"), "funding-rates rate")
+            value = rate(row.get("rate"), "funding-rates rate")
             out.append(
                 Funding(
                     venue=self._venue,
                     symbol=symbol,
                     instrument=market_id,
                     ts_recv=recv_ms,
-                    rate=rate,
+                    rate=value,
                     interval_h=8.0,
-                    rate_per_hour=rate / 8.0,
+                    rate_per_hour=value / 8.0,
                     next_funding_ms=next_ms,
                 )
             )
@@ -332,7 +322,7 @@ class LighterAdapter(VenueAdapter):
         return results
 
     def _market(self, msg: wire.Frame) -> tuple[str, str]:
-        """(market id, base symbol) named by the frame's channel."""
+        """(market id, symbol) named by the frame's channel: a market the core asked for."""
         channel = msg.channel
         if channel is None:
             raise MalformedFrame(f"{msg.type} frame without a channel")
@@ -340,9 +330,9 @@ class LighterAdapter(VenueAdapter):
         if sep < 0:
             sep = channel.find("/")
         market_id = channel[sep + 1 :] if sep >= 0 else ""
-        symbol = self._symbol_of.get(market_id)
+        symbol = self._streamed.get(market_id)
         if symbol is None:
-            raise UnknownFrame(f"channel {channel!r} names no known market")
+            raise UnknownFrame(f"channel {channel!r} names no market subscribed")
         return market_id, symbol
 
     def _on_book_snapshot(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
@@ -428,7 +418,7 @@ class LighterAdapter(VenueAdapter):
     def _on_trade_snapshot(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
         if self._replay_trades:
             return self._on_trades(msg, recv_ms)
-        self._market(msg)  # still reject snapshots for unknown markets
+        self._market(msg)  # still reject snapshots for markets not subscribed
         count = len(msg.trades or ()) + len(msg.liquidation_trades or ())
         return (Ack(f"subscribed {msg.channel}: {count} recent trades not replayed"),)
 
@@ -437,7 +427,7 @@ class LighterAdapter(VenueAdapter):
         if stats is None:
             raise MalformedFrame(f"{msg.type} without market_stats")
         ts = msg.timestamp
-        next_ms = _next_hour(ts if ts is not None else recv_ms)
+        next_ms = next_hour_ms(ts if ts is not None else recv_ms)
         channel = msg.channel or ""
         if not channel.endswith("all"):  # one market: `market_stats/{id}`
             market_id, symbol = self._market(msg)
@@ -446,11 +436,9 @@ class LighterAdapter(VenueAdapter):
         for key, entry in stats.items():
             if not isinstance(entry, dict):
                 raise MalformedFrame(f"market_stats[{key!r}]: expected an object")
-            if self._wanted and key not in self._wanted:
-                continue
-            known = self._symbol_of.get(key)
-            if known is not None:
-                out.extend(self._stats_events(entry, key, known, ts, recv_ms, next_ms))
+            streamed = self._streamed.get(key)
+            if streamed is not None:
+                out.extend(self._stats_events(entry, key, streamed, ts, recv_ms, next_ms))
         return out
 
     def _stats_events(
@@ -465,7 +453,7 @@ class LighterAdapter(VenueAdapter):
         out: list[Parsed] = []
         raw_rate = stats.get("current_funding_rate")
         if raw_rate is not None:
-            rate = num(raw_rate, "current_funding_rate")
+            value = rate(raw_rate, "current_funding_rate")
             out.append(
                 Funding(
                     venue=self._venue,
@@ -473,9 +461,9 @@ class LighterAdapter(VenueAdapter):
                     instrument=market_id,
                     ts_venue=ts,
                     ts_recv=recv_ms,
-                    rate=rate,
+                    rate=value,
                     interval_h=1.0,
-                    rate_per_hour=rate / 100.0,
+                    rate_per_hour=value / 100.0,
                     next_funding_ms=next_ms,
                 )
             )
@@ -488,8 +476,8 @@ class LighterAdapter(VenueAdapter):
                     instrument=market_id,
                     ts_venue=ts,
                     ts_recv=recv_ms,
-                    mark_px=_price(raw_mark, "mark_price"),
-                    index_px=_index_price(stats.get("index_price")),
+                    mark_px=price(raw_mark, "mark_price"),
+                    index_px=wire.index_price(stats.get("index_price")),
                 )
             )
         return out
@@ -531,31 +519,8 @@ class LighterAdapter(VenueAdapter):
         )
 
 
-def _price(value: Any, what: str) -> float:
-    """A price from `market_stats` (a decimal string): finite and positive."""
-    price = num(value, what)
-    if price <= 0.0:
-        raise MalformedFrame(f"{what}: a price must be positive, got {value!r}")
-    return price
-
-
-def _index_price(value: Any) -> float | None:
-    """The index price; absent or 0 (a market without an index) is None."""
-    if value is None:
-        return None
-    price = num(value, "index_price")
-    if price < 0.0:
-        raise MalformedFrame(f"index_price: a price must be positive, got {value!r}")
-    return price or None
-
-
 def _message(action: str, channel: str, market_id: str) -> dict[str, str]:
     return {"type": action, "channel": f"{channel}/{market_id}"}
-
-
-def _next_hour(ms: int) -> int:
-    """The next funding payment: Lighter pays at every whole hour."""
-    return (ms // HOUR_MS + 1) * HOUR_MS
 
 
 def _stream_in(message: str) -> str | None:

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
+from venuefeed.core.clock import wall_ms
+from venuefeed.core.wire import HOUR_MS
 from venuefeed.sim import (
     DataFrame,
     Frame,
@@ -80,10 +81,6 @@ def _error(code: int, message: str) -> str:
 def _decimals(step: float) -> int:
     text = f"{step:.8f}".rstrip("0")
     return len(text.split(".")[1]) if "." in text else 0
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class LighterSim(SimVenue):
@@ -240,7 +237,7 @@ class LighterSim(SimVenue):
             "last_trade_price": self.px(symbol, last),
             "current_funding_rate": f"{percent:.4f}",
             "funding_rate": f"{percent:.4f}",
-            "funding_timestamp": (ts_ms // 3_600_000) * 3_600_000,
+            "funding_timestamp": (ts_ms // HOUR_MS) * HOUR_MS,
             "daily_base_token_volume": 1000.0,
             "daily_quote_token_volume": 1000.0 * mid,
             "daily_price_low": market.best_bid(),
@@ -311,7 +308,7 @@ class LighterSession(SimSession):
     def _subscribed(self, name: str, market: str) -> str:
         """The one frame answering a subscription: the channel's snapshot."""
         venue = self.venue
-        now = _now_ms()
+        now = wall_ms()
         if name == "market_stats" and market == "all":
             return self._stats_all("subscribed/market_stats", venue.markets, now)
         symbol = self._symbol(market)

@@ -7,23 +7,20 @@ Lighter's decimal strings ("2064.54") into floats during decoding, and any field
 wrong type fails the whole frame as `MalformedFrame`.
 
 Lax decoding also reads "nan", "inf" and "1e999" (infinity) as floats, and "1e-400" as 0.0:
-the bounds below refuse every number no market can have, at decode time.
+the bounds of the shared number types (`venuefeed.core.wire`) refuse every number no market
+can have, at decode time. `market_stats` is kept as a loose dict (one market, or every
+market keyed by id); `index_price` below checks the one value it needs that no shared
+converter covers.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
-#: a price: finite and positive.
-Price = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
-#: a size (0 removes a book level), or a ticker quote where 0 means "none": finite, >= 0.
-Size = Annotated[float, msgspec.Meta(ge=0.0, le=1e300)]
-#: a trade's size: a trade of nothing did not happen.
-TradeSize = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
-#: a trade id given as a string: an empty one identifies nothing.
-TradeId = Annotated[str, msgspec.Meta(min_length=1)]
+from venuefeed.core.codec import num
+from venuefeed.core.wire import NonEmpty, Price, Size, TradeSize, price
 
 
 class Level(msgspec.Struct):
@@ -34,7 +31,8 @@ class Level(msgspec.Struct):
 
 
 class Quote(msgspec.Struct):
-    """One side of `ticker`: defaults let an absent or empty side decode as "no quote"."""
+    """One side of `ticker`: defaults let an absent or empty side decode as "no quote".
+    A price of 0 means "none" here too, so it is a `Size` (finite, >= 0), not a `Price`."""
 
     price: Size = 0.0
     size: Size = 0.0
@@ -53,7 +51,7 @@ class Ticker(msgspec.Struct):
 
 
 class TradeMsg(msgspec.Struct):
-    trade_id: int | TradeId
+    trade_id: int | NonEmpty  # an empty string identifies nothing
     price: Price
     size: TradeSize
     is_maker_ask: bool
@@ -79,3 +77,11 @@ class Frame(msgspec.Struct):
 
 
 FRAME_DECODER: msgspec.json.Decoder[Frame] = msgspec.json.Decoder(Frame, strict=False)
+
+
+def index_price(value: Any) -> float | None:
+    """`market_stats.index_price`; absent or 0 (a market without an index) is None."""
+    if value is None:
+        return None
+    out = num(value, "index_price")
+    return None if out == 0.0 else price(out, "index_price")

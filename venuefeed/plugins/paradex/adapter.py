@@ -72,6 +72,10 @@ Funding (PDX-docs fern/pages/risk-system/funding-mechanism.mdx and the field des
   period (8h by default)", funding-mechanism.mdx).
 - SBE carries the funding_data rate as Rate8 (8 decimals; the xml notes the truncation), so
   websocket funding rates are rounded to 1e-8; the REST poll keeps full precision.
+
+Options (`[venues.paradex.options]`): `encoding` ("sbe" | "json"), `book_feed` ("snapshot" |
+"deltas"), `book_refresh` ("100ms" | "50ms", the snapshot feed's cadence),
+`sbe_schema_version` (1 | 0).
 """
 
 from __future__ import annotations
@@ -109,7 +113,8 @@ from venuefeed.core.errors import (
     UnknownSymbolError,
 )
 from venuefeed.core.events import Bbo, Funding, Level, Mark, Side, Trade
-from venuefeed.plugins.paradex import sbe, values
+from venuefeed.core.wire import price, rate, size, trade_size
+from venuefeed.plugins.paradex import sbe, wire
 
 #: funding period assumed when neither the frame nor GET /markets gives one.
 DEFAULT_FUNDING_PERIOD_H = 8.0
@@ -185,7 +190,10 @@ class ParadexAdapter(VenueAdapter):
         self._venue = ctx.name
         self._markets: dict[str, _Market] = {}
         self._lookup: dict[str, str] = {}  # upper-case base or market id -> market id
-        self._bases: dict[str, str] = {}  # market id -> base (init, then unlisted ids)
+        #: market id -> base of the markets the core asked for (`resolve`, `connections`,
+        #: `poll_requests`). A frame about any other market is an UnknownFrame: nothing is
+        #: remembered for it, so junk frames cannot grow this map.
+        self._streamed: dict[str, str] = {}
         self._requests: dict[int, tuple[str, bool]] = {}  # request id -> (stream key, subscribe)
         self._resubscribe_ids: dict[str, tuple[int, int]] = {}
         self._next_id = 1
@@ -227,9 +235,9 @@ class ParadexAdapter(VenueAdapter):
                     _text(base, "base_currency"), hours if hours > 0 else None
                 )
         except _DATA_ERRORS as exc:
-            raise MalformedFrame(f"paradex GET /markets: {_describe(exc)}") from None
+            raise MalformedFrame(f"GET /markets: {_describe(exc)}") from None
         if not markets:
-            raise MalformedFrame("paradex GET /markets: no PERP market listed")
+            raise MalformedFrame("GET /markets: no PERP market listed")
         lookup: dict[str, str] = {}
         for symbol, market in markets.items():
             lookup[symbol.upper()] = symbol
@@ -239,10 +247,14 @@ class ParadexAdapter(VenueAdapter):
                 lookup[key] = symbol
         self._markets = markets
         self._lookup = lookup
-        self._bases = {symbol: market.base for symbol, market in markets.items()}
         return ()
 
     def resolve(self, symbol: str) -> Instrument:
+        found = self._find(symbol)
+        self._streamed[found.instrument] = found.symbol
+        return found
+
+    def _find(self, symbol: str) -> Instrument:
         wanted = symbol.strip()
         market_id = self._lookup.get(wanted.upper())
         if market_id is not None:
@@ -258,6 +270,7 @@ class ParadexAdapter(VenueAdapter):
     def connections(self, instruments: Sequence[Instrument]) -> Sequence[ConnectionSpec]:
         streams: list[StreamSpec] = []
         subscribe: list[dict[str, Any]] = []
+        self._streamed.update((i.instrument, i.symbol) for i in instruments)
         for inst in instruments:
             market = inst.instrument
             channels: tuple[tuple[StreamKind, str, bool], ...] = (
@@ -326,6 +339,7 @@ class ParadexAdapter(VenueAdapter):
 
     def poll_requests(self, instruments: Sequence[Instrument]) -> Sequence[RestRequest]:
         self._polled = frozenset(inst.instrument for inst in instruments)
+        self._streamed.update((i.instrument, i.symbol) for i in instruments)
         return tuple(
             RestRequest(
                 name=f"summary:{inst.instrument}",
@@ -341,13 +355,13 @@ class ParadexAdapter(VenueAdapter):
         try:
             for row in body["results"]:
                 market = _text(row["symbol"], "symbol")
-                if self._polled and market not in self._polled:
-                    continue
-                base = self._base(market)
+                if market not in self._polled:
+                    continue  # the body may list other markets: they are not ours
+                base = self._streamed[market]
                 ts = integer(row["created_at"], "created_at")
-                rate = num(row["funding_rate"], "funding_rate")
+                value = rate(row["funding_rate"], "funding_rate")
                 period = self._funding_period(market, None)
-                hourly = values.rate_per_hour(rate, period, market)
+                hourly = wire.rate_per_hour(value, period, market)
                 out.append(
                     Funding(
                         venue=self._venue,
@@ -355,7 +369,7 @@ class ParadexAdapter(VenueAdapter):
                         instrument=market,
                         ts_venue=ts,
                         ts_recv=recv_ms,
-                        rate=rate,
+                        rate=value,
                         interval_h=period,
                         rate_per_hour=hourly,
                     )
@@ -367,14 +381,14 @@ class ParadexAdapter(VenueAdapter):
                         instrument=market,
                         ts_venue=ts,
                         ts_recv=recv_ms,
-                        mark_px=values.price(num(row["mark_price"], "mark_price"), "mark"),
-                        index_px=values.index_price(
-                            values.json_number(row.get("underlying_price"), "underlying_price")
+                        mark_px=price(row["mark_price"], "mark_price"),
+                        index_px=wire.index_price(
+                            wire.json_number(row.get("underlying_price"), "underlying_price")
                         ),
                     )
                 )
         except _DATA_ERRORS as exc:
-            raise MalformedFrame(f"paradex GET /markets/summary: {_describe(exc)}") from None
+            raise MalformedFrame(f"GET /markets/summary: {_describe(exc)}") from None
         return out
 
     # -- websocket frames ------------------------------------------------------------------
@@ -389,18 +403,18 @@ class ParadexAdapter(VenueAdapter):
         except ParseError:
             raise
         except _DATA_ERRORS as exc:
-            raise MalformedFrame(f"paradex: {_describe(exc)}") from None
+            raise MalformedFrame(_describe(exc)) from None
 
     def _parse_json(self, msg: Any, recv_ms: int) -> Sequence[Parsed]:
         if not isinstance(msg, dict):
-            raise MalformedFrame(f"paradex: expected a JSON object, got {type(msg).__name__}")
+            raise MalformedFrame(f"expected a JSON object, got {type(msg).__name__}")
         method = msg.get("method")
         if method == "subscription":
             params = msg["params"]
             channel = _text(params["channel"], "channel")
             handler = self._json_handlers.get(channel.split(".", 1)[0])
             if handler is None:
-                raise UnknownFrame(f"paradex: channel {channel!r}")
+                raise UnknownFrame(f"channel {channel!r}")
             return handler(params["data"], recv_ms)
         if "error" in msg:
             return (self._notice(msg),)
@@ -412,13 +426,13 @@ class ParadexAdapter(VenueAdapter):
             verb = "unsubscribed" if request is not None and not request[1] else "subscribed"
             detail = f"{verb} {acked}" if acked else f"result id={msg.get('id')}"
             return (Ack(detail, subscribed=subscribed),)
-        raise UnknownFrame(f"paradex: JSON frame with method {method!r}")
+        raise UnknownFrame(f"JSON frame with method {method!r}")
 
     def _notice(self, msg: dict[str, Any]) -> VenueNotice:
         error = msg["error"]
         code = error["code"]
         if isinstance(code, bool) or not isinstance(code, int | str):
-            raise MalformedFrame(f"paradex: error code {code!r}")
+            raise MalformedFrame(f"error code {code!r}")
         message = str(error.get("message", ""))
         detail = error.get("data")
         if detail:
@@ -441,40 +455,40 @@ class ParadexAdapter(VenueAdapter):
         for key in ("inserts", "updates", "deletes"):
             removes = key == "deletes"
             for row in data[key]:
-                px = values.price(num(row["price"], "price"), "level price")
-                level = (px, 0.0 if removes else values.size(num(row["size"], "size"), "size"))
+                px = price(row["price"], "level price")
+                level = (px, 0.0 if removes else size(row["size"], "size"))
                 side = row["side"]
                 if side == "BUY":
                     bids.append(level)
                 elif side == "SELL":
                     asks.append(level)
                 else:
-                    raise MalformedFrame(f"paradex: book level side {side!r}")
+                    raise MalformedFrame(f"book level side {side!r}")
         seq = integer(data["seq_no"], "seq_no")
         ts = integer(data["last_updated_at"], "last_updated_at")
         update_type = data["update_type"]
+        if update_type not in ("s", "d"):
+            raise MalformedFrame(f"book update_type {update_type!r}")
+        self._symbol(market)
         if update_type == "s":
             return (BookSnapshot(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts),)
-        if update_type == "d":
-            return (BookDelta(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts),)
-        raise MalformedFrame(f"paradex: book update_type {update_type!r}")
+        return (BookDelta(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts),)
 
     def _json_bbo(self, data: Any, recv_ms: int) -> Sequence[Parsed]:
         market = _text(data["market"], "market")
-        bid_px, bid_sz = values.bbo_side(
-            values.json_number(data.get("bid"), "bid"),
-            values.json_number(data.get("bid_size"), "bid_size"),
+        bid_px, bid_sz = wire.bbo_side(
+            wire.json_number(data.get("bid"), "bid"),
+            wire.json_number(data.get("bid_size"), "bid_size"),
             "bid",
         )
-        ask_px, ask_sz = values.bbo_side(
-            values.json_number(data.get("ask"), "ask"),
-            values.json_number(data.get("ask_size"), "ask_size"),
+        ask_px, ask_sz = wire.bbo_side(
+            wire.json_number(data.get("ask"), "ask"),
+            wire.json_number(data.get("ask_size"), "ask_size"),
             "ask",
         )
         return (
             Bbo(
                 venue=self._venue,
-                symbol=self._base(market),
                 instrument=market,
                 ts_venue=integer(data["last_updated_at"], "last_updated_at"),
                 ts_recv=recv_ms,
@@ -482,6 +496,7 @@ class ParadexAdapter(VenueAdapter):
                 bid_sz=bid_sz,
                 ask_px=ask_px,
                 ask_sz=ask_sz,
+                symbol=self._symbol(market),
             ),
         )
 
@@ -489,40 +504,40 @@ class ParadexAdapter(VenueAdapter):
         market = _text(data["market"], "market")
         side = _JSON_SIDES.get(data["side"])
         if side is None:
-            raise MalformedFrame(f"paradex: trade side {data['side']!r}")
+            raise MalformedFrame(f"trade side {data['side']!r}")
         trade_id = data["id"]
         if isinstance(trade_id, bool) or not isinstance(trade_id, str | int) or trade_id == "":
-            raise MalformedFrame(f"paradex: trade id {trade_id!r}")
+            raise MalformedFrame(f"trade id {trade_id!r}")
         return (
             Trade(
                 venue=self._venue,
-                symbol=self._base(market),
                 instrument=market,
                 ts_venue=integer(data["created_at"], "created_at"),
                 ts_recv=recv_ms,
-                price=values.price(num(data["price"], "price"), "trade price"),
-                size=values.trade_size(num(data["size"], "size"), "trade size"),
+                price=price(data["price"], "trade price"),
+                size=trade_size(data["size"], "trade size"),
                 side=side,
                 trade_id=str(trade_id),
+                symbol=self._symbol(market),
             ),
         )
 
     def _json_funding(self, data: Any, recv_ms: int) -> Sequence[Parsed]:
         market = _text(data["market"], "market")
-        rate = num(data["funding_rate"], "funding_rate")
+        value = rate(data["funding_rate"], "funding_rate")
         period = data.get("funding_period_hours")
         hours = None if period in (None, "") else num(period, "funding_period_hours")
         interval = self._funding_period(market, hours)
         return (
             Funding(
                 venue=self._venue,
-                symbol=self._base(market),
                 instrument=market,
                 ts_venue=integer(data["created_at"], "created_at"),
                 ts_recv=recv_ms,
-                rate=rate,
+                rate=value,
                 interval_h=interval,
-                rate_per_hour=values.rate_per_hour(rate, interval, market),
+                rate_per_hour=wire.rate_per_hour(value, interval, market),
+                symbol=self._symbol(market),
             ),
         )
 
@@ -531,63 +546,62 @@ class ParadexAdapter(VenueAdapter):
         return (
             Mark(
                 venue=self._venue,
-                symbol=self._base(market),
                 instrument=market,
                 ts_venue=integer(data["created_at"], "created_at"),
                 ts_recv=recv_ms,
-                mark_px=values.price(num(data["mark_price"], "mark_price"), "mark"),
-                index_px=values.index_price(
-                    values.json_number(data.get("underlying_price"), "underlying_price")
+                mark_px=price(data["mark_price"], "mark_price"),
+                index_px=wire.index_price(
+                    wire.json_number(data.get("underlying_price"), "underlying_price")
                 ),
+                symbol=self._symbol(market),
             ),
         )
 
     def _parse_sbe(self, buf: bytes, recv_ms: int) -> Sequence[Parsed]:
         block, template, schema, _version = sbe.HEADER.unpack_from(buf, 0)
         if schema != sbe.SCHEMA_ID:
-            raise MalformedFrame(f"paradex: SBE schema id {schema}, expected {sbe.SCHEMA_ID}")
+            raise MalformedFrame(f"SBE schema id {schema}, expected {sbe.SCHEMA_ID}")
         handler = self._sbe_handlers.get(template)
         if handler is None:
             # Other public templates (funding_rate_comparison) and private ones are never
             # subscribed here; the schema says unknown templates are to be skipped.
-            raise UnknownFrame(f"paradex: SBE template {template}")
+            raise UnknownFrame(f"SBE template {template}")
         if block < sbe.MIN_BLOCK[template]:
-            raise MalformedFrame(f"paradex: SBE template {template} with a {block}-byte block")
+            raise MalformedFrame(f"SBE template {template} with a {block}-byte block")
         if len(buf) < sbe.HEADER_SIZE + block:
-            raise MalformedFrame(f"paradex: SBE template {template} truncated at {len(buf)} bytes")
+            raise MalformedFrame(f"SBE template {template} truncated at {len(buf)} bytes")
         return handler(buf, block, recv_ms)
 
     def _sbe_trade(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
-        _ts, _seq, trade_id, side_code, price, size, created, _kind = sbe.TRADE_BLOCK.unpack_from(
-            buf, sbe.HEADER_SIZE
+        _ts, _seq, trade_id, side_code, price_m, size_m, created, _kind = (
+            sbe.TRADE_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
         )
-        market = values.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
+        market = wire.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         side = sbe.SIDES.get(side_code)
         if side is None:
-            raise MalformedFrame(f"paradex: SBE trade side {side_code}")
+            raise MalformedFrame(f"SBE trade side {side_code}")
         return (
             Trade(
                 venue=self._venue,
-                symbol=self._base(market),
                 instrument=market,
                 ts_venue=created // 1000,
                 ts_recv=recv_ms,
-                price=values.price(price / sbe.SCALE, "trade price"),
-                size=values.trade_size(size / sbe.SCALE, "trade size"),
+                price=price(price_m / sbe.SCALE, "trade price"),
+                size=trade_size(size_m / sbe.SCALE, "trade size"),
                 side=side,
                 trade_id=str(trade_id),
+                symbol=self._symbol(market),
             ),
         )
 
     def _sbe_bbo(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
         ts, _seq, bid_px, bid_sz, ask_px, ask_sz = sbe.BBO_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
-        market = values.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
-        bid = values.bbo_side(sbe.opt(bid_px), sbe.opt(bid_sz), "bid")
-        ask = values.bbo_side(sbe.opt(ask_px), sbe.opt(ask_sz), "ask")
+        market = wire.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
+        bid = wire.bbo_side(sbe.opt(bid_px), sbe.opt(bid_sz), "bid")
+        ask = wire.bbo_side(sbe.opt(ask_px), sbe.opt(ask_sz), "ask")
         return (
             Bbo(
                 venue=self._venue,
-                symbol=self._base(market),
                 instrument=market,
                 ts_venue=ts // 1000,
                 ts_recv=recv_ms,
@@ -595,6 +609,7 @@ class ParadexAdapter(VenueAdapter):
                 bid_sz=bid[1],
                 ask_px=ask[0],
                 ask_sz=ask[1],
+                symbol=self._symbol(market),
             ),
         )
 
@@ -602,33 +617,32 @@ class ParadexAdapter(VenueAdapter):
         ts, seq, pkg_type = sbe.BOOK_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
         bids, pos = sbe.read_levels(buf, sbe.HEADER_SIZE + block)
         asks, pos = sbe.read_levels(buf, pos)
-        market = values.market(sbe.read_string(buf, pos)[0])
-        values.levels(bids, "bid")
-        values.levels(asks, "ask")
+        market = wire.market(sbe.read_string(buf, pos)[0])
+        wire.levels(bids, "bid")
+        wire.levels(asks, "ask")
+        if pkg_type not in (sbe.PKG_SNAPSHOT, sbe.PKG_DELTA):
+            raise MalformedFrame(f"SBE book package type {pkg_type}")
+        self._symbol(market)
         if pkg_type == sbe.PKG_SNAPSHOT:
             return (
                 BookSnapshot(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts // 1000),
             )
-        if pkg_type == sbe.PKG_DELTA:
-            return (
-                BookDelta(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts // 1000),
-            )
-        raise MalformedFrame(f"paradex: SBE book package type {pkg_type}")
+        return (BookDelta(instrument=market, bids=bids, asks=asks, seq=seq, ts_venue=ts // 1000),)
 
     def _sbe_mark(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
         ts, _seq, mark_px, index_px = sbe.SUMMARY_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
-        market = values.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
+        market = wire.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         if mark_px == sbe.NULL:
-            raise MalformedFrame("paradex: SBE market summary without a mark price")
+            raise MalformedFrame("SBE market summary without a mark price")
         return (
             Mark(
                 venue=self._venue,
-                symbol=self._base(market),
                 instrument=market,
                 ts_venue=ts // 1000,
                 ts_recv=recv_ms,
-                mark_px=values.price(mark_px / sbe.SCALE, "mark"),
-                index_px=values.index_price(sbe.opt(index_px)),
+                mark_px=price(mark_px / sbe.SCALE, "mark price"),
+                index_px=wire.index_price(sbe.opt(index_px)),
+                symbol=self._symbol(market),
             ),
         )
 
@@ -636,33 +650,35 @@ class ParadexAdapter(VenueAdapter):
         _ts, _seq, rate_m, _index, created, _premium, _rate8h, hours = (
             sbe.FUNDING_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
         )
-        market = values.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
+        market = wire.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
         if rate_m == sbe.NULL:
-            raise MalformedFrame("paradex: SBE funding data without a rate")
-        rate = rate_m / sbe.SCALE
+            raise MalformedFrame("SBE funding data without a rate")
+        value = rate_m / sbe.SCALE
         interval = self._funding_period(market, float(hours))
         return (
             Funding(
                 venue=self._venue,
-                symbol=self._base(market),
                 instrument=market,
                 ts_venue=created // 1000,
                 ts_recv=recv_ms,
-                rate=rate,
+                rate=value,
                 interval_h=interval,
-                rate_per_hour=values.rate_per_hour(rate, interval, market),
+                rate_per_hour=wire.rate_per_hour(value, interval, market),
+                symbol=self._symbol(market),
             ),
         )
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _base(self, market: str) -> str:
-        base = self._bases.get(market)
-        if base is None:
-            # A market GET /markets did not list (or init has not run): BASE-QUOTE-KIND.
-            base = market.split("-", 1)[0]
-            self._bases[market] = base
-        return base
+    def _symbol(self, market: str) -> str:
+        """The base of a market the core asked for; any other is an UnknownFrame.
+
+        Handlers call it after reading the frame's values (last among an event's fields),
+        so a malformed frame is a MalformedFrame whatever market it names."""
+        symbol = self._streamed.get(market)
+        if symbol is None:
+            raise UnknownFrame(f"data for a market not subscribed: {market!r}")
+        return symbol
 
     def _funding_period(self, market: str, hours: float | None) -> float:
         """The frame's period if it has a usable one, else the market's, else the default."""

@@ -40,6 +40,7 @@ from typing import Any
 
 import msgspec
 
+from venuefeed.core.clock import wall_ms
 from venuefeed.plugins.paradex import sbe
 from venuefeed.sim import (
     DataFrame,
@@ -448,7 +449,7 @@ class ParadexSim(SimVenue):
         if path == "/markets":
             return SimResponse({"results": self._markets()})
         if path == "/markets/summary":
-            now_ms = time.time_ns() // 1_000_000
+            now_ms = wall_ms()
             wanted = request.query.get("market", "")
             rows = [
                 summary_row(m, now_ms)

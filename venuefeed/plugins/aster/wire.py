@@ -2,32 +2,25 @@
 
 The websocket decoder runs with `strict=False` so msgspec turns Aster's quoted numbers
 ("114783.7") into floats in C while it decodes: no per-field Python conversion on the hot
-path. The bounds on prices, sizes and rates reject "NaN", "Infinity", zero or negative
-prices and negative sizes, which non-strict decoding would otherwise let through ("1e-400"
-reads as 0.0, "-0" as -0.0: both fail `gt=0`). Field names are Aster's one-letter
-keys, renamed so the adapter reads as prose. Unknown keys are ignored, so fields Aster adds
-later do not break decoding.
+path. The bounds of the shared number types (`venuefeed.core.wire`) reject "NaN",
+"Infinity", zero or negative prices and negative sizes, which non-strict decoding would
+otherwise let through ("1e-400" reads as 0.0, "-0" as -0.0: both fail `gt=0`). A price Aster
+may quote as 0 for "none" (an empty BBO side, an absent index) is typed `Size` (finite, not
+negative) and the adapter decides what the 0 means. Field names are Aster's one-letter keys,
+renamed so the adapter reads as prose. Unknown keys are ignored, so fields Aster adds later
+do not break decoding.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 
-#: a price: finite and positive.
-Price = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
-#: a size, or a quote that may be 0 for "none" (an empty BBO side, an absent index): finite
-#: and not negative.
-Amount = Annotated[float, msgspec.Meta(ge=0.0, le=1e300)]
-#: a trade's quantity: finite and positive (a trade of nothing did not happen).
-TradeSize = Annotated[float, msgspec.Meta(gt=0.0, le=1e300)]
-#: a funding rate: finite, either sign.
-Rate = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
-#: a funding interval in hours: positive.
-Hours = Annotated[float, msgspec.Meta(gt=0.0, le=1e6)]
+from venuefeed.core.wire import Hours, Price, Rate, Size, TradeSize
+
 #: a book level: a price and its size (0 removes the level).
-PriceLevel = tuple[Price, Amount]
+PriceLevel = tuple[Price, Size]
 
 
 class DepthUpdate(msgspec.Struct, tag_field="e", tag="depthUpdate"):
@@ -48,10 +41,10 @@ class BookTicker(msgspec.Struct, tag_field="e", tag="bookTicker"):
     empty, whatever its price; the adapter checks the price of a side that is not."""
 
     symbol: str = msgspec.field(name="s")
-    bid_px: Amount = msgspec.field(name="b")
-    bid_sz: Amount = msgspec.field(name="B")
-    ask_px: Amount = msgspec.field(name="a")
-    ask_sz: Amount = msgspec.field(name="A")
+    bid_px: Size = msgspec.field(name="b")
+    bid_sz: Size = msgspec.field(name="B")
+    ask_px: Size = msgspec.field(name="a")
+    ask_sz: Size = msgspec.field(name="A")
     event_ms: int | None = msgspec.field(default=None, name="E")
     tx_ms: int | None = msgspec.field(default=None, name="T")
 
@@ -74,7 +67,7 @@ class MarkPriceUpdate(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
 
     symbol: str = msgspec.field(name="s")
     mark_px: Price = msgspec.field(name="p")
-    index_px: Amount | None = msgspec.field(default=None, name="i")
+    index_px: Size | None = msgspec.field(default=None, name="i")
     rate: Rate | None = msgspec.field(default=None, name="r")
     next_funding_ms: int | None = msgspec.field(default=None, name="T")
     event_ms: int | None = msgspec.field(default=None, name="E")
@@ -127,7 +120,7 @@ class PremiumIndex(msgspec.Struct):
 
     symbol: str
     markPrice: Price
-    indexPrice: Amount | None = None
+    indexPrice: Size | None = None
     lastFundingRate: Rate | None = None
     nextFundingTime: int | None = None
     time: int | None = None

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot, VenueContext
+from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot, Instrument, VenueContext
 from venuefeed.core.errors import MalformedFrame, ParseError, UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
@@ -31,9 +31,15 @@ def make() -> ParadexAdapter:
     rows: list[dict[str, Any]] = [
         {"symbol": "BTC-USD-PERP", "base_currency": "BTC", "asset_kind": "PERP"},
         {"symbol": "ETH-USD-PERP", "base_currency": "ETH", "asset_kind": "PERP"},
+        # the markets of the recorded samples
+        {"symbol": "kBONK-USD-PERP", "base_currency": "kBONK", "asset_kind": "PERP"},
+        {"symbol": "TRUMP-USD-PERP", "base_currency": "TRUMP", "asset_kind": "PERP"},
+        {"symbol": "ORDI-USD-PERP", "base_currency": "ORDI", "asset_kind": "PERP"},
     ]
     rows[0]["funding_period_hours"] = 4
     request.parse({"results": rows}, 1)
+    for base in ("BTC", "ETH", "kBONK", "TRUMP", "ORDI"):
+        adapter.resolve(base)
     return adapter
 
 
@@ -218,6 +224,7 @@ def test_funding_both_versions(adapter: ParadexAdapter, version: int) -> None:
 
 def test_funding_without_a_period_uses_the_market_period(adapter: ParadexAdapter) -> None:
     (btc,) = adapter.parse(funding(0, 1, market="BTC-USD-PERP"), RECV)
+    adapter.connections([Instrument("SOL", "SOL-USD-PERP")])  # not listed by GET /markets
     (other,) = adapter.parse(funding(0, 1, market="SOL-USD-PERP"), RECV)
     assert isinstance(btc, Funding) and isinstance(other, Funding)
     assert (btc.interval_h, btc.rate_per_hour) == (4.0, -0.00014969 / 4)

@@ -35,7 +35,7 @@ def read(name: str) -> str:
 def make(**options: Any) -> ExtendedAdapter:
     ctx = VenueContext(
         name="extended",
-        symbols=("BTC", "ETH"),
+        symbols=("BTC",),  # the one market the recorded list names
         ws_url="wss://x/ws",
         rest_url="https://x",
         options=options,
@@ -43,6 +43,8 @@ def make(**options: Any) -> ExtendedAdapter:
     adapter = ExtendedAdapter(ctx)
     (init,) = adapter.init_requests()
     init.parse(json.loads(read("rest_markets_response.ccxt.json")), 1)
+    for symbol in ctx.symbols:  # as the core does: frames about other markets are unknown
+        adapter.resolve(symbol)
     return adapter
 
 
@@ -248,11 +250,15 @@ def test_deleverage_trades_on_request() -> None:
     ]
 
 
-def test_trade_symbol_of_unlisted_market_comes_from_its_name(adapter: ExtendedAdapter) -> None:
-    row = {"m": "SOL-USD", "S": "BUY", "T": 1, "p": "150.5", "q": "2", "i": 1}
-    (trade,) = adapter.parse(frame({"ts": 1, "data": [row], "seq": 1}), RECV)
-    assert isinstance(trade, Trade)
-    assert (trade.symbol, trade.instrument) == ("SOL", "SOL-USD")
+@pytest.mark.parametrize("market", ["SOL-USD", "ORDI-UCD-PERP"])
+def test_trades_of_a_market_not_subscribed_are_unknown(
+    adapter: ExtendedAdapter, market: str
+) -> None:
+    """Listed (SOL-USD) or not (a fuzzed name): no market the core did not ask for
+    becomes an instrument, and its symbol is never guessed from the name."""
+    row = {"m": market, "S": "BUY", "T": 1, "p": "150.5", "q": "2", "i": 1}
+    with pytest.raises(UnknownFrame, match=market):
+        adapter.parse(frame({"ts": 1, "data": [row], "seq": 1}), RECV)
 
 
 def test_empty_trade_list(adapter: ExtendedAdapter) -> None:

@@ -147,10 +147,11 @@ def test_l2book_sample(adapter: HyperliquidAdapter, frame_text: Callable[[str], 
 
 
 def test_l2book_real_capture_levels0_are_bids(
-    adapter: HyperliquidAdapter, rest_body: Callable[[str], Any]
+    new_adapter: Callable[..., HyperliquidAdapter], rest_body: Callable[[str], Any]
 ) -> None:
     """The real 20-level capture, in the websocket envelope (WsBook is the same shape)."""
     book = rest_body("rest_l2book_response.sdk_cassette.json")
+    adapter = new_adapter(symbols=("DYDX",))
     (snap,) = adapter.parse(frame("l2Book", book), RECV)
     assert isinstance(snap, BookSnapshot)
     assert snap.instrument == "DYDX"

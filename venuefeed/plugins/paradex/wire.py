@@ -1,10 +1,14 @@
-"""Paradex numbers checked for what they stand for, on both encodings.
+"""Paradex numbers and names checked for what they stand for, on both encodings.
 
-JSON frames quote decimals as strings (`num` refuses NaN and infinities); SBE frames carry
-int64 mantissas, always finite but of any sign. Neither says a price is positive or a size
-is not negative, and a mutated or corrupted frame proves that they can be neither: these
-helpers turn such a frame into `MalformedFrame` where it is read, so no impossible value
-reaches the core's sanity gate.
+JSON frames quote decimals as strings and are read field by field (the shared converters
+`price`, `size`, `trade_size` and `rate` of `venuefeed.core.wire` refuse NaN, infinities and
+values no market can have); SBE frames carry int64 mantissas (`sbe.py`), always finite but
+of any sign, and the same converters check them once scaled. Neither encoding says a price
+is positive or a size is not negative, and a mutated or corrupted frame proves that they
+can be neither. The checks below are the ones only Paradex needs: "" or 0 for "none", an
+empty BBO side quoted at 0, SBE levels and market names, and an hourly rate that must stay
+finite. Each turns a bad frame into `MalformedFrame` where it is read, so no impossible
+value reaches the core's sanity gate.
 """
 
 from __future__ import annotations
@@ -16,27 +20,7 @@ from typing import Any
 from venuefeed.core.codec import num
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Level
-
-
-def price(value: float, what: str) -> float:
-    """A price: positive (finite already: a JSON number went through `num`)."""
-    if not value > 0.0:
-        raise MalformedFrame(f"paradex: {what} {value!r}: a price must be positive")
-    return value
-
-
-def size(value: float, what: str) -> float:
-    """A size: zero (a removed level) or more."""
-    if not value >= 0.0:
-        raise MalformedFrame(f"paradex: {what} {value!r}: a size cannot be negative")
-    return value
-
-
-def trade_size(value: float, what: str) -> float:
-    """A trade's size: a trade of nothing did not happen."""
-    if not value > 0.0:
-        raise MalformedFrame(f"paradex: {what} {value!r}: a trade size must be positive")
-    return value
+from venuefeed.core.wire import price
 
 
 def json_number(value: Any, what: str) -> float | None:
@@ -52,9 +36,9 @@ def bbo_side(px: float | None, sz: float | None, side: str) -> tuple[float | Non
     if px is not None and not px > 0.0:
         if px == 0.0 and not sz:
             return None, None
-        raise MalformedFrame(f"paradex: {side} price {px!r} for size {sz!r}")
+        raise MalformedFrame(f"{side} price {px!r} for size {sz!r}")
     if sz is not None and not sz >= 0.0:
-        raise MalformedFrame(f"paradex: {side} size {sz!r}")
+        raise MalformedFrame(f"{side} size {sz!r}")
     return px, sz
 
 
@@ -66,10 +50,10 @@ def index_price(value: float | None) -> float | None:
 
 
 def levels(rows: Sequence[Level], side: str) -> Sequence[Level]:
-    """Book levels: prices positive, sizes zero (removed) or more."""
+    """SBE book levels: prices positive, sizes zero (removed) or more."""
     for px, sz in rows:
         if not (px > 0.0 and sz >= 0.0):
-            raise MalformedFrame(f"paradex: {side} level {px!r} x {sz!r}")
+            raise MalformedFrame(f"{side} level {px!r} x {sz!r}")
     return rows
 
 
@@ -77,12 +61,12 @@ def rate_per_hour(rate: float, interval_h: float, market: str) -> float:
     """The hourly rate; a huge rate over a vanishing period overflows, and is malformed."""
     hourly = rate / interval_h
     if not math.isfinite(hourly):
-        raise MalformedFrame(f"paradex: funding {rate!r} per {interval_h!r} h for {market}")
+        raise MalformedFrame(f"funding {rate!r} per {interval_h!r} h for {market}")
     return hourly
 
 
 def market(text: str) -> str:
     """A market id from an SBE frame: its empty string names no market."""
     if not text:
-        raise MalformedFrame("paradex: SBE frame without a market")
+        raise MalformedFrame("SBE frame without a market")
     return text
