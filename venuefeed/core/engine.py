@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from venuefeed.core.adapter import VenueAdapter, VenueContext
@@ -27,6 +27,7 @@ from venuefeed.core.rest import RestClient
 from venuefeed.core.runtime import VenueRuntime
 from venuefeed.core.sessions import VenueSessions, tls_context
 from venuefeed.core.settings import ConsumerPolicy, Settings
+from venuefeed.core.sharding import owned_symbols, parse_shard
 from venuefeed.core.supervisor import Supervisor
 from venuefeed.core.venue import VenueRunner
 
@@ -68,6 +69,8 @@ class Engine:
         self.board: Board | None = Board(self) if (board or self.http_listen) else None
         self._board_events: Subscription | None = None
         self.http: HttpServer | None = None
+        #: more readiness for /readyz, name -> () -> (ready, detail): the bus sinks (issue 12)
+        self.readiness_checks: dict[str, Callable[[], tuple[bool, str]]] = {}
 
     def _build_adapters(self, only: Iterable[str] | None) -> dict[str, VenueAdapter]:
         settings = self.settings
@@ -82,7 +85,12 @@ class Engine:
                     )
             enabled = wanted
         adapters: dict[str, VenueAdapter] = {}
+        shard = parse_shard(settings.engine.shard) if settings.engine.shard else None
         for name in enabled:
+            symbols = owned_symbols(name, settings.symbols_for(name), shard)  # --shard I/N
+            if not symbols:
+                logger.info("%s: no symbol in shard %s; venue not started", name, shard)
+                continue
             cls = self.plugins.adapter(name)
             table = settings.venues[name]
             ws_url = table.ws_url or cls.default_ws_url
@@ -93,7 +101,7 @@ class Engine:
                 )
             ctx = VenueContext(
                 name=name,
-                symbols=settings.symbols_for(name),
+                symbols=symbols,
                 ws_url=ws_url,
                 rest_url=rest_url,
                 policy=settings.policy_for(name),

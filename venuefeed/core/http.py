@@ -181,6 +181,10 @@ def readiness(engine: Engine) -> tuple[bool, list[str]]:
             states = {s: st.state for s, st in runner.runtime.states.items() if s.startswith("ws:")}
             detail = ", ".join(f"{k}={v}" for k, v in states.items()) or "starting"
             reasons.append(f"{name}: not live ({detail})")
+    for name, check in engine.readiness_checks.items():  # sinks (issue 12)
+        ready, detail = check()
+        if not ready:
+            reasons.append(f"{name}: {detail}")
     return not reasons, reasons
 
 
