@@ -21,7 +21,7 @@ from venuefeed.core.errors import ConsumerClosedError, StartupError
 from venuefeed.core.events import Status
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import POLICY_FIELDS, Settings, load_settings, value_sources
-from venuefeed.core.sharding import assignment, parse_shard
+from venuefeed.core.sharding import assignment, owned_symbols, parse_shard
 from venuefeed.sinks.open import open_sinks
 from venuefeed.sinks.spec import SinkSpec, parse_sink, parse_sinks
 from venuefeed.tui import run_view
@@ -122,7 +122,14 @@ def run(
                 options = {"http_listen": http_listen, "board": tui}
                 ok = asyncio.run(
                     _run_sim(
-                        settings, venues, target, duration, chaos, chaos_file, report_path, options
+                        _sim_universe(settings),
+                        venues,
+                        target,
+                        duration,
+                        chaos,
+                        chaos_file,
+                        report_path,
+                        options,
                     )
                 )
                 if not ok:
@@ -403,6 +410,20 @@ def _with_shard(settings: Settings, shard: str | None) -> Settings:
         raise StartupError(f"usage error: --shard {shard!r}: {exc}") from None
     engine = settings.engine.model_copy(update={"shard": spec})
     return settings.model_copy(update={"engine": engine})
+
+
+def _sim_universe(settings: Settings) -> Settings:
+    """`run --sim --shard I/N`: simulate only this shard's pairs (the soak report checks
+    every simulated book, so a pair of another shard would count as wrong)."""
+    if settings.engine.shard is None:
+        return settings
+    shard = parse_shard(settings.engine.shard)
+    data = settings.model_dump()
+    for name, table in data["venues"].items():
+        owned = owned_symbols(name, settings.symbols_for(name), shard)
+        table["symbols"] = list(owned)
+        table["enabled"] = table["enabled"] and bool(owned)
+    return Settings.model_validate(data)
 
 
 def _echo_shard(settings: Settings) -> None:

@@ -72,7 +72,7 @@ class NatsServer:
             *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
         )
         ready = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.create_task(self._read_log(ready))
+        self._reader = asyncio.create_task(self._read_log(self.proc, ready))
         try:
             async with asyncio.timeout(within):
                 await ready
@@ -80,9 +80,11 @@ class NatsServer:
             await self.stop()
             raise
 
-    async def _read_log(self, ready: asyncio.Future[None]) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        while line := await self.proc.stderr.readline():
+    async def _read_log(
+        self, proc: asyncio.subprocess.Process, ready: asyncio.Future[None]
+    ) -> None:
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
             text = line.decode(errors="replace").rstrip()
             self.log.append(text)
             if "Server is ready" in text and not ready.done():

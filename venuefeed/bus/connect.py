@@ -80,46 +80,68 @@ async def connect(
     from nats.aio.client import Client
 
     last_error: list[BaseException] = []
+    refused = asyncio.Event()  # the server answered, and said no: waiting will not help
+    connected = False
 
     async def on_error(exc: Exception) -> None:
-        last_error[:] = [exc]
+        if not refused.is_set():  # the refusal, not the reset that follows it, says why
+            last_error[:] = [exc]
+        if not connected:  # start-up: the outcome is one line, below
+            if "authorization" in str(exc).lower() or "authentication" in str(exc).lower():
+                refused.set()
+            return
         log.log(logging.WARNING, f"nats-error:{url}", "nats %s: %s", url, _describe(exc))
 
-    async def on_disconnect() -> None:
-        if disconnected is not None:
+    async def on_disconnect() -> None:  # failed start-up attempts are not outages
+        if connected and disconnected is not None:
             await disconnected()
 
     async def on_reconnect() -> None:
-        if reconnected is not None:
+        if connected and reconnected is not None:
             await reconnected()
 
     client = Client()
+    attempt = asyncio.create_task(
+        client.connect(
+            servers=[url],
+            name=name,
+            error_cb=on_error,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=settings.reconnect_wait_s,  # type: ignore[arg-type]
+            connect_timeout=max(1, int(settings.connect_timeout_s)),
+            ping_interval=5,
+            max_outstanding_pings=2,
+            tls=tls_for(settings, url),
+            **auth_options(settings),
+        ),
+        name=f"nats-connect:{url}",
+    )
+    no = asyncio.create_task(refused.wait(), name=f"nats-refused:{url}")
     try:
-        async with asyncio.timeout(settings.connect_timeout_s):
-            await client.connect(
-                servers=[url],
-                name=name,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=settings.reconnect_wait_s,  # type: ignore[arg-type]
-                connect_timeout=max(1, int(settings.connect_timeout_s)),
-                ping_interval=5,
-                max_outstanding_pings=2,
-                tls=tls_for(settings, url),
-                **auth_options(settings),
-            )
-    except TimeoutError:
+        await asyncio.wait(
+            {attempt, no}, timeout=settings.connect_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        no.cancel()
+        if not attempt.done():
+            attempt.cancel()
+        await asyncio.wait({attempt, no})
+    if attempt.cancelled() or attempt.exception() is not None:
         await _close_quietly(client)
-        why = _describe(last_error[0]) if last_error else "no answer"
+        error = None if attempt.cancelled() else attempt.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error  # KeyboardInterrupt and the like
+        cause = last_error[0] if last_error else error
+        why = _describe(cause) if cause is not None else ""
+        if refused.is_set():
+            raise BusUnreachableError(f"nats {url} refused the connection ({why})")
         raise BusUnreachableError(
-            f"nats {url} unreachable within {settings.connect_timeout_s:g}s ({why})"
-        ) from None
-    except BaseException:
-        await _close_quietly(client)
-        raise
+            f"nats {url} unreachable within {settings.connect_timeout_s:g}s ({why or 'no answer'})"
+        )
+    connected = True
     return client
 
 

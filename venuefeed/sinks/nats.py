@@ -220,8 +220,8 @@ class NatsSink:
                 self._take(more)
             fresh, self._fresh = self._fresh, []
             await self._send(fresh)
-            if events.depth == 0:
-                self._outage_backlog = False
+            if events.depth == 0 and self._down_since is None:
+                self._outage_backlog = False  # caught up after the outage
 
     def _take(self, event: Event) -> None:
         if isinstance(event, Gap) and event.reason == "consumer_behind":
