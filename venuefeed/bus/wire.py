@@ -11,9 +11,10 @@ Payload
     The event's JSON object exactly as the JSON-lines sink writes it (`encode_json`):
     msgspec JSON rather than MessagePack because a line taken off the bus *is* a line of
     `run --sink jsonl:`, so `tail` and the JSONL sink agree byte for byte; any language
-    and the `nats` CLI read it without a schema; and the saving MessagePack gives on our
-    events (numbers and short strings; ~25% on a 20-level book) does not pay for a second
-    wire format. `decode()` gives back the same typed event (`Trade`, `Book`, ...).
+    and the `nats` CLI read it without a schema; and MessagePack saves little on our
+    events, whose floats it writes as 9 bytes each (measured: 3% on a 20-level book, 21%
+    on a trade), not enough to pay for a second wire format. `decode()` gives back the
+    same typed event (`Trade`, `Book`, ...).
 
 Message ids (`Nats-Msg-Id`, history stream only)
     The server drops a message whose id it stored within the stream's duplicate window,
