@@ -63,6 +63,8 @@ _DURABLE = re.compile(r"^[A-Za-z0-9_-]+$")
 _ACK_EVERY = 200
 _ACK_AFTER_S = 0.5
 _HEARTBEAT_S = 1.0
+#: history stored this long before `open()` still counts as "now" (clock and RTT slack)
+_CLOCK_SLACK_S = 1.0
 
 
 class _Closed:
@@ -148,6 +150,7 @@ class BusSubscription:
         self._taken_since_ack = 0
         self._acked_at = time.monotonic()
         self._closed = False
+        self._since = 0.0  # wall time of open(): history before it is not "now"
         self._log = RateLimitedLog(logger, window_s=settings.reconnect_wait_s * 60)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -166,6 +169,7 @@ class BusSubscription:
 
     async def open(self) -> None:
         """Connect and create the consumers (`BusUnreachableError` if NATS is not there)."""
+        self._since = time.time()
         self._nc = await connect(self.url, self.settings, name="venuefeed tail", log=self._log)
         try:
             js = self._nc.jetstream()
@@ -257,9 +261,20 @@ class BusSubscription:
         try:
             meta = msg.metadata
             stream, seq = meta.stream, meta.sequence.stream
+            stored = meta.timestamp.timestamp()
         except Exception:  # not a JetStream message: no stream sequence to track
-            stream, seq = "", 0
+            stream, seq, stored = "", 0, time.time()
         if seq and seq <= self._last_seq.get(stream, 0):
+            self.redelivered += 1
+            return
+        if (
+            self.start == "now"
+            and stream == self.settings.history_stream
+            and stored < self._since - _CLOCK_SLACK_S
+            and self.durable is None
+        ):
+            # an ordered consumer recreated (server restart) before its first message
+            # restarts from sequence 1: history from before "now" is not ours to hand out
             self.redelivered += 1
             return
         try:
@@ -305,18 +320,20 @@ class BusSubscription:
             self._taken_since_ack >= _ACK_EVERY or time.monotonic() - self._acked_at > _ACK_AFTER_S
         ):
             await self._ack_progress()
-        item = await self._queue.get()
-        if isinstance(item, _Closed):
-            self._queue.put_nowait(item)  # every later call ends too
-            raise StopAsyncIteration
-        if isinstance(item, BaseException):
-            self._queue.put_nowait(_CLOSED)
-            raise item
-        return self._taken(item)
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _Closed):
+                self._queue.put_nowait(item)  # every later call ends too
+                raise StopAsyncIteration
+            if isinstance(item, BaseException):
+                self._queue.put_nowait(_CLOSED)
+                raise item
+            if not self._closed:  # a callback that was waiting when close() ran
+                return self._taken(item)
 
     def get_nowait(self) -> Event | None:
         """The next event if one waits, else None (for sinks that write in batches)."""
-        if self._queue.empty():
+        if self._queue.empty() or self._closed:
             return None
         item = self._queue.get_nowait()
         if isinstance(item, _Closed | BaseException):
