@@ -321,6 +321,13 @@ class NatsSink:
         try:
             n = int(msg.subject.rpartition(".")[2])
         except ValueError:
+            self._log.log(
+                logging.WARNING,
+                f"reply:{self.url}",
+                "nats %s: stray reply on %s",
+                self.url,
+                msg.subject,
+            )
             return
         pending = self._unacked.get(n)
         if pending is None:
