@@ -201,6 +201,9 @@ def main() -> None:
         )
     finally:
         server.kill()
+    from bench.bus import main as bus_bench  # (d): through a local nats-server (issue 12)
+
+    bus_bench()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from venuefeed.core.errors import ConsumerClosedError, StartupError
 from venuefeed.core.events import Status
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import POLICY_FIELDS, Settings, load_settings, value_sources
-from venuefeed.sinks.jsonl import JsonlSink
+from venuefeed.core.sharding import assignment, owned_symbols, parse_shard
+from venuefeed.sinks.open import open_sinks
+from venuefeed.sinks.spec import SinkSpec, parse_sink, parse_sinks
 from venuefeed.tui import run_view
 
 logger = logging.getLogger("venuefeed.cli")
@@ -63,7 +65,15 @@ config_option = click.option(
 @cli.command()
 @config_option
 @click.option("--venues", "venue_list", default=None, help="Comma-separated venues to run.")
-@click.option("--sink", default=None, help="jsonl:PATH or jsonl:- (stdout).")
+@click.option(
+    "--sink",
+    multiple=True,
+    help="jsonl:PATH, jsonl:- (stdout) or nats://HOST:PORT; repeat for several "
+    "(replaces [engine] sinks).",
+)
+@click.option(
+    "--shard", default=None, help="I/N: this engine's share of the (venue, symbol) pairs."
+)
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--sim", is_flag=True, help="Run against simulated venues on loopback.")
 @click.option("--chaos", default="none", show_default=True, help="Chaos profile (with --sim).")
@@ -86,7 +96,8 @@ config_option = click.option(
 def run(
     config_path: Path | None,
     venue_list: str | None,
-    sink: str | None,
+    sink: tuple[str, ...],
+    shard: str | None,
     duration: float | None,
     sim: bool,
     chaos: str,
@@ -98,12 +109,12 @@ def run(
     log_format: str,
 ) -> None:
     """Connect to the enabled venues and stream normalized events."""
-    tui = sink is None and sys.stdout.isatty() and not no_tui
-    _setup_logging(log_level, log_format, quiet=tui)
     with _user_errors():
-        settings = load_settings(config_path)
+        settings = _with_shard(load_settings(config_path), shard)
+        target = _sinks(sink, settings)
+        tui = not target and sys.stdout.isatty() and not no_tui
+        _setup_logging(log_level, log_format, quiet=tui)
         venues = [v.strip() for v in venue_list.split(",") if v.strip()] if venue_list else None
-        target = _sink_target(sink)
         if not sim and (chaos != "none" or report_path is not None or chaos_file is not None):
             raise StartupError("usage error: --chaos, --chaos-file and --report need --sim")
         try:
@@ -111,7 +122,14 @@ def run(
                 options = {"http_listen": http_listen, "board": tui}
                 ok = asyncio.run(
                     _run_sim(
-                        settings, venues, target, duration, chaos, chaos_file, report_path, options
+                        _sim_universe(settings),
+                        venues,
+                        target,
+                        duration,
+                        chaos,
+                        chaos_file,
+                        report_path,
+                        options,
                     )
                 )
                 if not ok:
@@ -129,6 +147,11 @@ def run(
 
 
 def _require_venues(engine: Engine) -> None:
+    if not engine.adapters and engine.settings.engine.shard:
+        raise StartupError(
+            f"config error: shard {engine.settings.engine.shard} holds none of the configured "
+            "(venue, symbol) pairs; run fewer shards (see `venuefeed config --shard I/N`)"
+        )
     if not engine.adapters:
         raise StartupError(
             "config error: no venue is enabled (set enabled = true in a [venues.<name>] table)"
@@ -138,7 +161,7 @@ def _require_venues(engine: Engine) -> None:
 async def _run_sim(
     settings: Settings,
     venues: list[str] | None,
-    target: str | None,
+    target: list[SinkSpec],
     duration: float | None,
     chaos: str,
     chaos_file: Path | None,
@@ -158,18 +181,17 @@ async def _run_sim(
     return simrun.ok
 
 
-def _sink_target(sink: str | None) -> str | None:
-    if sink is None:
-        return None if sys.stdout.isatty() else "-"
-    kind, _, where = sink.partition(":")
-    if kind != "jsonl" or not where:
-        raise StartupError(f"usage error: --sink {sink!r}: expected jsonl:PATH or jsonl:-")
-    return where
+def _sinks(cli_sinks: tuple[str, ...], settings: Settings) -> list[SinkSpec]:
+    """`--sink` options, else `[engine] sinks`, else stdout when it is not a terminal."""
+    specs = cli_sinks or settings.engine.sinks
+    if not specs:
+        return [] if sys.stdout.isatty() else [SinkSpec("jsonl", "-")]
+    return parse_sinks(tuple(specs))
 
 
 async def _run(
     engine: Engine,
-    target: str | None,
+    target: list[SinkSpec],
     duration: float | None,
     *,
     extra: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
@@ -186,23 +208,24 @@ async def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, signalled.set)
+    sinks = await open_sinks(engine, target)  # before the engine: a bad bus is exit 2
     logger.info("running %s", ", ".join(engine.adapters))
     async with engine, asyncio.TaskGroup() as tg:
-        if target:
-            consumer = tg.create_task(JsonlSink(target).run(engine.events("sink")))
+        if sinks:
+            consumers = [tg.create_task(job()) for job in sinks]
         elif engine.board is not None:
-            consumer = tg.create_task(run_view(engine.status))
+            consumers = [tg.create_task(run_view(engine.status))]
         else:
-            consumer = tg.create_task(_print_status(engine.events("terminal")))
+            consumers = [tg.create_task(_print_status(engine.events("terminal")))]
         stopper = tg.create_task(_wait_stop(signalled, duration))
         engine_task = tg.create_task(engine.wait())
         helpers = [tg.create_task(job()) for job in extra]
         done, _ = await asyncio.wait(
-            {consumer, stopper, engine_task, *helpers}, return_when=asyncio.FIRST_COMPLETED
+            {*consumers, stopper, engine_task, *helpers}, return_when=asyncio.FIRST_COMPLETED
         )
         if stopper in done and before_stop is not None:
             await _unless_signalled(before_stop, signalled, tg)
-        for task in (consumer, stopper, engine_task, *helpers):
+        for task in (*consumers, stopper, engine_task, *helpers):
             task.cancel()
         for task in done:
             if not task.cancelled() and task.exception() is not None:
@@ -285,13 +308,17 @@ def check(config_path: Path | None) -> None:
 
 @cli.command()
 @config_option
-def config(config_path: Path | None) -> None:
+@click.option("--shard", default=None, help="I/N: also show the pairs this shard takes.")
+def config(config_path: Path | None, shard: str | None) -> None:
     """Print every effective value and whether it came from default, TOML or env."""
     with _user_errors():
-        settings = load_settings(config_path)
-        sources = value_sources(config_path)
+        settings = _with_shard(load_settings(config_path), shard)
+        sources: dict[str, str] = dict(value_sources(config_path))
+        if shard is not None:
+            sources["engine.shard"] = "--shard"
         for key, value, source in _effective(settings, sources):
             click.echo(f"{key} = {value!r}  [{source}]")
+        _echo_shard(settings)
 
 
 def _effective(settings: Settings, sources: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
@@ -299,6 +326,10 @@ def _effective(settings: Settings, sources: Mapping[str, str]) -> Iterator[tuple
         model = getattr(settings, section)
         for field, value in model.model_dump().items():
             key = f"{section}.{field}"
+            if isinstance(value, dict):  # a nested table: [engine.nats]
+                for sub, item in value.items():
+                    yield f"{key}.{sub}", item, sources.get(f"{key}.{sub}", "default")
+                continue
             yield key, value, sources.get(key, "default")
     for name, table in settings.venues.items():
         prefix = f"venues.{name}"
@@ -364,6 +395,114 @@ def _setup_logging(level: str, fmt: str = "text", *, quiet: bool = False) -> Non
     root.handlers[:] = [handler]
     # under the live view, only problems reach the terminal's stderr
     root.setLevel(max(getattr(logging, level.upper()), logging.WARNING if quiet else 0))
+
+
+# -- issue 12: sharding and the NATS bus ------------------------------------------------
+
+
+def _with_shard(settings: Settings, shard: str | None) -> Settings:
+    """`--shard I/N` over `[engine] shard` (one line and exit 2 when malformed)."""
+    if shard is None:
+        return settings
+    try:
+        spec = str(parse_shard(shard))
+    except ValueError as exc:
+        raise StartupError(f"usage error: --shard {shard!r}: {exc}") from None
+    engine = settings.engine.model_copy(update={"shard": spec})
+    return settings.model_copy(update={"engine": engine})
+
+
+def _sim_universe(settings: Settings) -> Settings:
+    """`run --sim --shard I/N`: simulate only this shard's pairs (the soak report checks
+    every simulated book, so a pair of another shard would count as wrong)."""
+    if settings.engine.shard is None:
+        return settings
+    shard = parse_shard(settings.engine.shard)
+    data = settings.model_dump()
+    for name, table in data["venues"].items():
+        owned = owned_symbols(name, settings.symbols_for(name), shard)
+        table["symbols"] = list(owned)
+        table["enabled"] = table["enabled"] and bool(owned)
+    return Settings.model_validate(data)
+
+
+def _echo_shard(settings: Settings) -> None:
+    """`venuefeed config --shard I/N`: the (venue, symbol) pairs this shard takes."""
+    if settings.engine.shard is None:
+        return
+    shard = parse_shard(settings.engine.shard)
+    universe = {
+        name: settings.symbols_for(name) for name, table in settings.venues.items() if table.enabled
+    }
+    mine = assignment(universe, shard)
+    total = sum(len(symbols) for symbols in universe.values())
+    taken = sum(len(symbols) for symbols in mine.values())
+    click.echo(f"shard {shard} takes {taken} of {total} (venue, symbol) pairs:")
+    for name, symbols in mine.items():
+        click.echo(f"shard.{name} = {list(symbols)!r}")
+
+
+@cli.command()
+@click.argument("url")
+@config_option
+@click.option(
+    "--kinds", default=None, help="Comma-separated: trade,funding,status,gap,book,bbo,mark."
+)
+@click.option("--venues", "venue_list", default=None, help="Comma-separated venues.")
+@click.option("--symbols", default=None, help="Comma-separated symbols (BTC,ETH).")
+@click.option(
+    "--from",
+    "start",
+    type=click.Choice(["start", "now"]),
+    default="now",
+    show_default=True,
+    help="History from the stream's start or from now (books: always the current ones).",
+)
+@click.option("--durable", default=None, help="Resume where the consumer NAME left off.")
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--sink", default="jsonl:-", show_default=True, help="jsonl:PATH or jsonl:-.")
+@log_options
+def tail(
+    url: str,
+    config_path: Path | None,
+    kinds: str | None,
+    venue_list: str | None,
+    symbols: str | None,
+    start: str,
+    durable: str | None,
+    duration: float | None,
+    sink: str,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Print the events on the NATS bus at URL as the JSON lines `run` writes."""
+    _setup_logging(log_level, log_format)
+    with _user_errors():
+        settings = load_settings(config_path)
+        target = parse_sink(sink)
+        if target.kind != "jsonl":
+            raise StartupError(f"usage error: --sink {sink!r}: tail writes jsonl:PATH or jsonl:-")
+        from venuefeed.bus.tail import TailOptions, run_tail
+        from venuefeed.bus.url import parse_nats_url
+
+        options = TailOptions(
+            url=parse_nats_url(url, where="tail"),
+            kinds=_csv(kinds),
+            venues=_csv(venue_list),
+            symbols=_csv(symbols),
+            start="start" if start == "start" else "now",
+            durable=durable,
+            duration=duration,
+            target=target.target,
+        )
+        try:
+            asyncio.run(run_tail(options, settings.engine.nats))
+        except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
+            logger.info("stopped")
+
+
+def _csv(text: str | None) -> tuple[str, ...] | None:
+    return tuple(p.strip() for p in text.split(",") if p.strip()) if text else None
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +31,7 @@ from venuefeed.core.observe.server import HttpServer
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.publishing.publisher import Publisher, Subscription
 from venuefeed.core.settings import ConsumerPolicy, Policy, Settings
+from venuefeed.core.sharding import owned_symbols, parse_shard
 from venuefeed.core.supervisor import Supervisor
 from venuefeed.core.transport.pools import VenuePools, tls_context
 from venuefeed.core.transport.rest import RestClient
@@ -77,6 +78,8 @@ class Engine:
         self.board: Board | None = Board() if (board or self.http_listen) else None
         self._board_events: Subscription | None = None
         self.http: HttpServer | None = None
+        #: more readiness for /readyz, name -> () -> (ready, detail): the bus sinks (issue 12)
+        self.readiness_checks: dict[str, Callable[[], tuple[bool, str]]] = {}
 
     def _build_adapters(self, only: Iterable[str] | None) -> dict[str, VenueAdapter]:
         settings = self.settings
@@ -91,7 +94,12 @@ class Engine:
                     )
             enabled = wanted
         adapters: dict[str, VenueAdapter] = {}
+        shard = parse_shard(settings.engine.shard) if settings.engine.shard else None
         for name in enabled:
+            symbols = owned_symbols(name, settings.symbols_for(name), shard)  # --shard I/N
+            if not symbols:
+                logger.info("%s: no symbol in shard %s; venue not started", name, shard)
+                continue
             cls = self.plugins.adapter(name)
             table = settings.venues[name]
             ws_url = table.ws_url or cls.default_ws_url
@@ -103,7 +111,7 @@ class Engine:
             self.policies[name] = settings.policy_for(name)
             ctx = VenueContext(
                 name=name,
-                symbols=settings.symbols_for(name),
+                symbols=symbols,
                 ws_url=ws_url,
                 rest_url=rest_url,
                 options=self.plugins.options(name, table.options),
@@ -183,6 +191,7 @@ class Engine:
                 registry=registry_for(collector),
                 alive=lambda: self.running,
                 ready_venues=self.settings.engine.ready_venues,
+                checks=self.readiness_checks,
             )
             await self.http.start()
         self._task = asyncio.create_task(self._run(), name="venuefeed-engine")

@@ -29,7 +29,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.errors import ConfigError
+from venuefeed.core.sharding import parse_shard
 
 ENV_PREFIX = "VENUEFEED_"
 ENV_DELIMITER = "__"
@@ -178,6 +180,22 @@ class EngineSettings(BaseModel):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:9108")
         return value
+
+    # -- issue 12: sinks, sharding and the NATS bus ----------------------------------
+    sinks: tuple[str, ...] = Field(
+        (),
+        description="where `run` sends events: jsonl:PATH, jsonl:-, nats://HOST:PORT "
+        "(several allowed; `--sink` options replace this list)",
+    )
+    shard: str | None = Field(
+        None, description="I/N: run only this engine's stable share of the (venue, symbol) pairs"
+    )
+    nats: NatsSettings = Field(default_factory=NatsSettings)
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        return None if value is None else str(parse_shard(value))
 
 
 class Settings(BaseSettings):

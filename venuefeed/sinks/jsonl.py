@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import BinaryIO
+from collections.abc import AsyncIterator
+from typing import BinaryIO, Protocol
 
 from venuefeed.core.errors import ConsumerClosedError
-from venuefeed.core.events import encode_json
-from venuefeed.core.publishing.publisher import Subscription
+from venuefeed.core.events import Event, encode_json
 
 _BATCH = 512
+
+
+class EventSource(Protocol):
+    """An engine `Subscription` or a bus subscription (`venuefeed tail`)."""
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+    async def __anext__(self) -> Event: ...
+    def get_nowait(self) -> Event | None: ...
+    def close(self) -> None: ...
 
 
 class JsonlSink:
@@ -28,7 +37,7 @@ class JsonlSink:
             return sys.stdout.buffer, False
         return open(self.target, "ab"), True
 
-    async def run(self, events: Subscription) -> None:
+    async def run(self, events: EventSource) -> None:
         out, owned = self._open()
         try:
             while True:

@@ -8,7 +8,7 @@ breaker or backoff: a snapshot is taken, and judged, in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,10 +58,17 @@ def venue_live(venue: VenueHealth) -> bool:
     return bool(venue.connections) and all(c.state == "live" for c in venue.connections)
 
 
+#: a component besides the venues that must be ready too (a bus sink): (ready, why not)
+ReadinessCheck = Callable[[], tuple[bool, str]]
+
+
 def readiness(
-    venues: Mapping[str, VenueHealth], wanted: Sequence[str] | None
+    venues: Mapping[str, VenueHealth],
+    wanted: Sequence[str] | None,
+    checks: Mapping[str, ReadinessCheck] | None = None,
 ) -> tuple[bool, list[str]]:
-    """Whether every wanted venue (default: all) is live, and why not."""
+    """Whether every wanted venue (default: all) is live and every check passes, and why
+    not."""
     reasons: list[str] = []
     for name in wanted or tuple(venues):
         venue = venues.get(name)
@@ -70,6 +77,10 @@ def readiness(
         elif not venue_live(venue):
             detail = ", ".join(f"{c.stream}={c.state}" for c in venue.connections) or "starting"
             reasons.append(f"{name}: not live ({detail})")
+    for name, check in (checks or {}).items():
+        ready, detail = check()
+        if not ready:
+            reasons.append(f"{name}: {detail}")
     return not reasons, reasons
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from venuefeed.core.errors import ConfigError
 from venuefeed.core.observe.collector import HealthSource
-from venuefeed.core.observe.health import readiness
+from venuefeed.core.observe.health import ReadinessCheck, readiness
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ class HttpServer:
         registry: CollectorRegistry,
         alive: Callable[[], bool],
         ready_venues: Sequence[str] | None,
+        checks: Mapping[str, ReadinessCheck] | None = None,
     ) -> None:
         host, _, port = listen.rpartition(":")
         self.host = host.strip("[]")
@@ -43,6 +44,7 @@ class HttpServer:
         self._registry = registry
         self._alive = alive
         self._ready_venues = ready_venues
+        self._checks = checks
         self.bound_port = 0
         self._runner: web.AppRunner | None = None
 
@@ -93,7 +95,7 @@ class HttpServer:
         return _json({"alive": alive}, 200 if alive else 503)
 
     async def readyz(self, request: web.Request) -> web.Response:
-        ready, reasons = readiness(self._health(), self._ready_venues)
+        ready, reasons = readiness(self._health(), self._ready_venues, self._checks)
         return _json({"ready": ready, "reasons": reasons}, 200 if ready else 503)
 
     async def status(self, request: web.Request) -> web.Response:
