@@ -36,7 +36,7 @@ FAST = {
     "stable_after_s": 0.3,
     "heartbeat_interval_s": 0.5,
     "funding_poll_s": 0.2,
-    "request_timeout_s": 0.4,
+    "request_timeout_s": 1.0,
 }
 
 

@@ -87,7 +87,7 @@ MUST_STAY_LIVE = frozenset({"stuck_consumer"})
 #: `slow_rest`: the next REST bodies are spread over these multiples of the engine's
 #: `request_timeout_s`: the first beyond it (the request times out and is retried), the
 #: others slow but within it
-SLOW_REST_OF_TIMEOUT = (1.5, 0.5, 0.8)
+SLOW_REST_OF_TIMEOUT = (1.5, 0.3, 0.5)
 #: `latency`: extra delay range per websocket frame, seconds (capped by the policy, above)
 LATENCY_S = (0.05, 0.5)
 #: `stuck_consumer`: its queue is tiny, so it overflows (and its policy acts) at once
