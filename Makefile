@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= venues.toml
 ARGS   ?=
 
-.PHONY: setup run test lint typecheck bench fuzz demo soak clean
+.PHONY: setup run test lint typecheck bench fuzz mutate demo soak clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,13 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python -m bench.throughput
 
+# Mutation testing of the core modules that own an audit behaviour (not part of
+# `make test`; tens of minutes). Resumable: a second run re-tests only what changed.
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'mutmut>=3.8,<4'
+	$(BIN)/mutmut run --max-children 2 > mutants-run.log 2>&1 || true
+	$(BIN)/python -m bench.mutation
+
 # Parser fuzzing, 100,000 mutated frames per venue (not part of `make test`).
 fuzz: $(STAMP)
 	$(BIN)/python -m bench.fuzz $(ARGS)
@@ -46,4 +53,4 @@ soak: $(STAMP)
 		--sink jsonl:/dev/null
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info mutants mutants-run.log

@@ -44,7 +44,7 @@ from venuefeed.core.adapter import (
     VenueNotice,
 )
 from venuefeed.core.errors import ParseError
-from venuefeed.core.events import Event, encode_json
+from venuefeed.core.events import Event, encode_event
 from venuefeed.core.publishing.sanity import ImpossibleValue, check_results
 
 FindingKind = Literal["crash", "impossible"]
@@ -170,7 +170,7 @@ def _contract_problem(results: object) -> str | None:
             return f"parse returned a {type(item).__name__} item"
         if isinstance(item, Event):
             try:
-                encode_json(item)
+                encode_event(item)
             except Exception as exc:
                 return f"{type(item).__name__} the JSON sink cannot encode: {exc}"
     return None

@@ -50,10 +50,9 @@ from venuefeed.core.adapter import (
     VenueAdapter,
     VenueNotice,
 )
-from venuefeed.core.codec import encode_json
+from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import ParseError, UnknownFrame
-from venuefeed.core.events import Event
-from venuefeed.core.events import encode_json as encode_event
+from venuefeed.core.events import Event, encode_event
 from venuefeed.core.plugins import BUILTIN_MODULES, PluginHost
 from venuefeed.core.publishing.sanity import check_results
 
@@ -108,7 +107,7 @@ def test_declarations(name: str):
     assert cls.name == name and name.isidentifier()
     assert isinstance(cls.heartbeat, Heartbeat)
     if cls.heartbeat.ping is not None:
-        encode_json(cls.heartbeat.ping)  # serialisable
+        encode_message(cls.heartbeat.ping)  # serialisable
     assert cls.default_ws_url.startswith("wss://") or cls.default_ws_url == ""
     recorded = ws_seeds(name, synthetic=False)
     assert recorded, f"{name} has no recorded ws_* samples"
@@ -248,7 +247,7 @@ JSON_VALUES = st.recursive(
 @given(doc=JSON_VALUES)
 def test_arbitrary_json_documents_raise_only_parse_error(name: str, doc: Any):
     adapter, instruments, _ = _started(name)
-    parse_checked(adapter, encode_json(doc), instruments)
+    parse_checked(adapter, encode_message(doc), instruments)
 
 
 @pytest.mark.parametrize(("name", "sample"), SAMPLES)

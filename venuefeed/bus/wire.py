@@ -8,7 +8,7 @@ Subjects
     `*` -> `~2A`, `BTC.X` -> `BTC~2EX`, and `untoken()` reverses it exactly.
 
 Payload
-    The event's JSON object exactly as the JSON-lines sink writes it (`encode_json`):
+    The event's JSON object exactly as the JSON-lines sink writes it (`encode_event`):
     msgspec JSON rather than MessagePack because a line taken off the bus *is* a line of
     `run --sink jsonl:`, so `tail` and the JSONL sink agree byte for byte; any language
     and the `nats` CLI read it without a schema; and MessagePack saves little on our
@@ -41,7 +41,7 @@ from __future__ import annotations
 import re
 
 from venuefeed.core.events import AnyEvent, Event, Funding, Gap, Status, Trade, decode_event
-from venuefeed.core.events import encode_json as encode
+from venuefeed.core.events import encode_event as encode
 
 HISTORY_KINDS: tuple[str, ...] = ("trade", "funding", "status", "gap")
 STATE_KINDS: tuple[str, ...] = ("book", "bbo", "mark")

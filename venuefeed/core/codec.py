@@ -34,7 +34,7 @@ def decode_typed(decoder: msgspec.json.Decoder[T], frame: str | bytes) -> T:
         raise MalformedFrame("nested too deeply") from None
 
 
-def encode_json(message: Any) -> str:
+def encode_message(message: Any) -> str:
     """Serialise an outgoing message (subscribe, ping) to text."""
     if isinstance(message, str):
         return message

@@ -149,12 +149,12 @@ AnyEvent = Book | Bbo | Trade | Funding | Mark | Status | Gap
 _encoder = msgspec.json.Encoder()
 
 
-def encode_json(event: Event) -> bytes:
+def encode_event(event: Event) -> bytes:
     """Serialize one event as a JSON object (no trailing newline)."""
     return _encoder.encode(event)
 
 
 def decode_event(data: bytes | str) -> AnyEvent:
-    """Inverse of `encode_json`, for consumers of the JSON-lines sink."""
+    """Inverse of `encode_event`, for consumers of the JSON-lines sink."""
     event: AnyEvent = msgspec.json.decode(data, type=AnyEvent)
     return event

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import BinaryIO, Protocol
 
 from venuefeed.core.errors import ConsumerClosedError
-from venuefeed.core.events import Event, encode_json
+from venuefeed.core.events import Event, encode_event
 
 _BATCH = 512
 
@@ -44,9 +44,9 @@ class JsonlSink:
                 first = await anext(events, None)
                 if first is None:
                     return
-                chunk = [encode_json(first)]
+                chunk = [encode_event(first)]
                 while len(chunk) < _BATCH and (more := events.get_nowait()) is not None:
-                    chunk.append(encode_json(more))
+                    chunk.append(encode_event(more))
                 data = b"\n".join(chunk) + b"\n"
                 try:
                     await asyncio.to_thread(_write, out, data)

@@ -17,7 +17,7 @@ from venuefeed.core.adapter import (
     StreamSpec,
     VenueAdapter,
 )
-from venuefeed.core.codec import encode_json
+from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import ConfigError, MalformedFrame, ParseError, UnknownSymbolError
 from venuefeed.core.events import Funding, Mark
 from venuefeed.core.plugins import PluginHost
@@ -127,7 +127,7 @@ def test_connections_one_subscribe_message(adapter: AsterAdapter) -> None:
         },
     )
     # the exact documented wire form
-    assert json.loads(encode_json(conn.subscribe[0])) == conn.subscribe[0]
+    assert json.loads(encode_message(conn.subscribe[0])) == conn.subscribe[0]
     assert conn.streams == (
         StreamSpec("book", "BTCUSDT"),
         StreamSpec("bbo", "BTCUSDT"),

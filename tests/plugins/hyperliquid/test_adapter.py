@@ -15,7 +15,7 @@ from venuefeed.core.adapter import (
     StreamSpec,
     VenueContext,
 )
-from venuefeed.core.codec import encode_json
+from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import ConfigError, MalformedFrame, UnknownSymbolError
 from venuefeed.core.events import Funding, Mark
 from venuefeed.core.plugins import PluginHost
@@ -203,10 +203,10 @@ def test_one_connection_with_every_stream(adapter: HyperliquidAdapter) -> None:
         StreamSpec("mark", "ETH", quiet=False),
     ]
     # the exact text the core sends for the first subscription
-    assert encode_json(conn.subscribe[0]) == (
+    assert encode_message(conn.subscribe[0]) == (
         '{"method":"subscribe","subscription":{"type":"l2Book","coin":"BTC"}}'
     )
-    assert encode_json(type(adapter).heartbeat.ping) == '{"method":"ping"}'
+    assert encode_message(type(adapter).heartbeat.ping) == '{"method":"ping"}'
 
 
 def test_connection_url_follows_the_context() -> None:

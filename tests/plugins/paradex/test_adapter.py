@@ -19,7 +19,7 @@ from venuefeed.core.adapter import (
     VenueContext,
     VenueNotice,
 )
-from venuefeed.core.codec import encode_json
+from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import ConfigError, MalformedFrame, UnknownSymbolError
 from venuefeed.core.events import Funding, Mark
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
@@ -221,7 +221,7 @@ def test_one_connection_with_every_stream_and_documented_subscribes() -> None:
     )
     assert [s.instrument for s in conn.streams[5:]] == ["ETH-USD-PERP"] * 5
     for message in conn.subscribe:  # the core sends them as JSON text
-        assert json.loads(encode_json(message)) == message
+        assert json.loads(encode_message(message)) == message
 
 
 @pytest.mark.parametrize(

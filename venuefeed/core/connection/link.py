@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from venuefeed.core.adapter import ConnectionSpec
-from venuefeed.core.codec import encode_json
+from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import (
     FrameTooLargeError,
     VenueClosedError,
@@ -68,7 +68,7 @@ class Link:
         """Send a message (JSON-encoded unless already text); a socket closing under us
         is the venue closing, not a bug."""
         try:
-            await self.ws.send_str(encode_json(message))
+            await self.ws.send_str(encode_message(message))
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise VenueClosedError(f"socket closed while sending: {exc}") from None
 

@@ -117,7 +117,7 @@ from venuefeed.core.adapter import (
     VenueContext,
     VenueNotice,
 )
-from venuefeed.core.codec import decode_json, encode_json
+from venuefeed.core.codec import decode_json, encode_message
 from venuefeed.core.errors import MalformedFrame, UnknownFrame, UnknownSymbolError
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
 from venuefeed.core.wire import next_hour_ms
@@ -425,7 +425,7 @@ class HyperliquidAdapter(VenueAdapter):
         )
 
     def _error(self, data: Any) -> Sequence[Parsed]:
-        text = data if isinstance(data, str) else encode_json(data)
+        text = data if isinstance(data, str) else encode_message(data)
         if any(harmless in text for harmless in _HARMLESS_ERRORS):
             return (Ack(text),)
         code = next((c for prefix, c in _ERROR_CODES if text.startswith(prefix)), "error")
@@ -474,7 +474,7 @@ def _describe_subscription(data: Any) -> str:
         sub = data.get("subscription")
         if isinstance(sub, dict):
             return f"{data.get('method', 'subscribe')} {sub.get('type')} {sub.get('coin', '')}"
-    return f"subscriptionResponse {encode_json(data)}"
+    return f"subscriptionResponse {encode_message(data)}"
 
 
 def _stream_keys_quoted_in(text: str) -> list[str]:
