@@ -19,7 +19,7 @@ Life of an adapter instance (one per enabled venue and engine run):
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Self
 
@@ -27,7 +27,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from venuefeed.core.errors import ConfigError
-from venuefeed.core.events import Event, Level
+from venuefeed.core.events import Event, Level, Trade
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,3 +301,37 @@ class VenueAdapter:
     def book_snapshot_request(self, instrument: str) -> RestRequest | None:
         """REST request returning a `BookSnapshot` (Resync.REST_SNAPSHOT)."""
         return None
+
+    # -- gap-free trades and REST fallback (the core decides when; the plugin says how) --
+
+    def trade_identity(self, trade: Trade) -> Hashable:
+        """What makes a trade unique within its instrument on this venue (cite the venue's
+        docs). The core keeps a bounded window of recently published identities per
+        instrument and drops a trade it has already published (a venue that replays
+        recent trades on subscribe, a backfill overlapping the live feed). Default: the
+        trade id."""
+        return trade.trade_id
+
+    def trade_order(self, trade: Trade) -> Any:
+        """A sort key putting this venue's trades of one instrument in the order they
+        happened (backfilled trades are published in this order). Default: venue time,
+        then the trade id as a number when it is one."""
+        tid = trade.trade_id
+        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else 0, tid)
+
+    def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest | None:
+        """REST request for the instrument's recent public trades, parsed into `Trade`s
+        (`source="rest"`), used after a reconnect to fill the outage. `after` is the last
+        trade published before it (None if none). None: the venue has no such endpoint,
+        and the core publishes a `Gap` for the outage instead."""
+        return None
+
+    def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
+        """REST requests for the instrument's book (and BBO or mark where the venue has
+        them), parsed into events with `source="rest"`, polled while the connection
+        carrying its book is not live. Empty: no REST fallback."""
+        return ()
+
+    #: the shortest interval between two fallback polls of one instrument that the venue's
+    #: documented REST rate limits allow with every configured instrument polled (cite them)
+    fallback_min_interval_s: ClassVar[float] = 1.0

@@ -13,6 +13,13 @@ import msgspec
 
 Side = Literal["buy", "sell"]
 Level = tuple[float, float]
+#: where a market-data event came from: the venue's websocket, or its REST API (a trade
+#: backfilled after an outage, a book polled while the socket was down)
+Source = Literal["ws", "rest"]
+#: what a funding rate is: the rate the next settlement is expected to apply (or, on a
+#: venue with continuous funding, the rate accruing now), or the rate applied at the
+#: last settlement
+FundingBasis = Literal["predicted", "settled"]
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
@@ -38,6 +45,7 @@ class Book(Event, frozen=True, kw_only=True, tag="book"):
     bids: list[Level]
     asks: list[Level]
     seq: int | None = None
+    source: Source = "ws"
 
 
 class Bbo(Event, frozen=True, kw_only=True, tag="bbo"):
@@ -50,6 +58,7 @@ class Bbo(Event, frozen=True, kw_only=True, tag="bbo"):
     bid_sz: float | None
     ask_px: float | None
     ask_sz: float | None
+    source: Source = "ws"
 
 
 class Trade(Event, frozen=True, kw_only=True, tag="trade"):
@@ -62,10 +71,19 @@ class Trade(Event, frozen=True, kw_only=True, tag="trade"):
     size: float
     side: Side
     trade_id: str
+    source: Source = "ws"
 
 
 class Funding(Event, frozen=True, kw_only=True, tag="funding"):
-    """A funding rate as the venue quotes it, plus its per-hour fraction."""
+    """One funding rate, the same meaning on every venue.
+
+    `rate` is a fraction (0.0001 = 0.01 %) for one funding interval of `interval_h` hours,
+    whatever unit the venue quotes it in (percent is converted); `rate_per_hour` is
+    `rate / interval_h`, the number to compare across venues. `basis` says whether it is
+    the predicted rate or the last settled one, `source` whether it came over the websocket
+    or REST, and `feed` names the venue's own feed (`activeAssetCtx`, `funding-rates`...),
+    so two feeds of one venue are never mistaken for one series.
+    """
 
     kind: ClassVar[str] = "funding"
     is_state: ClassVar[bool] = False
@@ -74,6 +92,9 @@ class Funding(Event, frozen=True, kw_only=True, tag="funding"):
     interval_h: float
     rate_per_hour: float
     next_funding_ms: int | None = None
+    basis: FundingBasis = "predicted"
+    source: Source = "ws"
+    feed: str = ""
 
 
 class Mark(Event, frozen=True, kw_only=True, tag="mark"):
@@ -84,6 +105,7 @@ class Mark(Event, frozen=True, kw_only=True, tag="mark"):
 
     mark_px: float
     index_px: float | None = None
+    source: Source = "ws"
 
 
 StatusState = Literal[
