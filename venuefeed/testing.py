@@ -210,6 +210,7 @@ async def check_fault(
                             f"simulator's true book after the checkpoint"
                         ) from None
             assert result.crossed == 0, f"{name}/{fault}: {result.crossed} crossed books published"
+            _check_trades(f"{name}/{fault}", server, result)  # order and content first
             # trades sent before the freeze may still be in the socket or queue: read on
             # until every one has arrived, or the bound says they never will
             lost = _lost(server, result, fault, fault_ms)

@@ -71,8 +71,8 @@ async def test_stale_is_reported_once_per_stream_and_promptly(
     stale = [e.stream for e in [*seen] if isinstance(e, Status) and e.state == "stale"]
     assert sorted(stale) == ["book:BTC-PERP", "book:ETH-PERP"]  # each once, not twice
     assert first.reason == "no market data for 0.3s"
-    # the deadline is stale_after_s after the last data: neither early nor a period late
-    assert 0.25 <= noticed < 0.55, noticed
+    # never early; the exact deadline is pinned with a fake clock in tests/core
+    assert 0.25 <= noticed < 1.5, noticed
 
 
 async def test_every_watched_kind_is_kept_fresh_by_its_own_data(

@@ -39,18 +39,35 @@ class SwapsTheSide(HyperliquidAdapter):
 
 
 class Reorders(HyperliquidAdapter):
-    """Holds each trade frame's trades back and delivers them after the next ones."""
-
-    held: Sequence[Parsed] = ()
+    """Swaps consecutive trade frames of one symbol: the later trades come first."""
 
     def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        held: dict[str, list[Parsed]] = self.__dict__.setdefault("held", {})
         items = list(super().parse(frame, recv_ms))
         trades = [i for i in items if isinstance(i, Trade)]
         if not trades:
             return items
         rest = [i for i in items if not isinstance(i, Trade)]
-        out, self.held = self.held, trades
-        return [*rest, *trades, *out]  # newer trades before the held older ones
+        symbol = trades[0].symbol
+        earlier = held.pop(symbol, None)
+        if earlier is None:
+            held[symbol] = list(trades)
+            return rest
+        return [*rest, *trades, *earlier]  # newer trades before the held older ones
+
+
+class RepeatsEveryTrade(HyperliquidAdapter):
+    """Sends every trade twice: the core's trade memory must publish each once."""
+
+    def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
+        items = list(super().parse(frame, recv_ms))
+        return [*items, *(i for i in items if isinstance(i, Trade))]
+
+
+async def test_the_core_publishes_a_repeated_trade_once():
+    result = await check_fault(RepeatsEveryTrade, "none")
+    ids = [(t.symbol, t.trade_id) for t in result.received]
+    assert len(ids) == len(set(ids)) >= 12
 
 
 class DropsEveryTrade(HyperliquidAdapter):

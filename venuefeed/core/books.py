@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Continuity
-from venuefeed.core.events import Bbo, Book, Event, Level
+from venuefeed.core.events import Bbo, Book, Event, Level, Source
 
 #: deltas buffered per instrument while a REST snapshot is fetched; past this the oldest
 #: are dropped (memory stays bounded) and the bridge rule judges what is left.
@@ -142,6 +142,19 @@ class BookKeeper:
         events = self._events(snap.instrument, bids, asks, snap.seq, snap.ts_venue, recv_ms)
         return BookUpdate(events, applied=True)
 
+    def polled(self, snap: BookSnapshot, recv_ms: int) -> list[Event]:
+        """Book (and BBO) events from a book polled over REST while the socket is down
+        (`source="rest"`). The websocket's books are left alone: polls carry no sequence to
+        chain from, and the socket's own snapshot restarts them when it is back."""
+        n = self._depth
+        bids = [lvl for lvl in sorted(snap.bids, reverse=True) if lvl[1] > 0][:n]
+        asks = [lvl for lvl in sorted(snap.asks) if lvl[1] > 0][:n]
+        if bids and asks and bids[0][0] >= asks[0][0]:
+            return []  # a crossed poll is not published; the next one may be sound
+        return self._events(
+            snap.instrument, bids, asks, snap.seq, snap.ts_venue, recv_ms, source="rest"
+        )
+
     def on_delta(self, delta: BookDelta, recv_ms: int) -> BookUpdate:
         book = self._book(delta.instrument)
         if not book.synced:
@@ -232,6 +245,7 @@ class BookKeeper:
         seq: int | None,
         ts_venue: int | None,
         recv_ms: int,
+        source: Source = "ws",
     ) -> list[Event]:
         symbol = self._symbols.get(instrument, instrument)
         events: list[Event] = [
@@ -244,6 +258,7 @@ class BookKeeper:
                 bids=bids,
                 asks=asks,
                 seq=seq,
+                source=source,
             )
         ]
         if self._bbo:
@@ -260,6 +275,7 @@ class BookKeeper:
                     bid_sz=bid[1],
                     ask_px=ask[0],
                     ask_sz=ask[1],
+                    source=source,
                 )
             )
         return events

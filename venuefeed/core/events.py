@@ -119,6 +119,8 @@ StatusState = Literal[
     "resync",
     "init_failed",
     "error",
+    "backfilled",
+    "fallback",
 ]
 
 

@@ -80,6 +80,18 @@ class Policy(BaseModel):
     rest_max_connections: int = Field(
         4, ge=1, le=100, description="REST sockets per venue, apart from its websockets"
     )
+    trade_memory: int = Field(
+        2048,
+        ge=64,
+        le=1_000_000,
+        description="trades remembered per instrument, so a repeat is published only once",
+    )
+    fallback_poll_s: float = Field(
+        2.0,
+        ge=0,
+        description="while a socket carrying books is down, poll them over REST this often "
+        "(never faster than the venue's rate limits allow; 0 turns the fallback off)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:

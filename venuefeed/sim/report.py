@@ -59,11 +59,22 @@ class VenueObservation:
     down_since: float | None = None  # wall s when the venue stopped being fully live
     seconds_not_live: float = 0.0
     trades: dict[str, set[int]] = field(default_factory=dict)
+    #: trades that came over the websocket (the rest came from a REST backfill)
+    trades_ws: dict[str, set[int]] = field(default_factory=dict)
+    #: outage gap events: what the venue's backfill could not prove complete
+    outage_gaps: int = 0
+    #: longest time between two books of one symbol: from any source, and from the
+    #: websocket alone (the difference is what the REST fallback covered)
+    last_book_ms: dict[str, int] = field(default_factory=dict)
+    last_ws_book_ms: dict[str, int] = field(default_factory=dict)
+    longest_without_book_ms: int = 0
+    longest_without_ws_book_ms: int = 0
     data_times_ms: list[int] = field(default_factory=list)
     books: dict[str, Book] = field(default_factory=dict)
     #: wall ms of each moment the venue stopped being fully live
     down_ms: list[int] = field(default_factory=list)
-    #: gap events this observer received: it lost events, so its counts cannot be trusted
+    #: consumer_behind gaps this observer received: it lost events, so its counts cannot be
+    #: trusted
     gaps: int = 0
     #: the reconnect waits the venue's policy allowed, from its connections' statuses
     waits: AllowedWaits | None = None
@@ -96,20 +107,49 @@ class SoakObserver:
             self._status(obs, event)
             return
         if isinstance(event, Gap):
-            obs.gaps += 1
+            if event.reason == "outage":
+                obs.outage_gaps += 1
+            else:
+                obs.gaps += 1
             return
         if len(obs.data_times_ms) < 2_000_000:
             obs.data_times_ms.append(event.ts_recv)
         if isinstance(event, Trade):
             try:
-                obs.trades.setdefault(event.symbol, set()).add(int(event.trade_id))
+                trade_id = int(event.trade_id)
             except ValueError:
                 obs.trades.setdefault(event.symbol, set())
+                return
+            obs.trades.setdefault(event.symbol, set()).add(trade_id)
+            if event.source == "ws":
+                obs.trades_ws.setdefault(event.symbol, set()).add(trade_id)
         elif isinstance(event, Book):
             obs.books[event.symbol] = event
+            self._book_seen(obs, event)
             self._changed.set()
             if event.bids and event.asks and event.bids[0][0] >= event.asks[0][0]:
                 obs.crossed += 1
+
+    @staticmethod
+    def _book_seen(obs: VenueObservation, book: Book) -> None:
+        """The longest wait between two books of a symbol, from any source and from the
+        websocket alone."""
+        now = book.ts_recv
+        last = obs.last_book_ms.get(book.symbol)
+        if last is not None:
+            obs.longest_without_book_ms = max(obs.longest_without_book_ms, now - last)
+        obs.last_book_ms[book.symbol] = now
+        if book.source == "ws":
+            last_ws = obs.last_ws_book_ms.get(book.symbol)
+            if last_ws is not None:
+                obs.longest_without_ws_book_ms = max(obs.longest_without_ws_book_ms, now - last_ws)
+            obs.last_ws_book_ms[book.symbol] = now
+
+    def _missed_by_ws(self, name: str, obs: VenueObservation) -> int:
+        """Trades sent that never came over the websocket: what outages cost before any
+        backfill (`trades_lost` is what is left after it)."""
+        sent = self.cluster.servers[name].trades_sent
+        return sum(len(ids - obs.trades_ws.get(symbol, set())) for symbol, ids in sent.items())
 
     def _status(self, obs: VenueObservation, event: Status) -> None:
         now = time.time()
@@ -224,6 +264,13 @@ class SoakObserver:
                 "trades_received": sum(len(v) for v in obs.trades.values()),
                 "trades_lost": lost,
                 "trades_lost_in_flight_at_disconnect": in_flight,
+                "trades_missed_by_websocket": self._missed_by_ws(name, obs),
+                "trades_backfilled": metrics.value("trades_backfilled", venue=name),
+                "trades_duplicate_dropped": metrics.value("trades_duplicate", venue=name),
+                "outage_gaps": obs.outage_gaps,
+                "longest_without_book_s": round(obs.longest_without_book_ms / 1000, 3),
+                "longest_without_ws_book_s": round(obs.longest_without_ws_book_ms / 1000, 3),
+                "fallback_polls": metrics.value("fallback_polls", venue=name),
                 "book_checks": obs.book_checks,
                 "book_mismatches": obs.book_mismatches,
                 "crossed_books": obs.crossed,

@@ -32,6 +32,11 @@ class Outage:
         self._closed_ms += max(0, recv_ms - start)
         return start, recv_ms
 
+    @property
+    def ongoing(self) -> bool:
+        """A failure happened and no data has arrived since."""
+        return self._started_ms is not None
+
     def seconds_not_live(self) -> float:
         ongoing = 0 if self._started_ms is None else max(0, self._clock() - self._started_ms)
         return (self._closed_ms + ongoing) / 1000

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -28,6 +29,7 @@ from venuefeed.core.connection.control import ControlFrames
 from venuefeed.core.connection.freshness import Freshness, Verdict, watch
 from venuefeed.core.connection.link import Link
 from venuefeed.core.connection.outage import Outage
+from venuefeed.core.connection.tradefill import TradeFill
 from venuefeed.core.errors import (
     FrameTooLargeError,
     MalformedFrame,
@@ -36,7 +38,7 @@ from venuefeed.core.errors import (
     SubscribeTimeoutError,
     VenueError,
 )
-from venuefeed.core.events import Event
+from venuefeed.core.events import Event, Trade
 from venuefeed.core.observe.health import ConnectionHealth, StreamHealth
 from venuefeed.core.publishing.sanity import check_results
 from venuefeed.core.retry import Retry
@@ -65,7 +67,8 @@ class ConnectionRunner:
             cooldown_s=policy.breaker_cooldown_s,
             clock=self._loop.time,
         )
-        self._book_instruments = frozenset(s.instrument for s in spec.streams if s.kind == "book")
+        self.book_instruments = frozenset(s.instrument for s in spec.streams if s.kind == "book")
+        self._trade_instruments = frozenset(s.instrument for s in spec.streams if s.kind == "trade")
         self._outage = Outage()
         self._last_data_ms: int | None = None  # across sessions
         self._reconnects = 0
@@ -74,6 +77,8 @@ class ConnectionRunner:
         self._freshness = self._new_freshness()
         self._first_data = asyncio.Event()
         self._stop: BaseException | None = None
+        self._trades = self._new_tradefill(recovering=False)
+        self._spawn: Callable[[Coroutine[Any, Any, None]], object] | None = None
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -129,7 +134,7 @@ class ConnectionRunner:
 
     def _down(self) -> None:
         self._outage.begin(self._last_data_ms)
-        forget_books(self.services, self._book_instruments)
+        forget_books(self.services, self.book_instruments)
 
     # -- one session -------------------------------------------------------------------
 
@@ -142,11 +147,26 @@ class ConnectionRunner:
             started=self._loop.time(),
         )
 
+    def _new_tradefill(self, *, recovering: bool) -> TradeFill:
+        services = self.services
+        assert services.trades is not None, "the trade memory is built before connections"
+        return TradeFill(
+            services,
+            services.trades,
+            self._trade_instruments,
+            recovering=recovering,
+            offer=services.publisher.offer,
+        )
+
     async def _session(self) -> None:
         self._stop = None
         link = await Link.open(self.services.websockets, self.spec, self.services.policy)
         self._freshness = freshness = self._new_freshness()
         self._first_data = asyncio.Event()
+        # after an outage, live trades wait until what the venue sent meanwhile is filled
+        self._trades = self._new_tradefill(
+            recovering=self._outage.ongoing and self._last_data_ms is not None
+        )
         try:
             for message in self.spec.subscribe:
                 await link.send(message)
@@ -154,7 +174,7 @@ class ConnectionRunner:
                 async with asyncio.TaskGroup() as tg:
                     feed = BookFeed(
                         self.services,
-                        self._book_instruments,
+                        self.book_instruments,
                         send=link.send,
                         spawn=tg.create_task,
                         deliver=self._deliver,
@@ -162,6 +182,7 @@ class ConnectionRunner:
                         clock=self._loop.time,
                     )
                     control = ControlFrames(self.services, freshness, link.send)
+                    self._spawn = tg.create_task
                     if self.services.adapter.heartbeat.ping is not None:
                         tg.create_task(self._heartbeat(link))
                     tg.create_task(self._watchdog(link))
@@ -172,6 +193,8 @@ class ConnectionRunner:
             except BaseExceptionGroup as group:
                 raise _leaf(group) from None
         finally:
+            self._spawn = None
+            self._trades.end(wall_ms())
             await link.close()
 
     async def _read(self, link: Link, feed: BookFeed, control: ControlFrames) -> None:
@@ -217,12 +240,15 @@ class ConnectionRunner:
                     await control.handle(item)
 
     def _deliver(self, event: Event, recv_ms: int, now: float) -> None:
-        """The one path from this connection to the publisher; never waits."""
+        """The one path from this connection to the publisher; never waits. A trade goes
+        through the session's TradeFill: once only, and after any outage it fills."""
         self._last_data_ms = recv_ms
         if event.ts_venue is not None:
             self.services.lag.observe_ms(recv_ms - event.ts_venue)
         if self._freshness.first_data is None:
             self._first_data_seen(now, recv_ms)
+        if type(event) is Trade and not self._trades.take(event):
+            return
         self.services.publisher.offer(event)
 
     def _first_data_seen(self, now: float, recv_ms: int) -> None:
@@ -233,6 +259,8 @@ class ConnectionRunner:
             self.services.status(
                 self.stream, "recovered", "", gap_start_ms=gap[0], gap_end_ms=gap[1]
             )
+            if self._trades.holding and self._spawn is not None:
+                self._spawn(self._trades.fill(gap[0], gap[1]))
         self.services.status(self.stream, "live", "")
 
     async def _watchdog(self, link: Link) -> None:

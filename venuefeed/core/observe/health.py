@@ -50,6 +50,8 @@ class VenueHealth:
     streams: Mapping[str, StreamHealth]
     lag_buckets: Sequence[tuple[str, float]] = ()
     lag_sum_s: float = 0.0
+    #: connections whose books come from the REST fallback right now
+    fallback: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +78,8 @@ def readiness(
             reasons.append(f"{name}: not running")
         elif not venue_live(venue):
             detail = ", ".join(f"{c.stream}={c.state}" for c in venue.connections) or "starting"
+            if venue.fallback:
+                detail += f"; books from REST for {', '.join(venue.fallback)}"
             reasons.append(f"{name}: not live ({detail})")
     for name, check in (checks or {}).items():
         ready, detail = check()
@@ -115,6 +119,7 @@ def status_document(
             "streams": streams,
             "symbols": {sym: dict(view) for sym, view in sorted(prices.get(name, {}).items())},
             "events_per_s": round(rates.get(name, 0.0), 1),
+            "fallback": list(venue.fallback),
             **venue.extra,
         }
     return {"ts_ms": now_ms, "venues": out}

@@ -15,6 +15,8 @@ from venuefeed.core.books import BookKeeper
 from venuefeed.core.connection.runner import ConnectionRunner
 from venuefeed.core.observe.health import VenueHealth
 from venuefeed.core.supervisor import Child, Supervisor
+from venuefeed.core.trades import TradeMemory
+from venuefeed.core.venue.fallback import RestFallback
 from venuefeed.core.venue.poller import Poller
 from venuefeed.core.venue.services import VenueServices
 from venuefeed.core.venue.startup import initialise, resolve_symbols
@@ -24,6 +26,7 @@ class VenueRunner:
     def __init__(self, services: VenueServices) -> None:
         self.services = services
         self.connections: list[ConnectionRunner] = []
+        self.fallback: RestFallback | None = None
 
     async def run(self) -> None:
         services = self.services
@@ -43,6 +46,9 @@ class VenueRunner:
             symbols=services.symbols,
             bbo_from_book=adapter.bbo_from_book,
         )
+        services.trades = TradeMemory(
+            adapter.trade_identity, adapter.trade_order, services.policy.trade_memory
+        )
         children: dict[str, Child] = {}
         for spec in adapter.connections(services.instruments):
             conn = ConnectionRunner(services, spec)
@@ -51,6 +57,9 @@ class VenueRunner:
         polls = adapter.poll_requests(services.instruments)
         if polls:
             children["poll:funding"] = Poller(services, polls).run
+        self.fallback = RestFallback(services, self.connections)
+        if self.fallback.enabled:
+            children["fallback"] = self.fallback.run
         await Supervisor(services.name, services.policy, services.metrics).run(children)
 
     def health(self) -> VenueHealth:
@@ -61,4 +70,5 @@ class VenueRunner:
             streams=dict(services.states),
             lag_buckets=services.lag.cumulative(),
             lag_sum_s=services.lag.sum_s,
+            fallback=tuple(sorted(self.fallback.active)) if self.fallback is not None else (),
         )

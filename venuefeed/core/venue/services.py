@@ -22,6 +22,7 @@ from venuefeed.core.observe.logs import RateLimitedLog
 from venuefeed.core.observe.metrics import LagHistogram, Metrics
 from venuefeed.core.publishing.publisher import Publisher
 from venuefeed.core.settings import Policy
+from venuefeed.core.trades import TradeMemory
 from venuefeed.core.transport.rest import RestClient
 
 logger = logging.getLogger("venuefeed.venue")
@@ -36,6 +37,8 @@ _LEVELS: dict[str, int] = {
     "breaker_half_open": logging.WARNING,
     "breaker_open": logging.ERROR,
     "init_failed": logging.WARNING,
+    "backfilled": logging.INFO,
+    "fallback": logging.WARNING,
     "error": logging.ERROR,
 }
 
@@ -53,6 +56,7 @@ class VenueServices:
     instruments: list[Instrument] = field(default_factory=list)
     symbols: dict[str, str] = field(default_factory=dict)  # instrument -> symbol
     books: BookKeeper | None = None
+    trades: TradeMemory | None = None
     states: dict[str, StreamHealth] = field(default_factory=dict)
     lag: LagHistogram = field(default_factory=LagHistogram)
 
