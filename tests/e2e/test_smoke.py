@@ -24,4 +24,4 @@ async def test_streams_books_bbo_and_trades(fake_venue, engine_for, next_matchin
             0.25,
             "buy",
         )
-        assert trade.ts_venue == 1_700_000_000_000 and trade.symbol == "BTC"
+        assert trade.ts_venue == 1_700_000_000_000 + int(trade_id) and trade.symbol == "BTC"

@@ -59,6 +59,8 @@ from venuefeed.core.events import Funding, Trade
 
 class FakeOptions(AdapterOptions):
     init: bool = False
+    backfill: bool = False  # GET /trades?sym=&from= fills outages
+    fallback: bool = False  # GET /book while the socket is down
     quiet_trades: bool = True
     acks: bool = False
     trades_socket: bool = False
@@ -155,20 +157,7 @@ class FakeAdapter(VenueAdapter):
                     return [BookSnapshot(sym, bids, asks, seq=int(msg["seq"]))]
                 return [BookDelta(sym, bids, asks, seq=int(msg["seq"]))]
             if t == "trade":
-                sym = msg["s"]
-                return [
-                    Trade(
-                        venue=self.ctx.name,
-                        symbol=sym.removesuffix("-PERP"),
-                        instrument=sym,
-                        ts_venue=msg.get("ts"),
-                        ts_recv=recv_ms,
-                        price=num(msg["px"]),
-                        size=num(msg["sz"]),
-                        side=msg["side"],
-                        trade_id=str(msg["id"]),
-                    )
-                ]
+                return [self._trade(msg, recv_ms)]
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedFrame(f"bad {t} frame: {exc!r}") from None
         if t == "ping":
@@ -223,6 +212,44 @@ class FakeAdapter(VenueAdapter):
 
     def resubscribe_messages(self, instrument: str) -> Sequence[Any]:
         return [{"op": "resub", "sym": instrument}]
+
+    def _trade(self, msg: Any, recv_ms: int, source: str = "ws") -> Trade:
+        sym = msg["s"]
+        return Trade(
+            venue=self.ctx.name,
+            symbol=sym.removesuffix("-PERP"),
+            instrument=sym,
+            ts_venue=msg.get("ts"),
+            ts_recv=recv_ms,
+            price=num(msg["px"]),
+            size=num(msg["sz"]),
+            side=msg["side"],
+            trade_id=str(msg["id"]),
+            source=source,  # type: ignore[arg-type]
+        )
+
+    def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest | None:
+        if not self.options.backfill:
+            return None
+
+        def parse(body: Any, recv_ms: int) -> Sequence[Parsed]:
+            return [self._trade(t, recv_ms, "rest") for t in body["trades"]]
+
+        start = "0" if after is None else after.trade_id  # from the last one: an overlap
+        return RestRequest("trades", "/trades", parse, params={"sym": instrument, "from": start})
+
+    def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
+        if not self.options.fallback:
+            return ()
+
+        def parse(body: Any, recv_ms: int) -> Sequence[Parsed]:
+            bids = [(num(p), num(q)) for p, q in body["b"]]
+            asks = [(num(p), num(q)) for p, q in body["a"]]
+            return [BookSnapshot(body["s"], bids, asks, seq=int(body["seq"]), from_rest=True)]
+
+        return [RestRequest("book", "/book", parse, params={"sym": instrument})]
+
+    fallback_min_interval_s = 0.05
 
 
 class FakeAdapterY(FakeAdapter):
@@ -288,6 +315,8 @@ class FakeVenue:
     book_max_in_flight: int = 0
     #: open sockets by role ("main", "trades")
     sockets: dict[str, web.WebSocketResponse] = field(default_factory=dict)
+    #: every trade made, sent or not (served by /trades)
+    trade_log: list[dict[str, Any]] = field(default_factory=list)
     request_times: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -299,7 +328,16 @@ class FakeVenue:
         app.router.add_get("/markets", self._markets)
         app.router.add_get("/funding", self._funding)
         app.router.add_get("/book", self._book)
+        app.router.add_get("/trades", self._trades)
         return app
+
+    async def _trades(self, request: web.Request) -> web.StreamResponse:
+        """Trades of a symbol from id `from` on (inclusive), oldest first, at most 100."""
+        if (refused := self._refused(request)) is not None:
+            return refused
+        sym, start = request.query["sym"], int(request.query["from"])
+        trades = [t for t in self.trade_log if t["s"] == sym and int(t["id"]) >= start]
+        return await self._json(request, {"trades": trades[:100]})
 
     def _refused(self, request: web.Request) -> web.Response | None:
         loop = asyncio.get_running_loop()
@@ -455,23 +493,30 @@ class FakeVenue:
         else:
             await self.current.send_json(obj)
 
-    async def trade(self, sym: str = "BTC-PERP") -> str:
+    def make_trade(self, sym: str = "BTC-PERP") -> dict[str, Any]:
+        """A trade happens on the venue (logged for /trades), whoever hears of it."""
         self.trade_id += 1
+        trade = {
+            "t": "trade",
+            "s": sym,
+            "px": 100.5,
+            "sz": 0.25,
+            "side": "buy",
+            "id": self.trade_id,
+            "ts": 1_700_000_000_000 + self.trade_id,
+        }
+        self.trade_log.append(trade)
+        return trade
+
+    async def trade(self, sym: str = "BTC-PERP", *, resend: dict[str, Any] | None = None) -> str:
+        """A new trade sent on the trades socket (or `resend` an earlier one, as a venue
+        that replays recent trades does)."""
+        trade = resend if resend is not None else self.make_trade(sym)
         trades = self.sockets.get("trades")
         target = trades if trades is not None and not trades.closed else self.current
         assert target is not None
-        await target.send_json(
-            {
-                "t": "trade",
-                "s": sym,
-                "px": 100.5,
-                "sz": 0.25,
-                "side": "buy",
-                "id": self.trade_id,
-                "ts": 1_700_000_000_000,
-            }
-        )
-        return str(self.trade_id)
+        await target.send_json(trade)
+        return str(trade["id"])
 
     async def drop(self) -> None:
         """Abort the current connection without a close frame."""

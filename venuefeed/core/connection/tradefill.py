@@ -7,10 +7,13 @@ the venue sent meanwhile (`adapter.recent_trades_request`), published it in the 
 order, and only then releases the held trades. So a consumer sees the outage's trades
 before newer ones, each once.
 
-What cannot be proven complete is said, not hidden: a venue without a recent-trades
-endpoint, a backfill that fails, or one that does not reach back to the last trade
-published before the outage (no overlap), gets a `Gap` event (`reason="outage"`) for the
-interval it cannot vouch for. Trades held when a session ends are published, after a Gap.
+What cannot be proven complete is said, not hidden. A backfill is complete when the
+venue's answer reaches back to the last trade published before the outage (it includes
+that trade or an older one), or, for an instrument with no trade published yet, when it
+reaches back past the outage's start (or the venue has no trade at all to show). A venue
+without a recent-trades endpoint, a backfill that fails, or one that does not reach back,
+gets a `Gap` event (`reason="outage"`) for the interval it cannot vouch for. Trades held
+when a session ends are published, after a Gap.
 """
 
 from __future__ import annotations
@@ -75,8 +78,10 @@ class TradeFill:
         complete = False
         if fetched is not None:
             mine = memory.in_order([t for t in fetched if t.instrument == instrument])
-            # an overlap with what was published proves nothing is missing in between
-            complete = last is not None and any(memory.seen(t) for t in mine)
+            if last is not None:  # the answer reaches back to what was published
+                complete = any(not memory.after(t, last) for t in mine)
+            else:  # ...or past the outage's start, or the venue has none to show
+                complete = not mine or (mine[0].ts_venue or mine[0].ts_recv) < from_ms
             for trade in mine:
                 if last is not None and not memory.after(trade, last):
                     continue
