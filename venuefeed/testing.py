@@ -77,7 +77,9 @@ TICK_S = 0.02
 #: the venues' mark and funding cadence (a second on the real ones), compressed like the
 #: thresholds above: a stream must be able to stay fresh within `stale_after_s`
 SLOW_TICK_S = 0.2
-PROFILE = ChaosProfile("conformance", stall_s=1.0, latency_s=0.5, oversized_bytes=512 * 1024)
+PROFILE = ChaosProfile(
+    "conformance", stall_s=1.0, latency_s=0.5, ws_down_s=1.0, oversized_bytes=512 * 1024
+)
 
 
 @dataclass
@@ -276,7 +278,7 @@ def _recovered(event: Event) -> bool:
 
 #: faults after which the connection must have been re-established
 RECONNECTING = frozenset(
-    {"disconnect", "refuse_429", "refuse_503", "connect_hang", "poison", "delta_first"}
+    {"disconnect", "refuse_429", "refuse_503", "connect_hang", "poison", "delta_first", "ws_down"}
 )
 #: faults that reset a connection: trades written just before may die with it on the wire
 RESETTING = RECONNECTING | {"close_silence", "oversized"}

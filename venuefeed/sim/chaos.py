@@ -9,6 +9,7 @@ picks a fault kind and a venue at random (seeded) times. Built-in profiles: `non
     faults = ["disconnect", "gap", "stall"]
     stall_s = 2.0                          # how long stalls last
     latency_s = 6.0                        # how long the latency fault lasts
+    ws_down_s = 30.0                       # how long ws_down refuses every websocket
 
 Some faults scale with the engine's own policy, because the engine's thresholds are the
 time scale a fault is meant to stress: `slow_rest` spreads the next REST bodies over
@@ -55,6 +56,7 @@ DISRUPTIVE = frozenset(
         "refuse_503",
         "connect_hang",
         "poison",
+        "ws_down",
     }
 )
 ALL_FAULTS = (
@@ -79,6 +81,7 @@ ALL_FAULTS = (
     "slow_rest",
     "latency",
     "stuck_consumer",
+    "ws_down",
 )
 #: faults after which the venue must stay live for a window (`FaultLog.windows`): nothing
 #: they do may make a connection reconnect or go stale
@@ -107,6 +110,7 @@ class ChaosProfile:
     faults: tuple[str, ...] = ()
     stall_s: float = 3.0
     latency_s: float = 6.0  # how long a latency fault lasts
+    ws_down_s: float = 30.0  # how long `ws_down` refuses every websocket (REST stays up)
     oversized_bytes: int = 2 * 1024 * 1024
 
 
@@ -153,7 +157,14 @@ def load_profile(name: str, path: str | Path | None = None) -> ChaosProfile:
             f"config error: profiles.{name}.faults: unknown {sorted(unknown)}; "
             f"known: {', '.join(ALL_FAULTS)}"
         )
-    extra = set(table) - {"interval_s", "faults", "stall_s", "latency_s", "oversized_bytes"}
+    extra = set(table) - {
+        "interval_s",
+        "faults",
+        "stall_s",
+        "latency_s",
+        "ws_down_s",
+        "oversized_bytes",
+    }
     if extra:
         raise ConfigError(f"config error: profiles.{name}: unknown field(s) {sorted(extra)}")
     return ChaosProfile(name=name, **{**table, "faults": tuple(table.get("faults", ()))})
@@ -291,6 +302,11 @@ class ChaosInjector:
         elif kind == "connect_hang":
             faults.hang_connects += 1
             server.drop_all()
+        elif kind == "ws_down":  # the websocket is refused for a while: books from REST
+            faults.ws_down = True
+            server.drop_all()
+            await asyncio.sleep(self.profile.ws_down_s)
+            faults.ws_down = False
         elif kind == "rest_failures":  # 5xx, a timeout and a bad body, in a row
             faults.rest_failures += 1
             faults.rest_errors += ["timeout", "bad_body"]
@@ -410,6 +426,7 @@ def pending(faults: Faults) -> bool:
     on this server (REST faults do not count: a failed poll leaves the sockets alone)."""
     return bool(
         faults.refuse
+        or faults.ws_down
         or faults.hang_connects
         or faults.latency is not None
         or faults.gap

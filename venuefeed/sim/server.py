@@ -59,6 +59,7 @@ class Faults:
     mute: bool = False  # client messages (subscribes, app pings) are ignored: a total stall
     reorder: set[str] = field(default_factory=set)  # symbols whose next two book frames swap
     delta_first: int = 0  # next connections get market data before their greeting/snapshot
+    ws_down: bool = False  # every websocket handshake refused (503) while set; REST serves on
 
 
 @dataclass
@@ -287,6 +288,8 @@ class SimServer:
 
     async def _websocket(self, request: web.Request, path: str) -> web.StreamResponse:
         self.connections += 1
+        if self.faults.ws_down:
+            return web.Response(status=503, text="simulated websocket outage")
         if self.faults.refuse:
             status, headers = self.faults.refuse.pop(0)
             return web.Response(status=status, headers=headers, text="simulated refusal")
