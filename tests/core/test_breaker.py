@@ -51,3 +51,20 @@ def test_failure_while_half_open_reopens():
     assert b.record_failure() is BreakerState.OPEN
     assert not b.allow_attempt()
     assert b.opened_count == 2
+
+
+def test_nothing_to_wait_for_unless_open():
+    clock = Clock()
+    b = make(clock)
+    assert b.remaining_s() == 0.0
+    b.record_failure()
+    assert b.remaining_s() == 0.0
+
+
+def test_a_failure_exactly_window_old_still_counts():
+    clock = Clock()
+    b = make(clock)  # 3 failures within 10 s
+    for t in (0.0, 5.0, 10.0):
+        clock.now = t
+        b.record_failure()
+    assert b.state is BreakerState.OPEN  # the one at 0.0 is 10.0 old: inside the window

@@ -314,3 +314,86 @@ def test_book_is_state():
     for n in range(3):
         pub.offer(book("B", n))
     assert sub.depth == 1
+
+
+def test_drops_are_counted_by_venue_kind_and_consumer_and_logged_with_what(
+    caplog: pytest.LogCaptureFixture,
+):
+    pub = publisher(queue_max=16)
+    sub = pub.subscribe("stuck")
+    with caplog.at_level(logging.ERROR):
+        for n in range(19):
+            pub.offer(trade(n))
+    assert sub.dropped == 3
+    assert pub.metrics.value("events_dropped", venue="v", kind="trade") == 3
+    assert pub.metrics.value("consumer_dropped", consumer="stuck") == 3
+    assert caplog.records[0].getMessage() == (
+        "consumer stuck is full (16 history events waiting); dropping its oldest "
+        "(v trade BTC) and telling it with a gap event"
+    )
+
+
+def test_conflation_is_counted_by_venue_and_kind():
+    pub = publisher()
+    pub.subscribe()
+    for n in range(3):
+        pub.offer(mark("BTC", n))
+    assert pub.metrics.value("events_conflated", venue="v", kind="mark") == 2
+
+
+def test_a_gap_carries_every_field_of_what_it_replaces():
+    pub = publisher(queue_max=16)
+    sub = pub.subscribe()
+    for n in range(18):
+        pub.offer(trade(n))
+    gap = sub.get_nowait()
+    assert gap == Gap(
+        venue="v",
+        symbol="BTC",
+        instrument="BTC",
+        ts_recv=1000,
+        reason="consumer_behind",
+        lost_kind="trade",
+        count=2,
+        first_id="0",
+        last_id="1",
+        from_ms=1000,
+        to_ms=1001,
+    )
+
+
+def test_a_gap_of_non_trades_keeps_no_trade_ids():
+    from venuefeed.core.events import Funding
+
+    pub = publisher(queue_max=16)
+    sub = pub.subscribe()
+    for n in range(18):
+        pub.offer(
+            Funding(
+                venue="v",
+                symbol="BTC",
+                instrument="BTC",
+                ts_recv=n,
+                rate=0.0001,
+                interval_h=8,
+                rate_per_hour=0.0000125,
+            )
+        )
+    gap = sub.get_nowait()
+    assert isinstance(gap, Gap)
+    assert (gap.lost_kind, gap.count, gap.first_id, gap.last_id) == ("funding", 2, None, None)
+    assert (gap.from_ms, gap.to_ms) == (0, 1)
+
+
+def test_an_eviction_is_logged_and_counted_by_policy(caplog: pytest.LogCaptureFixture):
+    pub = publisher(queue_max=16, policy="evict")
+    pub.subscribe("lag")
+    with caplog.at_level(logging.ERROR):
+        for n in range(17):
+            pub.offer(trade(n))
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "consumer 'lag' (evict policy) fell 16 history events behind; it was closed and its "
+        "16 pending events discarded"
+    )
+    assert pub.metrics.value("consumers_evicted", policy="evict") == 1

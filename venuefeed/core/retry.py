@@ -117,27 +117,22 @@ async def retry_until_done(
     `on_failure(error, wait_s, attempt)` and waits `retry.delay_after(error)`; anything
     else propagates at once."""
 
+    # tenacity calls `wait` and `before_sleep` only after a failed attempt, so the
+    # outcome and the next action are there; with no stop condition it never gives up,
+    # and an error `retriable` refuses propagates as itself.
+
     def wait(state: RetryCallState) -> float:
-        outcome = state.outcome
-        return retry.delay_after(outcome.exception() if outcome is not None else None)
+        assert state.outcome is not None
+        return retry.delay_after(state.outcome.exception())
 
     def before_sleep(state: RetryCallState) -> None:
-        outcome = state.outcome
-        error = outcome.exception() if outcome is not None else None
-        delay = state.next_action.sleep if state.next_action is not None else 0.0
-        if error is not None:
-            on_failure(error, delay, state.attempt_number)
+        assert state.outcome is not None and state.next_action is not None
+        error = state.outcome.exception()
+        assert error is not None
+        on_failure(error, state.next_action.sleep, state.attempt_number)
 
     retrying = AsyncRetrying(
-        wait=wait,
-        retry=retry_if_exception(retriable),
-        before_sleep=before_sleep,
-        reraise=True,
+        wait=wait, retry=retry_if_exception(retriable), before_sleep=before_sleep
     )
-    async for attempt in retrying:
-        with attempt:
-            result = await operation()
-        outcome = attempt.retry_state.outcome
-        if outcome is not None and not outcome.failed:
-            return result
-    raise AssertionError("unreachable: tenacity either returns or re-raises")
+    result: T = await retrying(operation)
+    return result
