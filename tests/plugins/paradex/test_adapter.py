@@ -300,6 +300,9 @@ def test_poll_parses_the_recorded_summary_with_the_market_period() -> None:
         interval_h=4.0,
         rate_per_hour=0.01629574927887 / 4,
         next_funding_ms=None,
+        basis="predicted",
+        source="rest",
+        feed="markets/summary",
     )
     assert mark == Mark(
         venue="paradex",

@@ -278,6 +278,9 @@ def test_funding_both_versions(adapter: ParadexAdapter, version: int) -> None:
             rate=-0.00014969,
             interval_h=8.0,
             rate_per_hour=-0.00014969 / 8,
+            basis="predicted",
+            source="ws",
+            feed="funding_data",
         ),
     )
 

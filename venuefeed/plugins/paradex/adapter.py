@@ -84,6 +84,16 @@ REST (PDX-docs fern/apis/prod_rest/openapi/openapi.json, base https://api.prod.p
 
 Funding (PDX-docs fern/pages/risk-system/funding-mechanism.mdx and the field descriptions above)
 - Funding accrues continuously; there is no settlement countdown -> next_funding_ms is None.
+- Basis: continuous funding has no settlement to predict or to have settled; every rate is
+  the one accruing now (the published rate is an EWMA "quoted per period and represents the
+  funding paid on 1 unit of long position over the 8h funding period", funding-mechanism.mdx)
+  -> `basis="predicted"`, the core's word for "accruing now" on a continuous venue.
+- Interval and unit: `funding_rate` is a fraction, "Raw funding rate for the actual funding
+  period" (FundingDataResult) and, on GET /markets/summary, "the actual funding period of
+  the instrument itself. It is not a normalized 8h funding rate" (MarketSummaryResp) ->
+  `rate` as quoted, `interval_h` = that period. `funding_rate_8h` is not used.
+- Feeds: `feed="funding_data"` (websocket, JSON or SBE) and `feed="markets/summary"` (the
+  REST poll, `source="rest"`); the same quantity observed two ways.
 - rate_per_hour = funding_rate / funding_period_hours. Where the frame's period is missing or 0
   (old rows, REST summaries), the market's period from GET /markets is used, else 8 h ("per funding
   period (8h by default)", funding-mechanism.mdx).
@@ -135,6 +145,9 @@ from venuefeed.plugins.paradex import sbe, wire
 
 #: funding period assumed when neither the frame nor GET /markets gives one.
 DEFAULT_FUNDING_PERIOD_H = 8.0
+#: funding feed names: the websocket channel and the REST endpoint
+FEED_WS = "funding_data"
+FEED_REST = "markets/summary"
 
 
 class ParadexOptions(AdapterOptions):
@@ -390,6 +403,9 @@ class ParadexAdapter(VenueAdapter):
                         rate=value,
                         interval_h=period,
                         rate_per_hour=hourly,
+                        basis="predicted",
+                        source="rest",
+                        feed=FEED_REST,
                     )
                 )
                 out.append(
@@ -555,6 +571,8 @@ class ParadexAdapter(VenueAdapter):
                 rate=value,
                 interval_h=interval,
                 rate_per_hour=wire.rate_per_hour(value, interval, market),
+                basis="predicted",
+                feed=FEED_WS,
                 symbol=self._symbol(market),
             ),
         )
@@ -687,6 +705,8 @@ class ParadexAdapter(VenueAdapter):
                 rate=value,
                 interval_h=interval,
                 rate_per_hour=wire.rate_per_hour(value, interval, market),
+                basis="predicted",
+                feed=FEED_WS,
                 symbol=self._symbol(market),
             ),
         )
