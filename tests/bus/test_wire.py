@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -73,6 +75,18 @@ def test_funding_with_venue_time_is_shared_without_it_engine_specific():
     untimed = EVENTS[3]
     assert message_id(timed, "a", 1) == message_id(timed, "b", 2)
     assert message_id(untimed, "a", 1) != message_id(untimed, "b", 1)
+
+
+def test_funding_of_two_feeds_or_bases_at_one_time_are_two_facts():
+    """Issue 10: one venue publishes several funding series (websocket and REST, predicted
+    and settled); the bus must not drop one as the other's duplicate."""
+    timed: dict[str, Any] = {**BASE, "ts_venue": 1000, "rate": 1e-4, "interval_h": 1}
+    ws = Funding(**timed, rate_per_hour=1e-4, feed="market_stats")
+    rest = Funding(**timed, rate_per_hour=1e-4, feed="funding-rates", source="rest")
+    settled = Funding(**timed, rate_per_hour=1e-4, feed="market_stats", basis="settled")
+    ids = {message_id(e, "a", 1) for e in (ws, rest, settled)}
+    assert len(ids) == 3
+    assert message_id(ws, "a", 1) == "f:aster:BTCUSDT:market_stats:predicted:1000"
 
 
 def test_status_and_gap_are_engine_specific_and_state_has_no_id():

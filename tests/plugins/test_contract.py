@@ -20,7 +20,8 @@ for, is an `UnknownFrame`, never a new instrument.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pytest
@@ -47,12 +48,13 @@ from venuefeed.core.adapter import (
     Parsed,
     Pong,
     Reply,
+    RestRequest,
     VenueAdapter,
     VenueNotice,
 )
 from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import ParseError, UnknownFrame
-from venuefeed.core.events import Event, encode_event
+from venuefeed.core.events import Event, Funding, Source, encode_event
 from venuefeed.core.plugins import BUILTIN_MODULES, PluginHost
 from venuefeed.core.publishing.sanity import check_results
 
@@ -93,6 +95,66 @@ CONTROLS: dict[str, dict[str, type[Control]]] = {
 REJECTED: dict[str, dict[str, str]] = {name: {} for name in NAMES}
 
 SAMPLES = [(name, seed.name) for name in NAMES for seed in ws_seeds(name)]
+
+#: each venue's funding feeds by source: the venue's own names, as the README's "Funding:
+#: what the fields mean" table lists them. A Funding event names one of these, so two
+#: series of one venue (the websocket's and the REST poll's) are never taken for one.
+FUNDING_FEEDS: dict[str, dict[Source, frozenset[str]]] = {
+    "aster": {"ws": frozenset({"markPrice"}), "rest": frozenset({"premiumIndex"})},
+    "extended": {"ws": frozenset({"funding"}), "rest": frozenset({"markets/stats"})},
+    "hyperliquid": {"ws": frozenset({"activeAssetCtx"}), "rest": frozenset({"metaAndAssetCtxs"})},
+    "lighter": {"ws": frozenset({"market_stats"}), "rest": frozenset({"funding-rates"})},
+    "paradex": {"ws": frozenset({"funding_data"}), "rest": frozenset({"markets/summary"})},
+}
+#: a funding rate beyond 5 % an hour is no real venue's (the highest documented cap is
+#: Hyperliquid's 4 %/h): a percent left unconverted, or an 8-hour rate called hourly
+MAX_RATE_PER_HOUR = 0.05
+
+
+def funding_problem(item: Funding, source: Source) -> str | None:
+    """What makes a Funding event mean something else than the core's `Funding` says:
+    `rate` a fraction for one interval of `interval_h` hours, `rate_per_hour` exactly
+    `rate / interval_h`, a basis, the source it really came from, one of its venue's
+    feeds; a settled rate has its settlement time and no next one."""
+    if item.source != source:
+        return f"source {item.source!r}, but it came from {source!r}"
+    if item.feed not in FUNDING_FEEDS[item.venue][source]:
+        return f"feed {item.feed!r} is not one of {item.venue}'s {source} funding feeds"
+    if item.basis not in ("predicted", "settled"):
+        return f"basis {item.basis!r}"
+    if item.rate_per_hour != item.rate / item.interval_h:
+        return f"rate_per_hour {item.rate_per_hour!r} != {item.rate!r} / {item.interval_h!r} h"
+    if item.basis == "settled" and (item.ts_venue is None or item.next_funding_ms is not None):
+        return "a settled rate without its settlement time, or with a next one"
+    return None
+
+
+def plausible_funding(item: Funding) -> str | None:
+    """`funding_problem`, plus a magnitude only real (recorded) rates are held to."""
+    if abs(item.rate_per_hour) > MAX_RATE_PER_HOUR:
+        return f"rate_per_hour {item.rate_per_hour!r}: not a fraction per hour"
+    return None
+
+
+#: each venue's recorded REST poll bodies by request name (prefix), as the endpoint answers
+POLL_SAMPLES: dict[str, dict[str, tuple[str, Callable[[Any, RestRequest], Any]]]] = {
+    "aster": {
+        "fundingInfo": ("rest_funding_info_response.ccxt.json", lambda body, _: body),
+        # one symbol's answer, about the symbol asked for
+        "premiumIndex": (
+            "rest_premium_index_response.ccxt.json",
+            lambda body, request: {**body, "symbol": (request.params or {})["symbol"]},
+        ),
+    },
+    "extended": {"stats": ("rest_market_stats_response.ccxt.json", lambda body, _: body)},
+    "hyperliquid": {
+        "metaAndAssetCtxs": ("rest_meta_and_asset_ctxs_response.doc.json", lambda body, _: body)
+    },
+    "lighter": {"funding-rates": ("rest_funding_rates_response.ccxt.json", lambda body, _: body)},
+    "paradex": {
+        "summary": ("rest_markets_summary_item.ccxt.json", lambda row, _: {"results": [row]})
+    },
+}
 
 
 def test_all_builtin_venues_are_registered():
@@ -170,6 +232,66 @@ def test_every_recorded_frame_yields_what_it_stands_for(name: str, sample: str):
         assert item.instrument in symbols, f"{sample}: {item.instrument!r} was not started"
         if isinstance(item, Event):
             assert item.symbol == symbols[item.instrument] and item.venue == name
+        if isinstance(item, Funding):
+            assert funding_problem(item, "ws") is None, (sample, funding_problem(item, "ws"))
+            assert plausible_funding(item) is None, (sample, plausible_funding(item))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_funding_polled_over_rest_means_what_the_websocket_funding_means(name: str):
+    """The REST poll's funding events obey the same definition as the websocket's."""
+    adapter, instruments = started_adapter(name, HOST)
+    funding: list[Funding] = []
+    for request in adapter.poll_requests(instruments):
+        known = [k for k in POLL_SAMPLES[name] if request.name.startswith(k)]
+        assert known, f"{name}: no recorded body for the poll {request.name!r}"
+        sample, wrap = POLL_SAMPLES[name][known[0]]
+        body = wrap(json.loads((VENUES[name].data_dir / sample).read_text()), request)
+        funding += [item for item in request.parse(body, RECV_MS) if isinstance(item, Funding)]
+    assert funding, f"{name}: the recorded poll bodies gave no funding"
+    for item in funding:
+        assert funding_problem(item, "rest") is None, funding_problem(item, "rest")
+        assert plausible_funding(item) is None, plausible_funding(item)
+
+
+def _funding(**fields: Any) -> Funding:
+    base: dict[str, Any] = {
+        "venue": "lighter",
+        "symbol": "ETH",
+        "instrument": "0",
+        "ts_recv": RECV_MS,
+        "rate": 0.000012,
+        "interval_h": 1.0,
+        "rate_per_hour": 0.000012,
+        "basis": "predicted",
+        "source": "ws",
+        "feed": "market_stats",
+    }
+    return Funding(**{**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("broken", "source", "why"),
+    [
+        # main before issue 10: Lighter's websocket rate left in percent
+        ({"rate": 0.0012, "rate_per_hour": 0.0012 / 100}, "ws", "rate_per_hour"),
+        ({"feed": ""}, "ws", "feed"),
+        ({"feed": "funding-rates"}, "ws", "feed"),  # the REST poll's name on a ws event
+        ({"source": "ws", "feed": "funding-rates"}, "rest", "source"),
+        ({"basis": "settled"}, "ws", "settled rate"),  # no settlement time
+        ({"interval_h": 8.0}, "ws", "rate_per_hour"),
+    ],
+)
+def test_funding_checks_catch_a_wrong_event(broken: dict[str, Any], source: Source, why: str):
+    assert funding_problem(_funding(), "ws") is None
+    problem = funding_problem(_funding(**broken), source)
+    assert problem is not None and why in problem
+
+
+def test_an_unconverted_percent_is_implausible():
+    percent = _funding(rate=0.5, rate_per_hour=0.5)  # "0.5000" % an hour taken as a fraction
+    assert funding_problem(percent, "ws") is None
+    assert plausible_funding(percent) is not None
 
 
 class HypothesisChooser:
@@ -207,6 +329,8 @@ def parse_checked(
             assert item.instrument in symbols, f"{item.instrument!r} was not started"
             if isinstance(item, Event):
                 assert item.symbol == symbols[item.instrument], item
+        if isinstance(item, Funding):  # whatever the numbers, one meaning
+            assert funding_problem(item, "ws") is None, funding_problem(item, "ws")
     return results
 
 

@@ -23,11 +23,13 @@ Message ids (`Nats-Msg-Id`, history stream only)
     - trade: ``t:<venue>:<instrument>:<trade_id>``: the venue's own identity, equal from
       every engine, so a trade published twice (a retry, or two redundant engines) is
       stored once;
-    - funding with a venue timestamp: ``f:<venue>:<instrument>:<ts_venue>``, equal from
-      every engine. Funding without one (quotes polled or pushed with no time) gets an
-      engine-specific id: keyed by value it would wrongly drop a rate that returns to an
-      earlier value (A, B, A) within the window; each engine's quote is a true observation,
-      so two engines may both store one;
+    - funding with a venue timestamp: ``f:<venue>:<instrument>:<feed>:<basis>:<ts_venue>``,
+      equal from every engine. The feed and basis are part of the fact: a venue's websocket
+      and REST rates, or its predicted and settled ones, stamped the same millisecond are
+      different observations and both kept. Funding without one (quotes polled or pushed
+      with no time) gets an engine-specific id: keyed by value it would wrongly drop a rate
+      that returns to an earlier value (A, B, A) within the window; each engine's quote is a
+      true observation, so two engines may both store one;
     - status and gap: engine-specific, ``s:<engine>:<n>`` / ``g:<engine>:<n>``. A status is
       one engine's view of its own connection and a gap what that engine lost: two engines'
       are different facts and both are kept; a retry by the same engine is still dropped.
@@ -117,7 +119,7 @@ def message_id(event: Event, engine_id: str, n: int) -> str | None:
         return f"t:{event.venue}:{event.instrument}:{event.trade_id}"
     if isinstance(event, Funding):
         if event.ts_venue is not None:
-            return f"f:{event.venue}:{event.instrument}:{event.ts_venue}"
+            return f"f:{event.venue}:{event.instrument}:{event.feed}:{event.basis}:{event.ts_venue}"
         return f"f:{engine_id}:{n}"
     if isinstance(event, Status):
         return f"s:{engine_id}:{n}"

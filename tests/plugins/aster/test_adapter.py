@@ -356,6 +356,9 @@ def test_premium_index_ccxt_sample(adapter: AsterAdapter, load: Any) -> None:
             interval_h=8.0,
             rate_per_hour=0.0000125,
             next_funding_ms=1750147200000,
+            basis="predicted",
+            source="rest",
+            feed="premiumIndex",
         ),
     ]
 

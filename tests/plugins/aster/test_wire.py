@@ -185,6 +185,9 @@ def test_mark_price_ccxt_sample_default_interval(adapter: AsterAdapter, combined
             interval_h=8.0,
             rate_per_hour=0.0000125,
             next_funding_ms=1754668800000,
+            basis="predicted",
+            source="ws",
+            feed="markPrice",
         ),
     )
 
@@ -238,6 +241,9 @@ def test_mark_price_uses_the_symbols_funding_interval(adapter: AsterAdapter) -> 
         interval_h=4.0,
         rate_per_hour=-0.00005,
         next_funding_ms=1756209600000,
+        basis="predicted",
+        source="ws",
+        feed="markPrice",
     )
 
 

@@ -259,6 +259,9 @@ def test_poll_requests_are_bound_to_their_market() -> None:
         interval_h=1.0,
         rate_per_hour=0.000012,
         next_funding_ms=1777446000000,
+        basis="predicted",
+        source="rest",
+        feed="markets/stats",
     )
     assert mark == Mark(
         venue="extended",

@@ -296,6 +296,9 @@ def test_recorded_funding(adapter: ExtendedAdapter) -> None:
         interval_h=1.0,
         rate_per_hour=0.001,
         next_funding_ms=1701565200000,  # the next full hour after T
+        basis="predicted",
+        source="ws",
+        feed="funding",
     )
 
 

@@ -272,6 +272,9 @@ def test_poll_parses_the_doc_example(
             interval_h=1.0,
             rate_per_hour=0.0000125,
             next_funding_ms=NEXT_HOUR,
+            basis="predicted",
+            source="rest",
+            feed="metaAndAssetCtxs",
         )
 
     def mark(coin: str, mark_px: float, index_px: float) -> Mark:

@@ -312,6 +312,9 @@ def test_active_asset_ctx_sample(
             interval_h=1.0,
             rate_per_hour=0.0000125,
             next_funding_ms=NEXT_HOUR,
+            basis="predicted",
+            source="ws",
+            feed="activeAssetCtx",
         ),
     )
 

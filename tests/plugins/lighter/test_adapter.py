@@ -193,12 +193,16 @@ def test_poll_funding_rates(lt: LighterAdapter) -> None:
         instrument="0",
         ts_venue=None,
         ts_recv=RECV,
-        rate=0.00009599999999999999,
-        interval_h=8.0,
+        # an 8-hour-equivalent fraction, published as Lighter's hourly payment
+        rate=0.00009599999999999999 / 8,
+        interval_h=1.0,
         rate_per_hour=0.00009599999999999999 / 8,
         next_funding_ms=1774886400000,
+        basis="predicted",
+        source="rest",
+        feed="funding-rates",
     )
-    assert funding.rate_per_hour == pytest.approx(0.000012, rel=1e-9)
+    assert funding.rate == pytest.approx(0.000012, rel=1e-9)
 
 
 def test_poll_keeps_lighter_rows_of_polled_markets(lt: LighterAdapter) -> None:
@@ -213,8 +217,8 @@ def test_poll_keeps_lighter_rows_of_polled_markets(lt: LighterAdapter) -> None:
     }
     (funding,) = request.parse(body, RECV)
     assert isinstance(funding, Funding)
-    assert (funding.symbol, funding.instrument, funding.rate) == ("BTC", "1", -0.00016)
-    assert funding.rate_per_hour == pytest.approx(-0.00002, rel=1e-12)
+    assert (funding.symbol, funding.instrument, funding.rate) == ("BTC", "1", -0.00016 / 8)
+    assert funding.rate_per_hour == funding.rate == pytest.approx(-0.00002, rel=1e-12)
 
 
 def test_poll_can_be_turned_off(make: Make) -> None:

@@ -50,6 +50,7 @@ async def test_streams_every_kind_heartbeats_and_reconnects():
         market = server.venue.markets["BTC"]
         async with Engine(cluster.apply(settings), plugins=host) as engine:
             sub = engine.events()
+            funding_sub = engine.events()  # its own: a settled payment comes once
             # init (REST orderBooks) mapped BTC to Lighter's id 1; the first book is the
             # subscribed/order_book snapshot, the following ones are begin_nonce-chained deltas
             book = await first(sub, is_book(BTC))
@@ -72,13 +73,29 @@ async def test_streams_every_kind_heartbeats_and_reconnects():
             mark = await first(sub, lambda e: isinstance(e, Mark) and e.instrument == BTC)
             assert mark.index_px is not None
             assert abs(mark.mark_px - market.mark) < 200 * market.tick
-            # funding both ways: websocket market_stats (percent per hour) and the REST poll
-            # of /api/v1/funding-rates (an 8-hour fraction)
-            ws = await first(sub, lambda e: isinstance(e, Funding) and e.interval_h == 1)
-            assert ws.rate_per_hour == ws.rate / 100
-            assert abs(ws.rate_per_hour - market.funding_rate_1h) < 1e-5
-            rest = await first(sub, lambda e: isinstance(e, Funding) and e.interval_h == 8)
-            assert abs(rest.rate_per_hour - market.funding_rate_1h) < 1e-5
+
+            # funding three ways, one meaning: websocket market_stats (percent per hour: the
+            # coming payment and the last one made, the latter once per payment) and the REST
+            # poll of /api/v1/funding-rates (an 8-hour fraction), each a fraction of one
+            # hourly payment
+            kinds: dict[tuple[str, str], Funding] = {}
+            while len(kinds) < 3:
+                f = await first(
+                    funding_sub, lambda e: isinstance(e, Funding) and e.instrument == BTC
+                )
+                assert isinstance(f, Funding)
+                kinds.setdefault((f.feed, f.basis), f)
+            assert set(kinds) == {
+                ("market_stats", "predicted"),
+                ("market_stats", "settled"),
+                ("funding-rates", "predicted"),
+            }
+            settled = kinds["market_stats", "settled"]
+            for (feed, _), f in kinds.items():
+                source = "rest" if feed == "funding-rates" else "ws"
+                assert (f.interval_h, f.rate_per_hour, f.source) == (1.0, f.rate, source)
+                assert abs(f.rate - market.funding_rate_1h) < 1e-5
+            assert settled.ts_venue is not None and settled.ts_venue % 3_600_000 == 0
 
             # heartbeats: our {"type":"ping"} gets a pong, the venue's ping gets our pong
             async with asyncio.timeout(5):

@@ -336,19 +336,38 @@ def test_trade_snapshot_replayed_on_request(make: Make) -> None:
 
 
 def test_market_stats_ccxt_sample(lt: LighterAdapter) -> None:
-    funding, mark = lt.parse(text("ws_market_stats_update.ccxt.json"), RECV)
-    assert funding == Funding(
+    """The frame carries the last payment (06:00:00.004, long before RECV) and the coming
+    one's estimate; both are percent per hour, published as fractions of one hour."""
+    settled, predicted, mark = lt.parse(text("ws_market_stats_update.ccxt.json"), RECV)
+    assert settled == Funding(
+        venue="lighter",
+        symbol="ETH",
+        instrument="0",
+        ts_venue=1763532000004,  # funding_timestamp: when that payment was made
+        ts_recv=RECV,
+        rate=0.0012 / 100,
+        interval_h=1.0,
+        rate_per_hour=0.0012 / 100,
+        next_funding_ms=None,
+        basis="settled",
+        source="ws",
+        feed="market_stats",
+    )
+    assert predicted == Funding(
         venue="lighter",
         symbol="ETH",
         instrument="0",
         ts_venue=None,
         ts_recv=RECV,
-        rate=0.0012,
+        rate=0.0012 / 100,
         interval_h=1.0,
         rate_per_hour=0.0012 / 100,
         next_funding_ms=1774886400000,  # the whole hour after RECV
+        basis="predicted",
+        source="ws",
+        feed="market_stats",
     )
-    assert funding.rate_per_hour == pytest.approx(0.000012, rel=1e-12)
+    assert predicted.rate == pytest.approx(0.000012, rel=1e-12)
     assert mark == Mark(
         venue="lighter",
         symbol="ETH",
@@ -360,7 +379,28 @@ def test_market_stats_ccxt_sample(lt: LighterAdapter) -> None:
     )
 
 
+def test_a_settled_payment_is_published_once(lt: LighterAdapter) -> None:
+    """Every frame repeats the last payment: history gets it once per payment."""
+    raw = text("ws_market_stats_update.ccxt.json")
+    first = lt.parse(raw, RECV)
+    again = lt.parse(raw, RECV + 1000)
+    assert [f.basis for f in first if isinstance(f, Funding)] == ["settled", "predicted"]
+    assert [f.basis for f in again if isinstance(f, Funding)] == ["predicted"]
+    later = json.loads(raw)
+    later["market_stats"]["funding_timestamp"] = 1763535600002  # the next hour's payment
+    later["market_stats"]["funding_rate"] = "-0.0034"
+    (settled, _, _) = lt.parse(json.dumps(later), RECV + 2000)
+    assert isinstance(settled, Funding)
+    assert (settled.basis, settled.ts_venue, settled.rate) == (
+        "settled",
+        1763535600002,
+        -0.0034 / 100,
+    )
+
+
 def test_market_stats_nautilus_sample_next_funding_is_the_coming_hour(lt: LighterAdapter) -> None:
+    """This fixture stamps `funding_timestamp` an hour after its own frame: that is no
+    completed payment, so only the predicted rate is published."""
     recv = 1774883845100
     funding, mark = lt.parse(text("ws_market_stats_update_single.nautilus.json"), recv)
     assert funding == Funding(
@@ -369,10 +409,12 @@ def test_market_stats_nautilus_sample_next_funding_is_the_coming_hour(lt: Lighte
         instrument="0",
         ts_venue=1774883844933,
         ts_recv=recv,
-        rate=0.000001,
+        rate=0.000001 / 100,
         interval_h=1.0,
         rate_per_hour=0.000001 / 100,
         next_funding_ms=1774886400000,  # equals the sample's funding_timestamp
+        basis="predicted",
+        feed="market_stats",
     )
     assert mark == Mark(
         venue="lighter",
@@ -396,8 +438,12 @@ def test_negative_funding_and_missing_index(lt: LighterAdapter) -> None:
     )
     funding, mark = lt.parse(raw, RECV)
     assert isinstance(funding, Funding) and isinstance(mark, Mark)
-    assert (funding.symbol, funding.rate, funding.next_funding_ms) == ("BTC", -0.025, 1774890000000)
-    assert funding.rate_per_hour == pytest.approx(-0.00025, rel=1e-12)
+    assert (funding.symbol, funding.rate, funding.next_funding_ms) == (
+        "BTC",
+        -0.025 / 100,
+        1774890000000,
+    )
+    assert funding.rate_per_hour == funding.rate == pytest.approx(-0.00025, rel=1e-12)
     assert (mark.mark_px, mark.index_px) == (1.0, None)
 
 
@@ -405,7 +451,19 @@ def test_market_stats_all_keeps_only_the_markets_asked_for(lt: LighterAdapter, m
     raw = text("ws_market_stats_all_update.ccxt.json")  # about market 96 only
     assert lt.parse(raw, RECV) == []  # `lt` streams BTC and ETH: listed is not enough
     lt.resolve("EURUSD")
-    funding, mark = lt.parse(raw, RECV)
+    settled, funding, mark = lt.parse(raw, RECV)
+    assert settled == Funding(
+        venue="lighter",
+        symbol="EURUSD",
+        instrument="96",
+        ts_venue=1763532000004,
+        ts_recv=RECV,
+        rate=0.0,
+        interval_h=1.0,
+        rate_per_hour=0.0,
+        basis="settled",
+        feed="market_stats",
+    )
     assert funding == Funding(
         venue="lighter",
         symbol="EURUSD",
@@ -415,6 +473,8 @@ def test_market_stats_all_keeps_only_the_markets_asked_for(lt: LighterAdapter, m
         interval_h=1.0,
         rate_per_hour=0.0,
         next_funding_ms=1774886400000,
+        basis="predicted",
+        feed="market_stats",
     )
     assert mark == Mark(
         venue="lighter",
@@ -426,7 +486,7 @@ def test_market_stats_all_keeps_only_the_markets_asked_for(lt: LighterAdapter, m
     )
     by_connections = make()
     by_connections.connections([Instrument("EURUSD", "96")])
-    assert len(by_connections.parse(raw, RECV)) == 2
+    assert len(by_connections.parse(raw, RECV)) == 3  # settled, predicted, mark
     unknown = make(init=False)
     unknown.init_requests()[0].parse(load("rest_order_books.nautilus.json"), RECV)
     assert unknown.parse(raw, RECV) == []

@@ -99,7 +99,7 @@ def test_deltas_feed_chains_seq_on_the_instance_only() -> None:
         {"encoding": "xml"},
         {"book_feed": "full"},
         {"book_refresh": "10ms"},
-        {"sbe_schema_version": 3},
+        {"sbe_schema_version": 3},  # ccxt asks for it; no official schema has it
         {"sbe_schema_version": True},
     ],
 )
@@ -197,7 +197,7 @@ def test_one_connection_with_every_stream_and_documented_subscribes() -> None:
     adapter = initialised()
     (conn,) = adapter.connections(INSTRUMENTS)
     assert conn.name == "main"
-    assert conn.url == "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=1"
+    assert conn.url == "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=2"
     assert dict(conn.headers) == {}
     assert conn.max_lifetime_s is None
     assert conn.subscribe == (
@@ -228,12 +228,13 @@ def test_one_connection_with_every_stream_and_documented_subscribes() -> None:
     ("options", "ws_url", "url"),
     [
         ({"encoding": "json"}, "wss://x/ws", "wss://x/ws"),
-        ({}, "ws://127.0.0.1:9/v1?a=b", "ws://127.0.0.1:9/v1?a=b&sbeSchemaId=1&sbeSchemaVersion=1"),
+        ({}, "ws://127.0.0.1:9/v1?a=b", "ws://127.0.0.1:9/v1?a=b&sbeSchemaId=1&sbeSchemaVersion=2"),
+        ({"sbe_schema_version": 1}, "wss://x/ws", "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=1"),
         ({"sbe_schema_version": 0}, "wss://x/ws", "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=0"),
         (
             {},
-            "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=2",
-            "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=2",
+            "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=1",
+            "wss://x/ws?sbeSchemaId=1&sbeSchemaVersion=1",
         ),
     ],
 )
@@ -299,6 +300,9 @@ def test_poll_parses_the_recorded_summary_with_the_market_period() -> None:
         interval_h=4.0,
         rate_per_hour=0.01629574927887 / 4,
         next_funding_ms=None,
+        basis="predicted",
+        source="rest",
+        feed="markets/summary",
     )
     assert mark == Mark(
         venue="paradex",

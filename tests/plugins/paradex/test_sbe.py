@@ -1,4 +1,4 @@
-"""Paradex SBE binary frames, encoded here from the schema (paradex-py paradex_1_0.xml, 1:1)."""
+"""Paradex SBE binary frames, encoded here from the schema (paradex-py paradex_1_0.xml, 1:2)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import Any
 
 import msgspec
 import pytest
+from paradex_samples import TRADE_SAMPLES, trade_frame, trade_json
 
 from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot, Instrument, VenueContext
 from venuefeed.core.errors import MalformedFrame, ParseError, UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.plugins.paradex import sbe
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
 RECV = 1_800_000_000_000
@@ -69,19 +71,34 @@ def levels(rows: list[tuple[str, str]], entry: int = 16) -> bytes:
     return out
 
 
-def trade(side: int = 1, market: str = "BTC-USD-PERP") -> bytes:
+#: a Paradex trade id (28 digits) and what the deprecated int64 `tradeId` holds of it: the
+#: low 64 bits read as signed, negative for this id (they exceed 2^63)
+FULL_ID = "1718267844574815464072425529"
+LOW64 = int(FULL_ID) % 2**64 - 2**64
+
+
+def trade(
+    side: int = 1,
+    market: str = "BTC-USD-PERP",
+    *,
+    version: int = 2,
+    full_id: str | None = FULL_ID,
+    low64: int = LOW64,
+) -> bytes:
+    """A TradeEvent; `full_id` is the 1:2 `tradeIdStr` (None: the frame has none)."""
     block = struct.pack(
         "<qqqBqqqB",
         1718267837999001,  # ts: feed publish time, not the trade time
         555,
-        987654321,
+        low64,
         side,
         e8("67629.7"),
         e8("0.992"),
         1718267837265123,  # createdAt: the matching engine's time
         1,
     )
-    return frame(1, block, string(market))
+    tail = string(market) + (b"" if full_id is None else string(full_id))
+    return frame(1, block, tail, version=version)
 
 
 def book(pkg: int, bids: bytes, asks: bytes, market: str = "ETH-USD-PERP") -> bytes:
@@ -128,12 +145,55 @@ def test_trade(adapter: ParadexAdapter) -> None:
             price=67629.7,
             size=0.992,
             side="buy",
-            trade_id="987654321",
+            trade_id=FULL_ID,
         ),
     )
     (sell,) = adapter.parse(trade(side=2), RECV)
     assert isinstance(sell, Trade)
     assert sell.side == "sell"
+
+
+def trade_id(adapter: ParadexAdapter, raw: bytes) -> str:
+    (event,) = adapter.parse(raw, RECV)
+    assert isinstance(event, Trade)
+    return event.trade_id
+
+
+@pytest.mark.parametrize("version", [0, 1, 2, 3])
+def test_the_full_trade_id_wins_whatever_the_header_version(
+    adapter: ParadexAdapter, version: int
+) -> None:
+    """1:2 was widened in place, so the header cannot tell whether `tradeIdStr` follows;
+    a later version keeps it where it is."""
+    assert trade_id(adapter, trade(version=version)) == FULL_ID
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_without_the_full_id_the_low_64_bits_are_marked(
+    adapter: ParadexAdapter, version: int
+) -> None:
+    """Versions 0 and 1 (and a 1:2 frame from before the field) have only the int64: its
+    value is not Paradex's id, and the event says so."""
+    expected = f"low64:{int(FULL_ID) % 2**64}"
+    assert LOW64 < 0  # the signed int64 wrapped: the marked id is still the unsigned value
+    assert trade_id(adapter, trade(version=version, full_id=None)) == expected
+    assert expected == sbe.low64_trade_id(FULL_ID)
+    assert trade_id(adapter, trade(full_id=None, low64=42)) == "low64:42"
+
+
+def test_an_empty_full_id_falls_back_on_the_int64(adapter: ParadexAdapter) -> None:
+    assert trade_id(adapter, trade(full_id="", low64=7)) == "low64:7"
+
+
+def test_a_full_id_running_past_the_frame_is_malformed(adapter: ParadexAdapter) -> None:
+    cut = trade()[:-3]
+    with pytest.raises(MalformedFrame, match="past the frame end"):
+        adapter.parse(cut, RECV)
+
+
+def test_bytes_after_the_full_id_are_later_var_data(adapter: ParadexAdapter) -> None:
+    """A later version may append more var-data: it is skipped, the id is unchanged."""
+    assert trade_id(adapter, trade() + string("a later field")) == FULL_ID
 
 
 def test_trade_without_a_representable_side_is_malformed(adapter: ParadexAdapter) -> None:
@@ -218,6 +278,9 @@ def test_funding_both_versions(adapter: ParadexAdapter, version: int) -> None:
             rate=-0.00014969,
             interval_h=8.0,
             rate_per_hour=-0.00014969 / 8,
+            basis="predicted",
+            source="ws",
+            feed="funding_data",
         ),
     )
 
@@ -259,7 +322,7 @@ def test_short_root_block_is_malformed(adapter: ParadexAdapter) -> None:
 @pytest.mark.parametrize(
     "good",
     [
-        trade(),
+        trade(full_id=None),
         book(0, levels([("1", "2"), ("3", "4")]), levels([("5", "6")])),
         book(1, levels([("1", "2")], entry=24), levels([])),
         summary(1),
@@ -285,8 +348,29 @@ def test_group_entries_too_small_are_malformed(adapter: ParadexAdapter) -> None:
         adapter.parse(book(0, struct.pack("<HH", 8, 1) + b"\0" * 8, levels([])), RECV)
 
 
+def test_every_truncation_of_a_full_id_trade_is_a_parse_error_or_the_old_layout(
+    adapter: ParadexAdapter,
+) -> None:
+    """Cut anywhere, a 1:2 trade is a ParseError, except cut right after `market`, which
+    is exactly the pre-1:2 layout: the schema says to read that as the field missing."""
+    good = trade()
+    old_layout = len(trade(full_id=None))
+    for cut in range(len(good)):
+        if cut == old_layout:
+            assert trade_id(adapter, good[:cut]) == sbe.truncated_trade_id(LOW64)
+            continue
+        with pytest.raises(ParseError):
+            adapter.parse(good[:cut], RECV)
+
+
 def test_bad_utf8_market_is_malformed(adapter: ParadexAdapter) -> None:
-    bad: Any = trade()[:-12] + b"\xff\xfe" + b"X" * 10
+    bad: Any = trade(full_id=None)[:-12] + b"\xff\xfe" + b"X" * 10
+    with pytest.raises(MalformedFrame):
+        adapter.parse(bad, RECV)
+
+
+def test_bad_utf8_full_id_is_malformed(adapter: ParadexAdapter) -> None:
+    bad: Any = trade(full_id=None) + b"\x04\xff\xfe12"
     with pytest.raises(MalformedFrame):
         adapter.parse(bad, RECV)
 
@@ -298,6 +382,7 @@ DATA = Path(__file__).parent / "data"
 #: each SBE sample and the JSON sample whose values it carries (None: no JSON twin).
 SBE_TWINS = {
     "ws_trade.v1.bin": "ws_trades.ccxt.json",
+    "ws_trade.v2.bin": "ws_trades.ccxt.json",
     "ws_order_book_snapshot.v1.bin": "ws_order_book_snapshot.ccxt.json",
     "ws_funding_data.v1.bin": "ws_funding_data.ccxt.json",
     "ws_markets_summary.v1.bin": "ws_markets_summary.ccxt.json",
@@ -306,14 +391,15 @@ SBE_TWINS = {
 
 @pytest.mark.parametrize("name", sorted(SBE_TWINS))
 def test_sbe_sample_carries_its_json_twin(name: str) -> None:
-    """The binary samples the fuzzer mutates say what their JSON twins say (the trade id
-    and the funding rate's truncation to Rate8 aside)."""
+    """The binary samples the fuzzer mutates say what their JSON twins say (the 1:1 trade
+    id and the funding rate's truncation to Rate8 aside)."""
     adapter = make()
     (binary,) = adapter.parse((DATA / name).read_bytes(), RECV)
     (text,) = adapter.parse((DATA / SBE_TWINS[name]).read_text(), RECV)
     assert type(binary) is type(text)
-    if isinstance(binary, Trade):
+    if isinstance(binary, Trade) and name == "ws_trade.v1.bin":
         assert isinstance(text, Trade)
+        assert binary.trade_id == sbe.low64_trade_id(text.trade_id)  # all 1:1 can say
         binary = msgspec.structs.replace(binary, trade_id=text.trade_id)
     if isinstance(binary, Funding):
         assert isinstance(text, Funding)
@@ -330,3 +416,41 @@ def test_sbe_bbo_and_heartbeat_samples() -> None:
     assert adapter.parse((DATA / "ws_heartbeat.v1.bin").read_bytes(), RECV) == (
         Ack("sbe heartbeat"),
     )
+
+
+# -- the same trade over JSON and SBE: one trade id --------------------------------------
+
+
+def ids_agree(json_frame: str, sbe_frame: bytes) -> bool:
+    """Whether Paradex's JSON feed and its SBE feed name the same trade with one id, as a
+    consumer (and the core's trade identity) sees them."""
+    adapter = make()
+    (text,) = adapter.parse(json_frame, RECV)
+    (binary,) = adapter.parse(sbe_frame, RECV)
+    assert isinstance(text, Trade) and isinstance(binary, Trade)
+    return text.trade_id == binary.trade_id
+
+
+def test_json_and_sbe_trade_ids_agree_on_the_samples() -> None:
+    """Issue 10: the 28-digit JSON id and the SBE 1:2 id of the same recorded trade are one
+    string; 1:1 cannot carry it and its id is visibly not the venue's."""
+    json_frame = (DATA / "ws_trades.ccxt.json").read_text()
+    assert ids_agree(json_frame, (DATA / "ws_trade.v2.bin").read_bytes())
+    assert not ids_agree(json_frame, (DATA / "ws_trade.v1.bin").read_bytes())
+    assert trade_id(make(), (DATA / "ws_trade.v2.bin").read_bytes()) == (
+        "1718179273230201709233240002"
+    )
+
+
+def test_the_agreement_check_catches_a_wrong_id() -> None:
+    """Deliberately broken: one digit of the SBE sample's `tradeIdStr` changed."""
+    json_frame = (DATA / "ws_trades.ccxt.json").read_text()
+    raw = (DATA / "ws_trade.v2.bin").read_bytes()
+    tampered = raw[:-1] + b"3"
+    assert tampered != raw and not ids_agree(json_frame, tampered)
+
+
+@pytest.mark.parametrize(("version", "name"), sorted(TRADE_SAMPLES.items()))
+def test_trade_samples_are_their_json_twin_encoded(version: int, name: str) -> None:
+    """The recipe in tests/support/paradex_samples.py (and data/README.md) made them."""
+    assert (DATA / name).read_bytes() == trade_frame(trade_json(), version)

@@ -110,6 +110,9 @@ def test_funding_sample(adapter: ParadexAdapter) -> None:
             interval_h=8.0,
             rate_per_hour=-0.00014969570582 / 8,
             next_funding_ms=None,
+            basis="predicted",
+            source="ws",
+            feed="funding_data",
         ),
     )
 
@@ -127,6 +130,8 @@ def test_funding_row_without_a_period_uses_the_market_period(adapter: ParadexAda
         rate=-0.00006992598926,
         interval_h=4.0,
         rate_per_hour=-0.00006992598926 / 4,
+        basis="predicted",
+        feed="funding_data",
     )
     del row["funding_period_hours"]
     unlisted = make()

@@ -66,6 +66,14 @@ Funding normalisation
 - `r` / `lastFundingRate` is a fraction per funding interval, not a percent (the doc and
   ccxt samples show the Binance baseline 0.0001 per 8 h; PROTOCOLS.md sections 5.6 and 6),
   so rate_per_hour = rate / fundingIntervalHours.
+- Basis: `r` ("Funding rate", pushed every second next to `T` "Next funding time") and
+  `lastFundingRate` (commented "the lasted funding rate", next to `nextFundingTime`) are the
+  real-time rate for the coming settlement, as on Binance whose API Aster copies: a settled
+  rate would change only at settlements, and the doc's own examples differ between two
+  reads minutes apart (0.00038246, 0.00038167). So `basis="predicted"`; settled rates are
+  `GET /fapi/v3/fundingRate` history, not read here. UNCONFIRMED in so many words (the
+  wording "lasted" is ambiguous). Feeds: `feed="markPrice"` (websocket) and
+  `feed="premiumIndex"` (REST poll).
 - UNCONFIRMED: the interval of a symbol absent from `fundingInfo`. Neither AST-DOCS (EN and
   CN, V1 and V3; the CN text calls the endpoint "query funding rate config"), the api-docs
   CHANGELOG nor the official `asterdex/aster-skills-hub` market-data skill say whether the
@@ -145,6 +153,10 @@ INSTRUMENTS_PER_CONNECTION = _MAX_STREAMS_PER_CONNECTION // _WS_STREAMS_PER_INST
 _DEPTH_SUFFIX = {100: "@depth@100ms", 250: "@depth", 500: "@depth@500ms"}
 #: deepest REST snapshot: the bridge rule needs the snapshot to cover the buffered deltas.
 SNAPSHOT_LIMIT = "1000"
+
+#: funding feed names: the websocket stream and the REST endpoint
+FEED_WS = "markPrice"
+FEED_REST = "premiumIndex"
 
 
 class AsterOptions(AdapterOptions):
@@ -337,7 +349,13 @@ class AsterAdapter(VenueAdapter):
         if row.lastFundingRate is not None:
             out.append(
                 self._funding(
-                    native, symbol, row.lastFundingRate, row.nextFundingTime, row.time, recv_ms
+                    native,
+                    symbol,
+                    row.lastFundingRate,
+                    row.nextFundingTime,
+                    row.time,
+                    recv_ms,
+                    FEED_REST,
                 )
             )
         return out
@@ -448,7 +466,7 @@ class AsterAdapter(VenueAdapter):
         if data.rate is None:
             return (mark,)
         funding = self._funding(
-            native, symbol, data.rate, data.next_funding_ms, data.event_ms, recv_ms
+            native, symbol, data.rate, data.next_funding_ms, data.event_ms, recv_ms, FEED_WS
         )
         return (mark, funding)
 
@@ -460,7 +478,10 @@ class AsterAdapter(VenueAdapter):
         next_ms: int | None,
         ts_venue: int | None,
         recv_ms: int,
+        feed: str,
     ) -> Funding:
+        """The rate for the coming settlement at `next_ms` (`basis="predicted"`, see the
+        module docstring), for one interval of the symbol's `fundingIntervalHours`."""
         interval_h = self._intervals.get(native, self._default_interval_h)
         rate_per_hour = rate / interval_h
         if not math.isfinite(rate_per_hour):  # a huge rate over a tiny (fuzzed) interval
@@ -475,6 +496,9 @@ class AsterAdapter(VenueAdapter):
             interval_h=interval_h,
             rate_per_hour=rate_per_hour,
             next_funding_ms=next_ms or None,  # 0 means "none scheduled"
+            basis="predicted",
+            source="rest" if feed == FEED_REST else "ws",
+            feed=feed,
         )
 
     def _control(self, env: Envelope) -> Sequence[Parsed]:

@@ -61,6 +61,13 @@ Trades, funding, mark
   taken as the next full hour after `T`, matching REST `nextFundingRate`, which despite
   its name is a millisecond timestamp on the hour (SDK `x10/perpetual/markets.py`
   `next_funding_rate: int`; ccxt samples).
+- Funding basis: the premium index is computed every minute and the rate from its average
+  (docs.extended.exchange/extended-resources/trading/funding-payments), and the stream's `T`
+  is not on the hour (ccxt's sample: 1701563440000, 00:30:40 UTC), nor is the REST rate
+  paired with a past time but with the coming payment (`nextFundingRate`): both are the
+  rate the coming hourly payment is expected to apply, `basis="predicted"` (UNCONFIRMED in
+  so many words; settled rates are `GET /info/{m}/funding` history, not read here). Feeds:
+  `feed="funding"` (websocket) and `feed="markets/stats"` (REST poll).
 - Mark: `{type: "MP", data: {m, p, ts}, ts, seq}`; `data.ts` has been seen as 0, then the
   envelope `ts` is the stamp (ccxt `handle_mark_price`). The index price stream
   (`/prices/index/{m}`) is not opened: its frame type is undocumented, and the REST poll
@@ -129,6 +136,9 @@ _STREAMS: dict[StreamKind, tuple[str, bool]] = {
 }
 #: Extended charges funding every hour and quotes the hourly rate.
 FUNDING_INTERVAL_H = 1.0
+#: funding feed names: the stream path and the REST endpoint
+FEED_WS = "funding"
+FEED_REST = "markets/stats"
 #: error codes meaning "this stream will never deliver" (bad market or parameter), as
 #: opposed to transient ones such as 1006 application error or 1010 maintenance mode.
 FATAL_CODES = frozenset({"1000", "1001", "1002", "1003", "1005"})
@@ -349,6 +359,9 @@ class ExtendedAdapter(VenueAdapter):
             rate_per_hour=rate,
             # the frame has none: funding settles on the hour (see the module docstring)
             next_funding_ms=None if stamp is None else next_hour_ms(stamp),
+            basis="predicted",
+            source="ws",
+            feed=FEED_WS,
         )
 
     def _mark(self, msg: wire.Frame, recv_ms: int) -> Mark:
@@ -409,6 +422,9 @@ class ExtendedAdapter(VenueAdapter):
                     interval_h=FUNDING_INTERVAL_H,
                     rate_per_hour=stats.funding_rate,
                     next_funding_ms=stats.next_funding_rate,
+                    basis="predicted",
+                    source="rest",
+                    feed=FEED_REST,
                 )
             )
         if stats.mark_price is not None:

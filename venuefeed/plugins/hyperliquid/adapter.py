@@ -76,6 +76,13 @@ Funding (HL-docs `trading/funding`)
     example, whose `HlPerp` `nextFundingTime` 1733958000000 is a whole hour; ccxt 4.5.90
     `parse_funding_rate` also takes the next whole hour of the local clock. Within the
     local clock's skew of the hour boundary it can be one hour off.
+  - Basis: `funding` is "current funding" (HL-docs `info-endpoint/perpetuals`, "Retrieve
+    perpetuals asset contexts (includes mark price, current funding, open interest, etc.)"),
+    the rate building up for the coming hourly payment from the premium "sampled every 5
+    seconds and averaged over the hour" (HL-docs `trading/funding`): `basis="predicted"`.
+    Settled rates exist only in `fundingHistory`, which this plugin does not read.
+  - Feeds: `feed="activeAssetCtx"` (`source="ws"`) and `feed="metaAndAssetCtxs"`
+    (`source="rest"`, the poll); the same quantity, two observations.
   - `activeAssetCtx` is pushed about once a second (3rd-party probe) while the rate moves
     slowly and often sits exactly on the baseline for hours. A `Funding` event is therefore
     published only when the rate (or the next funding time) changes, and the funding
@@ -136,6 +143,9 @@ from venuefeed.plugins.hyperliquid.wire import (
 GREETING: Final = "Websocket connection established."
 #: funding is settled hourly for every asset (HL-docs trading/funding).
 FUNDING_INTERVAL_H: Final = 1.0
+#: funding feed names: the websocket subscription and the REST info request
+FEED_WS: Final = "activeAssetCtx"
+FEED_REST: Final = "metaAndAssetCtxs"
 INFO_PATH: Final = "/info"
 
 #: which of our streams a subscription `type` feeds (for error frames quoting one).
@@ -309,7 +319,7 @@ class HyperliquidAdapter(VenueAdapter):
                 ctx = msgspec.convert(raw, PerpCtx, strict=False)
             except msgspec.ValidationError as exc:
                 raise MalformedFrame(f"metaAndAssetCtxs: {coin}: {exc}") from None
-            out.append(self._funding(coin, ctx.funding, next_ms, recv_ms))
+            out.append(self._funding(coin, ctx.funding, next_ms, recv_ms, FEED_REST))
             out.append(self._mark(coin, ctx, recv_ms))
         return out
 
@@ -400,9 +410,11 @@ class HyperliquidAdapter(VenueAdapter):
         if self._last_funding.get(coin) == key:
             return (mark,)
         self._last_funding[coin] = key
-        return (mark, self._funding(coin, ctx.funding, next_ms, recv_ms))
+        return (mark, self._funding(coin, ctx.funding, next_ms, recv_ms, FEED_WS))
 
-    def _funding(self, coin: str, rate: float, next_ms: int, recv_ms: int) -> Funding:
+    def _funding(self, coin: str, rate: float, next_ms: int, recv_ms: int, feed: str) -> Funding:
+        """The ctx's "current funding": the hourly rate the coming payment is expected to
+        apply (see the module docstring), from the websocket or the REST poll."""
         return Funding(
             venue=self._venue,
             symbol=coin,
@@ -412,6 +424,9 @@ class HyperliquidAdapter(VenueAdapter):
             interval_h=FUNDING_INTERVAL_H,
             rate_per_hour=rate,
             next_funding_ms=next_ms,
+            basis="predicted",
+            source="rest" if feed == FEED_REST else "ws",
+            feed=feed,
         )
 
     def _mark(self, coin: str, ctx: PerpCtx, recv_ms: int) -> Mark:

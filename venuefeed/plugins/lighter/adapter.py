@@ -61,27 +61,45 @@ Streams (one subscription per market and channel; ids from GET /api/v1/orderBook
   resubscribe would otherwise re-publish them.
 - `market_stats/{id}` (or `/all`, a dict keyed by market id; TS client
   `WsUpdatePerpsMarketStatsMessage`): `mark_price`, `index_price` -> `Mark`;
-  `current_funding_rate` -> `Funding` (fields: SDK `lighter/models/perps_market_stats.py`).
+  `current_funding_rate`, `funding_rate`, `funding_timestamp` -> `Funding` (fields: SDK
+  `lighter/models/perps_market_stats.py`), see Funding.
 
-Funding
-- Funding is paid every hour on the hour (docs.lighter.xyz/trading/funding), so
-  `interval_h = 1` for every market and the next payment is the next whole hour after the
-  frame's timestamp (or the receive time when the frame has none). `funding_timestamp`
-  is not used for it: NautilusTrader's docs read it as the last completed payment
-  (`websocket/parse.rs parse_ws_funding_rate_update`) while its own fixture shows the
-  coming hour, so the hourly schedule is the safer source; the two agree whenever
-  `funding_timestamp` is the coming hour.
-- UNCONFIRMED (no official statement): `current_funding_rate` is in percent per hour.
-  Evidence: the same frame writes `funding_clamp_small`/`funding_clamp_big` as "0.0500"
-  and "4.0000", which the funding page states as 0.05% and 4%; ccxt's samples show the
-  baseline "0.0012" (= 0.01%/8 truncated, the page's interest-rate term); third-party
-  reproductions of settled payments agree. `rate_per_hour = current_funding_rate / 100`.
+Funding (what each number means; the README's "Funding: what the fields mean" has the table)
+- Funding is paid every hour on the hour: "Funding payments occur at each hour mark"; the
+  premium is sampled each minute and its hourly TWAP gives the rate, clamped and divided by 8
+  (docs.lighter.xyz/trading/funding). So every Lighter `Funding` has `interval_h = 1` and
+  `rate` is the fraction one hourly payment applies (`rate_per_hour == rate`).
+- Unit of the websocket fields: percent per hour, UNCONFIRMED (no official sentence).
+  Evidence: the same frame writes `funding_clamp_small`/`funding_clamp_big` as "0.0500" and
+  "4.0000", which the funding page states as 0.05 % and 4 %; ccxt 4.5.90's samples show the
+  baseline "0.0012" (= 0.01 % / 8 truncated to 4 decimals, the page's interest-rate term);
+  third-party reproductions of settled payments agree. Both fields are divided by 100:
+  "0.0012" -> `rate` 0.000012.
+- `current_funding_rate` is the rate the coming payment is expected to apply ->
+  `basis="predicted"`, `feed="market_stats"`, `next_funding_ms` = the next whole hour after
+  the frame's timestamp (or the receive time when the frame has none), `ts_venue` = the
+  frame's timestamp.
+- `funding_rate` + `funding_timestamp` are the last completed payment (NautilusTrader
+  `crates/adapters/lighter/src/websocket/parse.rs` `parse_ws_funding_rate_update`; ccxt's
+  captured sample stamps it 06:00:00.004, a payment just made) -> `basis="settled"`,
+  `feed="market_stats"`, `ts_venue = funding_timestamp`, no next funding time. UNCONFIRMED
+  officially, and NautilusTrader's own fixture shows a `funding_timestamp` one hour ahead of
+  its frame: a stamp later than the frame's time (or the receive time) cannot be a
+  completed payment, so no settled event is published for it rather than a wrong one.
+  Every frame repeats the last payment; it is published once per new `funding_timestamp`
+  and market (settled funding is history, not state), before the predicted one so a board
+  keeping the latest rate ends on the predicted rate.
 - REST poll `GET /api/v1/funding-rates` ("funding rates across venues"; SDK
-  `docs/FundingApi.md`, `lighter/models/funding_rate.py`: market_id, exchange, symbol,
-  rate) filtered to `exchange == "lighter"`. UNCONFIRMED unit: ccxt's sample `0.000096`
-  for the baseline matches 0.0012% x 8 / 100, i.e. an 8-hour fraction, so the event says
-  `interval_h = 8` and `rate_per_hour = rate / 8`. Set `options.poll_funding = false` to
-  rely on the websocket only.
+  `docs/FundingApi.md`, `lighter/models/funding_rate.py`: market_id, exchange, symbol, rate)
+  filtered to `exchange == "lighter"` -> `feed="funding-rates"`, `source="rest"`,
+  `basis="predicted"` (ccxt `fetch_funding_rates`: "the current funding rate"). Its `rate` is
+  an 8-hour-equivalent fraction, UNCONFIRMED: ccxt's sample `0.000096` for the baseline is
+  0.0012 % x 8 / 100, and a third-party Lighter SDK (df-lighter-core `markets/funding.rs`)
+  reads it as each venue's current rate as a fraction over eight hours. It is divided by 8
+  to the one-hour payment Lighter makes, so `rate` and `interval_h` mean the same as on the
+  websocket; it stays its own series (`feed`): Lighter computes it without the websocket's
+  4-decimal truncation, so the two differ slightly (1.25e-05 vs 1.2e-05 at the baseline).
+  `options.poll_funding = false` relies on the websocket only.
 
 Limits (UNCONFIRMED, third-party: NautilusTrader `common/rate_limit.rs`, df-lighter-core
 `live/session/limits.rs`): 200 client messages a minute and 50 unanswered messages per IP,
@@ -140,6 +158,15 @@ _FATAL_CODES = frozenset({"30005"})
 _CHANNEL_IN_MESSAGE = re.compile(r"\b(order_book|ticker|trade|market_stats)[:/](\w+)")
 
 _PONG: dict[str, str] = {"type": "pong"}
+#: Lighter pays funding every hour (docs.lighter.xyz/trading/funding)
+FUNDING_INTERVAL_H = 1.0
+#: the websocket's funding fields are percent (see the module docstring)
+PERCENT = 100.0
+#: `/funding-rates` quotes an 8-hour-equivalent fraction (see the module docstring)
+FUNDING_RATES_HOURS = 8.0
+#: feed names: the venue's own, one series each
+FEED_WS = "market_stats"
+FEED_REST = "funding-rates"
 
 Handler = Callable[[wire.Frame, int], Sequence[Parsed]]
 
@@ -181,6 +208,9 @@ class LighterAdapter(VenueAdapter):
         #: `connections`); a frame about any other market is an UnknownFrame, and
         #: `market_stats/all` keeps only these.
         self._streamed: dict[str, str] = {}
+        #: market id -> `funding_timestamp` of the last settled payment published (only
+        #: markets in `_streamed`, so bounded by the configuration)
+        self._settled: dict[str, int] = {}
         self._handlers: dict[str, Handler] = {
             "update/order_book": self._on_book_update,
             "subscribed/order_book": self._on_book_snapshot,
@@ -287,17 +317,21 @@ class LighterAdapter(VenueAdapter):
             symbol = wanted.get(market_id)
             if symbol is None:
                 continue
-            value = rate(row.get("rate"), "funding-rates rate")
+            # an 8-hour-equivalent fraction -> the fraction of Lighter's hourly payment
+            hourly = rate(row.get("rate"), "funding-rates rate") / FUNDING_RATES_HOURS
             out.append(
                 Funding(
                     venue=self._venue,
                     symbol=symbol,
                     instrument=market_id,
                     ts_recv=recv_ms,
-                    rate=value,
-                    interval_h=8.0,
-                    rate_per_hour=value / 8.0,
+                    rate=hourly,
+                    interval_h=FUNDING_INTERVAL_H,
+                    rate_per_hour=hourly,
                     next_funding_ms=next_ms,
+                    basis="predicted",
+                    source="rest",
+                    feed=FEED_REST,
                 )
             )
         return out
@@ -451,9 +485,12 @@ class LighterAdapter(VenueAdapter):
         next_ms: int,
     ) -> list[Parsed]:
         out: list[Parsed] = []
+        settled = self._settled_funding(stats, market_id, symbol, ts, recv_ms)
+        if settled is not None:
+            out.append(settled)
         raw_rate = stats.get("current_funding_rate")
         if raw_rate is not None:
-            value = rate(raw_rate, "current_funding_rate")
+            value = rate(raw_rate, "current_funding_rate") / PERCENT
             out.append(
                 Funding(
                     venue=self._venue,
@@ -462,9 +499,11 @@ class LighterAdapter(VenueAdapter):
                     ts_venue=ts,
                     ts_recv=recv_ms,
                     rate=value,
-                    interval_h=1.0,
-                    rate_per_hour=value / 100.0,
+                    interval_h=FUNDING_INTERVAL_H,
+                    rate_per_hour=value,
                     next_funding_ms=next_ms,
+                    basis="predicted",
+                    feed=FEED_WS,
                 )
             )
         raw_mark = stats.get("mark_price")
@@ -481,6 +520,41 @@ class LighterAdapter(VenueAdapter):
                 )
             )
         return out
+
+    def _settled_funding(
+        self,
+        stats: Mapping[str, Any],
+        market_id: str,
+        symbol: str,
+        ts: int | None,
+        recv_ms: int,
+    ) -> Funding | None:
+        """The last completed payment (`funding_rate` at `funding_timestamp`), once per
+        payment; None when the frame has none, repeats the one already published, or
+        stamps it after the frame itself (then it is no completed payment)."""
+        raw_rate = stats.get("funding_rate")
+        raw_stamp = stats.get("funding_timestamp")
+        if raw_rate is None or raw_stamp is None:
+            return None
+        value = rate(raw_rate, "funding_rate") / PERCENT
+        stamp = integer(raw_stamp, "funding_timestamp")
+        if stamp <= 0 or stamp > (ts if ts is not None else recv_ms):
+            return None
+        if self._settled.get(market_id, -1) >= stamp:
+            return None
+        self._settled[market_id] = stamp
+        return Funding(
+            venue=self._venue,
+            symbol=symbol,
+            instrument=market_id,
+            ts_venue=stamp,
+            ts_recv=recv_ms,
+            rate=value,
+            interval_h=FUNDING_INTERVAL_H,
+            rate_per_hour=value,
+            basis="settled",
+            feed=FEED_WS,
+        )
 
     def _on_ping(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
         return (Reply(_PONG),)

@@ -7,17 +7,34 @@ docs.paradex.trade = the live documentation site as indexed in late 2026.
 
 Transport
 - Public channel payloads are SBE binary frames: "As of 21 September 2026, Paradex requires
-  SBE for public channel payloads", negotiated by `?sbeSchemaId=1&sbeSchemaVersion=1` on the
-  websocket URL ("sbeSchemaVersion 0 or 1. Use 1"); an unsupported schema or version is refused
-  with HTTP 400 at connect; subscribe/unsubscribe requests, their acks and error responses stay
-  JSON-RPC text frames (docs.paradex.trade/ws/general-information/binary-encoding-sbe, and the
-  banner on .../introduction). This answers PROTOCOLS.md 2.1's UNCONFIRMED JSON-vs-SBE question:
-  `options.encoding` defaults to "sbe" and `connections()` appends those two parameters to
-  `ctx.ws_url` (unless the URL already has them); "json" leaves the URL alone for a venue or fake
-  server that still speaks JSON. `parse()` decodes both encodings whatever the option says.
-- SBE layouts: schema 1:1 in PDX-SDK `paradex_py/api/sbe/paradex_1_0.xml` @486647e (see sbe.py):
-  fixed-point int64 mantissas with exponent -8, microsecond timestamps, `market` as trailing
-  string. Version-1 fields are appended to the root block, so one decoder reads 0 and 1.
+  SBE for public channel payloads", negotiated by `?sbeSchemaId=1&sbeSchemaVersion=N` on the
+  websocket URL; an unsupported schema or version is refused with HTTP 400 at connect ("There
+  is no silent fallback to JSON"); subscribe/unsubscribe requests, their acks and error
+  responses stay JSON-RPC text frames (docs.paradex.trade/ws/general-information/
+  binary-encoding-sbe, and the banner on .../introduction). This answers PROTOCOLS.md 2.1's
+  UNCONFIRMED JSON-vs-SBE question: `options.encoding` defaults to "sbe" and `connections()`
+  appends those two parameters to `ctx.ws_url` (unless the URL already has them); "json"
+  leaves the URL alone for a venue or fake server that still speaks JSON. `parse()` decodes
+  both encodings whatever the option says.
+- Schema version (details and quotes in sbe.py): `options.sbe_schema_version` defaults to 2,
+  the version whose TradeEvent carries the full trade id as trailing var-data `tradeIdStr`
+  (PDX-SDK `paradex_py/api/sbe/paradex_1_0.xml` @b8108ae, schema 1:2, "Negotiable on nightly,
+  testnet and prod"; changelog v1.165.0, 2026-09-28). The docs page still says "0 or 1. Use
+  1", and ccxt asks for a version 3 no official source describes; the SDK schema is the
+  newest official word, so 2 it is. Which versions production accepts is not confirmed by a
+  live connect: if Paradex refuses 2, the connection's status shows "handshake refused: HTTP
+  400" and `sbe_schema_version = 1` is the explicit fallback (the core gives an adapter no
+  hook to renegotiate on its own).
+- Trade ids: the decoder reads `tradeIdStr` whatever the frame's header version says (1:2 was
+  widened in place, so the version cannot tell) and, when a frame has none (versions 0 and 1,
+  or a 1:2 frame from before the field), falls back on the deprecated int64 `tradeId`, which
+  holds only the low 64 bits of the 28-digit id: such trade ids are published as
+  `low64:<unsigned low 64 bits>` so they are never mistaken for Paradex's own ids. They do not
+  equal the JSON/REST `id` of the same trade (`sbe.low64_trade_id(id)` maps one to the other).
+- SBE layouts: schema 1 in the SDK xml (see sbe.py): fixed-point int64 mantissas with
+  exponent -8, microsecond timestamps, var-data (`market`, `tradeIdStr`) after the fixed
+  fields. Fields appended by later versions sit at the end of the root block, so one decoder
+  reads every version by jumping `blockLength`.
 - Hosts: the docs name `wss://ws.api.prod.paradex.trade/v1` (PDX-docs
   fern/pages/websockets/introduction.mdx); the SDK sends public data to
   `wss://ws-public.api.prod.paradex.trade/v1` by default and keeps ws.api for its "direct"
@@ -67,6 +84,16 @@ REST (PDX-docs fern/apis/prod_rest/openapi/openapi.json, base https://api.prod.p
 
 Funding (PDX-docs fern/pages/risk-system/funding-mechanism.mdx and the field descriptions above)
 - Funding accrues continuously; there is no settlement countdown -> next_funding_ms is None.
+- Basis: continuous funding has no settlement to predict or to have settled; every rate is
+  the one accruing now (the published rate is an EWMA "quoted per period and represents the
+  funding paid on 1 unit of long position over the 8h funding period", funding-mechanism.mdx)
+  -> `basis="predicted"`, the core's word for "accruing now" on a continuous venue.
+- Interval and unit: `funding_rate` is a fraction, "Raw funding rate for the actual funding
+  period" (FundingDataResult) and, on GET /markets/summary, "the actual funding period of
+  the instrument itself. It is not a normalized 8h funding rate" (MarketSummaryResp) ->
+  `rate` as quoted, `interval_h` = that period. `funding_rate_8h` is not used.
+- Feeds: `feed="funding_data"` (websocket, JSON or SBE) and `feed="markets/summary"` (the
+  REST poll, `source="rest"`); the same quantity observed two ways.
 - rate_per_hour = funding_rate / funding_period_hours. Where the frame's period is missing or 0
   (old rows, REST summaries), the market's period from GET /markets is used, else 8 h ("per funding
   period (8h by default)", funding-mechanism.mdx).
@@ -75,7 +102,7 @@ Funding (PDX-docs fern/pages/risk-system/funding-mechanism.mdx and the field des
 
 Options (`[venues.paradex.options]`): `encoding` ("sbe" | "json"), `book_feed` ("snapshot" |
 "deltas"), `book_refresh` ("100ms" | "50ms", the snapshot feed's cadence),
-`sbe_schema_version` (1 | 0).
+`sbe_schema_version` (2 | 1 | 0; 2 by default, see Transport).
 """
 
 from __future__ import annotations
@@ -118,6 +145,9 @@ from venuefeed.plugins.paradex import sbe, wire
 
 #: funding period assumed when neither the frame nor GET /markets gives one.
 DEFAULT_FUNDING_PERIOD_H = 8.0
+#: funding feed names: the websocket channel and the REST endpoint
+FEED_WS = "funding_data"
+FEED_REST = "markets/summary"
 
 
 class ParadexOptions(AdapterOptions):
@@ -129,13 +159,14 @@ class ParadexOptions(AdapterOptions):
     book_feed: Literal["snapshot", "deltas"] = "snapshot"
     #: snapshot cadence
     book_refresh: Literal["100ms", "50ms"] = "100ms"
-    sbe_schema_version: Literal[1, 0] = 1
+    #: 2 carries the full trade id (`tradeIdStr`); 1 and 0 for a server that refuses 2
+    sbe_schema_version: Literal[2, 1, 0] = 2
 
     @field_validator("sbe_schema_version", mode="before")
     @classmethod
     def _not_a_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):  # `true` is not a schema version
-            raise ValueError("expected 1 or 0")
+            raise ValueError("expected 2, 1 or 0")
         return value
 
 
@@ -372,6 +403,9 @@ class ParadexAdapter(VenueAdapter):
                         rate=value,
                         interval_h=period,
                         rate_per_hour=hourly,
+                        basis="predicted",
+                        source="rest",
+                        feed=FEED_REST,
                     )
                 )
                 out.append(
@@ -537,6 +571,8 @@ class ParadexAdapter(VenueAdapter):
                 rate=value,
                 interval_h=interval,
                 rate_per_hour=wire.rate_per_hour(value, interval, market),
+                basis="predicted",
+                feed=FEED_WS,
                 symbol=self._symbol(market),
             ),
         )
@@ -573,10 +609,15 @@ class ParadexAdapter(VenueAdapter):
         return handler(buf, block, recv_ms)
 
     def _sbe_trade(self, buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
-        _ts, _seq, trade_id, side_code, price_m, size_m, created, _kind = (
-            sbe.TRADE_BLOCK.unpack_from(buf, sbe.HEADER_SIZE)
+        _ts, _seq, low64, side_code, price_m, size_m, created, _kind = sbe.TRADE_BLOCK.unpack_from(
+            buf, sbe.HEADER_SIZE
         )
-        market = wire.market(sbe.read_string(buf, sbe.HEADER_SIZE + block)[0])
+        name, pos = sbe.read_string(buf, sbe.HEADER_SIZE + block)
+        market = wire.market(name)
+        # 1:2 appends the full id after `market`; a frame without it (an older version, or
+        # a 1:2 frame from before the field) only has the deprecated int64's low 64 bits.
+        full_id, _ = sbe.read_optional_string(buf, pos)
+        trade_id = full_id or sbe.truncated_trade_id(low64)
         side = sbe.SIDES.get(side_code)
         if side is None:
             raise MalformedFrame(f"SBE trade side {side_code}")
@@ -589,7 +630,7 @@ class ParadexAdapter(VenueAdapter):
                 price=price(price_m / sbe.SCALE, "trade price"),
                 size=trade_size(size_m / sbe.SCALE, "trade size"),
                 side=side,
-                trade_id=str(trade_id),
+                trade_id=trade_id,
                 symbol=self._symbol(market),
             ),
         )
@@ -664,6 +705,8 @@ class ParadexAdapter(VenueAdapter):
                 rate=value,
                 interval_h=interval,
                 rate_per_hour=wire.rate_per_hour(value, interval, market),
+                basis="predicted",
+                feed=FEED_WS,
                 symbol=self._symbol(market),
             ),
         )

@@ -2,8 +2,8 @@
 
 Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol described in
 `adapter.py`, in both encodings, chosen per connection the way Paradex chooses it: a URL
-with `?sbeSchemaId=1&sbeSchemaVersion=0|1` gets SBE binary data frames laid out as in
-`sbe.py` (schema 1:0 or 1:1), a URL without them gets JSON-RPC `subscription` pushes.
+with `?sbeSchemaId=1&sbeSchemaVersion=0|1|2` gets SBE binary data frames laid out as in
+`sbe.py` (schema 1:0, 1:1 or 1:2), a URL without them gets JSON-RPC `subscription` pushes.
 Either way requests, acks and errors are JSON-RPC text frames:
 
 - `subscribe` / `unsubscribe` with `params.channel`, acked `{"result":{"channel":...},"id":N}`;
@@ -15,7 +15,9 @@ Either way requests, acks and errors are JSON-RPC text frames:
   with `seq_no` + 1 (inserts / updates / deletes in JSON, qty 0 removing a level in SBE).
   The snapshot goes out with the first step after the subscribe, on the same path as the
   deltas, so it can never overtake or trail them.
-- `bbo.{m}` when the top of book changes, `trades.{m}` one frame per trade,
+- `bbo.{m}` when the top of book changes, `trades.{m}` one frame per trade (SBE: the
+  deprecated int64 `tradeId` holds the id's low 64 bits, signed; from 1:2 the full id
+  follows `market` as `tradeIdStr`, as the schema 1:2 lays it out),
   `funding_data.{m}` (8 h period) and `markets_summary.{m}` (mark, index) on the slow tick.
 - SBE HeartbeatEvent (template 40) as the venue's periodic app-level frame on SBE
   connections. Paradex's own keep-alive is a websocket ping every 55 s that must be ponged
@@ -27,7 +29,7 @@ Either way requests, acks and errors are JSON-RPC text frames:
 
 Simplifications: snapshots are sent on every step rather than every 50/100 ms, heartbeats on
 every ping tick rather than only on idle connections, and an unsupported SBE version is
-served as version 1 instead of refused with HTTP 400.
+served as version 2 instead of refused with HTTP 400.
 """
 
 from __future__ import annotations
@@ -87,6 +89,13 @@ def _rate8(value: float) -> int:
     return int(value * 100_000_000)
 
 
+def _low64_signed(trade_id: int) -> int:
+    """The low 64 bits of a trade id read as a signed int64, as the deprecated `tradeId`
+    field carries it (schema 1:2: "negative when those exceed 2^63")."""
+    low = trade_id % 2**64
+    return low - 2**64 if low >= 2**63 else low
+
+
 def _string(value: str) -> bytes:
     raw = value.encode()
     return bytes((len(raw),)) + raw
@@ -118,7 +127,7 @@ class ParadexSession(SimSession):
     def __init__(self, markets: Mapping[str, SyntheticMarket], sbe_version: int | None) -> None:
         self.markets = markets
         self.by_id = {market_id(base): base for base in markets}
-        #: None: JSON pushes; 0 or 1: SBE schema 1 at that version.
+        #: None: JSON pushes; 0, 1 or 2: SBE schema 1 at that version.
         self.sbe_version = sbe_version
         self.channels: set[str] = set()
         self.book: dict[str, str] = {}  # base -> its order_book channel
@@ -323,17 +332,21 @@ class ParadexSession(SimSession):
         mid = market_id(market.symbol)
         if self.sbe_version is not None:
             side = 1 if trade.side == "buy" else 2
+            full_id = str(trade.trade_id)
             block = sbe.TRADE_BLOCK.pack(
                 trade.ts_ms * 1000,
                 trade.trade_id,
-                trade.trade_id,
+                _low64_signed(trade.trade_id),  # tradeId: deprecated, the low 64 bits
                 side,
                 _e8(trade.price),
                 _e8(trade.size),
                 trade.ts_ms * 1000,
                 1,  # FillType FILL
             )
-            return self._sbe(sbe.TRADE, block, _string(mid))
+            tail = _string(mid)
+            if (self.sbe_version or 0) >= sbe.TRADE_ID_STR_SINCE:
+                tail += _string(full_id)  # tradeIdStr (1:2), after market
+            return self._sbe(sbe.TRADE, block, tail)
         data = {
             "id": str(trade.trade_id),
             "market": mid,
@@ -436,7 +449,8 @@ class ParadexSim(SimVenue):
     def session(self, path: str, query: Mapping[str, str]) -> SimSession:
         version: int | None = None
         if "sbeSchemaId" in query:
-            version = 0 if query.get("sbeSchemaVersion") == "0" else 1
+            asked = query.get("sbeSchemaVersion")
+            version = int(asked) if asked in ("0", "1", "2") else sbe.SCHEMA_VERSION
         session = ParadexSession(self.markets, version)
         self.sessions.append(session)
         return session
