@@ -170,6 +170,16 @@ class Gap(Event, frozen=True, kw_only=True, tag="gap"):
 
 AnyEvent = Book | Bbo | Trade | Funding | Mark | Status | Gap
 
+_SOURCED = (Book, Bbo, Trade, Funding, Mark)
+
+
+def from_rest(event: Event) -> Event:
+    """The event marked `source="rest"` (a poll's results came over REST by construction,
+    whatever the plugin filled in)."""
+    if isinstance(event, _SOURCED) and event.source != "rest":
+        return msgspec.structs.replace(event, source="rest")
+    return event
+
 _encoder = msgspec.json.Encoder()
 
 

@@ -134,5 +134,7 @@ async def retry_until_done(
     retrying = AsyncRetrying(
         wait=wait, retry=retry_if_exception(retriable), before_sleep=before_sleep
     )
-    result: T = await retrying(operation)
-    return result
+    async for attempt in retrying:
+        with attempt:
+            return await operation()
+    raise AssertionError("tenacity retries until the operation succeeds")  # pragma: no mutate

@@ -47,7 +47,8 @@ class Board:
             if isinstance(event, Bbo):
                 view["bid"], view["ask"] = event.bid_px, event.ask_px
             elif isinstance(event, Funding):
-                view["funding_per_hour"] = event.rate_per_hour
+                if event.basis == "predicted":  # one series: the rate that will be paid
+                    view["funding_per_hour"] = event.rate_per_hour
             else:
                 view["mark"] = event.mark_px
 

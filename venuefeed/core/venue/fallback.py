@@ -22,7 +22,7 @@ from venuefeed.core.adapter import BookSnapshot
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.connection.runner import ConnectionRunner
 from venuefeed.core.errors import RestError
-from venuefeed.core.events import Event
+from venuefeed.core.events import Event, from_rest
 from venuefeed.core.venue.services import VenueServices
 
 
@@ -94,7 +94,7 @@ class RestFallback:
                         books.polled(item, recv_ms) if isinstance(item, BookSnapshot) else ()
                     )
                     if isinstance(item, Event):
-                        events = (item,)
+                        events = (from_rest(item),)
                     for event in events:
                         services.publisher.offer(event)
                 services.metrics.inc("fallback_polls", venue=services.name)

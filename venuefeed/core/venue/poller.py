@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from venuefeed.core.adapter import RestRequest
 from venuefeed.core.errors import RestError
-from venuefeed.core.events import Event
+from venuefeed.core.events import Event, from_rest
 from venuefeed.core.retry import RETRY_AFTER_MAX_S
 from venuefeed.core.venue.services import VenueServices
 
@@ -50,7 +50,7 @@ class Poller:
         services.metrics.inc("polls", venue=services.name, request=request.name)
         for item in results:
             if isinstance(item, Event):
-                services.publisher.offer(item)
+                services.publisher.offer(from_rest(item))
             else:  # polls feed events only; anything else is a plugin bug, said out loud
                 services.metrics.inc(
                     "poll_unexpected_results", venue=services.name, request=request.name
