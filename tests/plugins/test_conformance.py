@@ -15,7 +15,7 @@ SIMULATED = sorted(name for name, reg in HOST.venues.items() if reg.adapter.simu
 #: it already published (issue 10: `VenueAdapter.trade_identity`, a bounded window per
 #: instrument), the replay publishes them twice and the kit rightly fails the case. Remove
 #: this once the core deduplicates: the cases must then pass.
-REPLAYING = frozenset({"hyperliquid"})
+REPLAYING = frozenset({"hyperliquid", "lighter"})
 RESUBSCRIBING = RESETTING | {"stall", "total_stall"}
 
 

@@ -76,8 +76,6 @@ CONTROLS: dict[str, dict[str, type[Control]]] = {
         "ws_error_30002.ccxt.json": VenueNotice,
         "ws_error_30003.ccxt.json": VenueNotice,
         "ws_error_30005.ccxt.json": VenueNotice,
-        # recent trades replayed on subscribe are not re-published (replay_trade_snapshot)
-        "ws_trade_subscribed.ccxt.json": Ack,
         "ws_unsubscribed.ccxt.json": Ack,
         "synthetic:ping": Reply,
     },
