@@ -21,7 +21,7 @@ from venuefeed.core.plugins import PluginHost
 from venuefeed.sim.report import CHECK_LEVELS
 
 HOST = PluginHost(load_entry_points=False)
-VENUES = ["aster", "hyperliquid", "lighter", "paradex"]
+VENUES = ["aster", "extended", "hyperliquid", "lighter", "paradex"]
 #: market steps before a check: ~15 trades a second per symbol at one step every 20 ms
 STEPS = 300
 
