@@ -10,14 +10,25 @@ the identity and order the adapter declares must match the venue's own.
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
+from urllib.parse import urlsplit
 
 import pytest
+from choosers import HypothesisChooser
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
 from loopback import Loopback, assert_same_trades, flip_sides, loopback
 
-from venuefeed.core.adapter import BookSnapshot, VenueAdapter
+from bench.mutate import Mutator, SeedFrame
+from bench.samples import RECV_MS as RECV
+from venuefeed.core.adapter import BookSnapshot, RestRequest, VenueAdapter
+from venuefeed.core.errors import ParseError
 from venuefeed.core.events import Bbo, Event, Mark, Trade
 from venuefeed.core.plugins import PluginHost
+from venuefeed.core.publishing.sanity import check_results
+from venuefeed.sim.protocol import SimRequest
 from venuefeed.sim.report import CHECK_LEVELS
 
 HOST = PluginHost(load_entry_points=False)
@@ -146,3 +157,48 @@ def test_the_fallback_interval_is_declared_and_explained(venue: str):
     assert 0 < cls.fallback_min_interval_s <= 60
     docs = (sys.modules[cls.__module__].__doc__ or "").lower()
     assert "fallback" in docs and "rate limit" in docs
+
+
+# -- robustness: whatever the venue answers, the parse raises ParseError or is sane ------------
+
+
+@functools.cache
+def _rest_seeds(venue: str) -> tuple[Loopback, tuple[tuple[RestRequest, SeedFrame], ...]]:
+    """The venue's backfill and fallback requests with the bodies its simulator answers."""
+    rig = started(venue)
+    pairs: list[tuple[RestRequest, SeedFrame]] = []
+    inst = rig.instruments[0].instrument
+    live = live_trades(rig, inst)
+    requests = [
+        rig.adapter.recent_trades_request(inst, live[-6]),
+        *rig.adapter.fallback_requests(inst),
+    ]
+    for request in requests:
+        assert request is not None
+        path = urlsplit(rig.rest_url).path.rstrip("/") + request.path
+        sim_request = SimRequest(request.method, path, dict(request.params or {}), request.json)
+        text = json.dumps(rig.sim.rest(sim_request).body)
+        pairs.append((request, SeedFrame(request.name, text)))
+    return rig, tuple(pairs)
+
+
+@pytest.mark.parametrize("venue", VENUES)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_mutated_rest_bodies_raise_only_parse_error(venue: str, data: st.DataObject):
+    rig, pairs = _rest_seeds(venue)
+    request, seed = data.draw(st.sampled_from(pairs))
+    mutant = Mutator(HypothesisChooser(data)).mutate(seed)
+    note(f"{seed.name}: {mutant.how}")
+    try:
+        body = json.loads(mutant.frame)
+    except (ValueError, RecursionError, TypeError):
+        return  # the core's decoder refuses what is not JSON before any parse sees it
+    try:
+        results = request.parse(body, RECV)
+    except ParseError:
+        return
+    check_results(results)
+    for item in results:
+        if isinstance(item, Event | BookSnapshot):
+            assert item.instrument == rig.instruments[0].instrument

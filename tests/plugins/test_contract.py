@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import pytest
+from choosers import HypothesisChooser
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
@@ -168,22 +169,6 @@ def test_every_recorded_frame_yields_what_it_stands_for(name: str, sample: str):
         assert item.instrument in symbols, f"{sample}: {item.instrument!r} was not started"
         if isinstance(item, Event):
             assert item.symbol == symbols[item.instrument] and item.venue == name
-
-
-class HypothesisChooser:
-    """The mutator's decisions drawn from hypothesis, which can then shrink a failure."""
-
-    def __init__(self, data: st.DataObject) -> None:
-        self._data = data
-
-    def pick(self, options: Sequence[T]) -> T:
-        return self._data.draw(st.sampled_from(options))
-
-    def below(self, n: int) -> int:
-        return self._data.draw(st.integers(0, n - 1))
-
-    def blob(self, n: int) -> bytes:
-        return self._data.draw(st.binary(min_size=n, max_size=n))
 
 
 def parse_checked(
