@@ -59,10 +59,9 @@ Streams (one subscription per market and channel; ids from GET /api/v1/orderBook
   by `trade_id` within the frame). `subscribed/trade`, the subscription's answer, replays
   the market's recent trades (shape: ccxt `pro/lighter.py` sample; third-party clients
   say the last ~50 trades and liquidations, UNCONFIRMED): they are published like live
-  ones, because after a reconnect they include trades made
-  while the socket was down; the core drops the ones it already published
-  (`trade_identity`). (The `replay_trade_snapshot` option, which threw the replay away,
-  is gone for that reason.)
+  ones, because after a reconnect they include trades made while the socket was down; the
+  core drops the ones it already published (`trade_identity`). The
+  `replay_trade_snapshot` option, which threw the replay away, is gone for that reason.
 - `market_stats/{id}` (or `/all`, a dict keyed by market id; TS client
   `WsUpdatePerpsMarketStatsMessage`): `mark_price`, `index_price` -> `Mark`;
   `current_funding_rate` -> `Funding` (fields: SDK `lighter/models/perps_market_stats.py`).
