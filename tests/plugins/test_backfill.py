@@ -62,7 +62,23 @@ def test_backfilled_trades_are_the_live_trades(venue: str):
         after = live[-6]
         got = backfill(rig, inst.instrument, after)
         assert_same_trades(live, got)
-        assert [t.trade_id for t in got] == [t.trade_id for t in live[-5:]]
+        # `after` itself comes back first: the proof the answer reaches back to it
+        assert [t.trade_id for t in got] == [t.trade_id for t in live[-6:]]
+
+
+@pytest.mark.parametrize("venue", VENUES)
+def test_the_last_trade_comes_back_exactly_when_the_answer_reaches_it(venue: str):
+    """What the core relies on to tell a complete backfill from one with a gap: `after`
+    is among the trades returned if, and only if, nothing between it and now is missing
+    (venues whose window is a fixed number of recent trades cannot reach far back)."""
+    rig = started(venue)
+    order = rig.adapter.trade_order
+    for inst in rig.instruments:
+        live = live_trades(rig, inst.instrument)
+        for after in (live[0], live[len(live) // 2], live[-2], live[-1]):
+            got = {t.trade_id for t in backfill(rig, inst.instrument, after)}
+            newer = {t.trade_id for t in live if order(t) > order(after)}
+            assert (after.trade_id in got) == (newer <= got), (venue, after.trade_id)
 
 
 @pytest.mark.parametrize("venue", VENUES)

@@ -502,7 +502,7 @@ def test_identity_and_order_are_the_aggregate_id(adapter: AsterAdapter, load: An
     assert adapter.trade_order(ccxt) == (int(ccxt.trade_id), ccxt.trade_id)
 
 
-def test_recent_trades_request_pages_from_the_next_id(adapter: AsterAdapter, load: Any) -> None:
+def test_recent_trades_request_pages_from_the_last_id(adapter: AsterAdapter, load: Any) -> None:
     after = _trade(adapter, load("ws_agg_trade.doc.json"))
     request = adapter.recent_trades_request("BTCUSDT", after)
     assert (request.name, request.method, request.path) == (
@@ -510,7 +510,8 @@ def test_recent_trades_request_pages_from_the_next_id(adapter: AsterAdapter, loa
         "GET",
         "/fapi/v3/aggTrades",
     )
-    assert request.params == {"symbol": "BTCUSDT", "limit": "1000", "fromId": "5933015"}
+    # inclusive: `after` comes back, the proof the page reaches it
+    assert request.params == {"symbol": "BTCUSDT", "limit": "1000", "fromId": "5933014"}
     latest = adapter.recent_trades_request("BTCUSDT", None)
     assert latest.params == {"symbol": "BTCUSDT", "limit": "1000"}
 
@@ -534,11 +535,11 @@ def test_a_backfill_reading_m_backwards_differs_from_the_stream(
     assert isinstance(rest, Trade) and rest.side != live.side
 
 
-def test_recent_trades_keep_only_what_follows_the_last_trade(adapter: AsterAdapter) -> None:
+def test_recent_trades_start_at_the_last_trade(adapter: AsterAdapter) -> None:
     after = _trade(adapter, _ws(_row(10)))
     rows = [_row(9), _row(10), _row(11), _row(12)]
     out = adapter.recent_trades_request("BTCUSDT", after).parse(rows, RECV)
-    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["11", "12"]
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["10", "11", "12"]
 
 
 @pytest.mark.parametrize(

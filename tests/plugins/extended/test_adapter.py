@@ -372,7 +372,7 @@ def test_recent_trades_sorted_after_the_last_trade_without_deleverage() -> None:
     (after,) = live(adapter, [row(20, 2_000)])
     rows = [row(22, 2_200), row(19, 1_900), row(21, 2_100, kind="DELEVERAGE"), row(20, 2_000)]
     out = adapter.recent_trades_request("BTC-USD", after).parse({"status": "OK", "data": rows}, 0)
-    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["22"]
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["20", "22"]
     with_deleverage = started(include_deleverage=True)
     out = with_deleverage.recent_trades_request("BTC-USD", None).parse(
         {"status": "OK", "data": rows}, 0

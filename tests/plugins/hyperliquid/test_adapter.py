@@ -428,12 +428,15 @@ def test_recent_trades_newest_first_come_out_oldest_first(adapter: HyperliquidAd
     assert [t.trade_id for t in out if isinstance(t, Trade)] == ["1", "2", "3"]
 
 
-def test_recent_trades_drop_what_came_before_the_last_trade(adapter: HyperliquidAdapter) -> None:
+def test_recent_trades_drop_what_came_before_the_last_trade_but_keep_it(
+    adapter: HyperliquidAdapter,
+) -> None:
     after = _trade(50, 200)
     rows = [_row(10, 100), _row(50, 200), _row(7, 200), _row(3, 300)]
     out = adapter.recent_trades_request("BTC", after).parse(rows, RECV)
-    # 10 is older, 50 is `after` itself; 7 shares its block, so it may be new
-    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["7", "3"]
+    # 10 is older; 50 is `after`, kept as the proof the answer reaches back to it; 7
+    # shares its block, so it may be new
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["50", "7", "3"]
 
 
 @pytest.mark.parametrize(

@@ -307,12 +307,12 @@ def test_a_backfill_reading_is_maker_ask_backwards_differs(lt: LighterAdapter) -
     assert isinstance(rest, Trade) and rest.side != live.side
 
 
-def test_recent_trades_are_sorted_and_start_after_the_last_trade(lt: LighterAdapter) -> None:
+def test_recent_trades_are_sorted_and_start_at_the_last_trade(lt: LighterAdapter) -> None:
     (after,) = _live(lt, [_row(11, 1_100)])
     rows = [_row(13, 1_300), _row(12, 1_200), _row(11, 1_100), _row(10, 1_000)]
     body = {"code": 200, "trades": rows}
     out = lt.recent_trades_request("0", after).parse(body, RECV)
-    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["12", "13"]
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["11", "12", "13"]
     out = lt.recent_trades_request("0", None).parse(body, RECV)
     assert [t.trade_id for t in out if isinstance(t, Trade)] == ["10", "11", "12", "13"]
 

@@ -450,14 +450,14 @@ def test_a_backfill_with_the_side_backwards_differs_from_the_live_trade() -> Non
     assert isinstance(rest, Trade) and rest.side != live.side
 
 
-def test_recent_trades_oldest_first_and_after_the_last_trade() -> None:
+def test_recent_trades_oldest_first_from_the_last_trade() -> None:
     adapter = started()
     after = _live(adapter, _row("100", 1_000))
     body = {
         "results": [_row("103", 1_001), _row("101", 1_000), _row("100", 1_000), _row("99", 999)]
     }
     out = adapter.recent_trades_request("BTC-USD-PERP", after).parse(body, RECV)
-    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["101", "103"]
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["100", "101", "103"]
 
 
 @pytest.mark.parametrize(

@@ -68,11 +68,12 @@ Gap-free trades (the core deduplicates by `trade_identity`, orders by `trade_ord
   trade (it is what `fromId` pages by). Both sources build the trade with one function:
   `m` true means the buyer made the market, so the taker sold; the time is `T`.
 - Backfill: `GET /fapi/v3/aggTrades?symbol=&fromId=&limit=1000`, weight 20; `fromId` is
-  inclusive, so it is `after`'s id + 1; rows come oldest first ("Data is returned in
-  ascending order", AST-DOCS L145), at most 1000 (default 500). Without `after` the
-  latest 1000. A full page may not reach the present: the next page starts after its last
-  trade. Only market trades are aggregated (insurance fund and ADL trades are in neither
-  source, L1127, L1811).
+  inclusive and is `after`'s own id, so `after` comes back first: the proof that the page
+  reaches it (the core drops it as already published). Rows come oldest first ("Data is
+  returned in ascending order", AST-DOCS L145), at most 1000 (default 500). Without
+  `after` the latest 1000. A full page may not reach the present: the next page starts
+  at its last trade. Only market trades are aggregated (insurance fund and ADL trades are
+  in neither source, L1127, L1811).
 
 REST fallback while the socket is down
 - `GET /fapi/v3/depth?symbol=&limit=20` (weight 2; 20 levels a side, what a published book
@@ -412,11 +413,12 @@ class AsterAdapter(VenueAdapter):
         return (int(tid) if tid.isdigit() else -1, tid)
 
     def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
-        """`aggTrades` from the id after `after`'s (inclusive `fromId`), oldest first, at most
-        `AGG_TRADES_LIMIT`; without `after`, the latest `AGG_TRADES_LIMIT`."""
+        """`aggTrades` from `after`'s own id (`fromId` is inclusive: `after` comes back as
+        the proof the page reaches it), oldest first, at most `AGG_TRADES_LIMIT`; without
+        `after`, the latest `AGG_TRADES_LIMIT`."""
         params = {"symbol": instrument, "limit": AGG_TRADES_LIMIT}
         if after is not None and after.trade_id.isdigit():
-            params["fromId"] = str(int(after.trade_id) + 1)
+            params["fromId"] = after.trade_id
         return RestRequest(
             f"aggTrades:{instrument}",
             "/fapi/v3/aggTrades",
@@ -433,7 +435,7 @@ class AsterAdapter(VenueAdapter):
         if after is None:
             return trades
         since = self.trade_order(after)
-        return [t for t in trades if self.trade_order(t) > since]
+        return [t for t in trades if self.trade_order(t) >= since]
 
     def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
         """The top of the book (`depth`, limit 20: weight 2) and the mark (`premiumIndex`,

@@ -94,7 +94,8 @@ Gap-free trades (the core deduplicates by `trade_identity`, orders by `trade_ord
   it the same way): no count, no time, no paging, so it covers only a short outage (how
   many trades it returns is not documented). The rows are the stream's: they go through
   the same builder; their order is not promised (the example is oldest first), so they
-  are sorted; those up to `after` are dropped.
+  are sorted; those before `after` are dropped, `after` itself is kept when it is there:
+  the proof that the answer reaches back to it (the core drops it as already published).
 
 REST fallback while the socket is down
 - `GET /api/v1/info/markets/{market}/orderbook` -> `{status, data: {market, bid: [{qty,
@@ -443,7 +444,7 @@ class ExtendedAdapter(VenueAdapter):
         if after is None:
             return trades
         since = self.trade_order(after)
-        return [t for t in trades if self.trade_order(t) > since]
+        return [t for t in trades if self.trade_order(t) >= since]
 
     # ------------------------------------------------------------------ REST fallback
 

@@ -106,7 +106,8 @@ Gap-free trades (the core deduplicates by `trade_identity` and orders by `trade_
     and returns only the last ten or so trades (a third-party client,
     `MAX_TRADE_COUNT = 10`, UNCONFIRMED): it covers short outages only, and the row order
     is undocumented, so the parse accepts newest-first or oldest-first. Rows older than
-    `after` are dropped.
+    `after` are dropped; `after` itself is kept when it is there, the proof that the
+    answer reaches back to it (the core drops it as already published).
 
 REST fallback while the socket is down
   - `POST /info {"type": "l2Book", "coin": C}` -> the same `{coin, time, levels}` as the
@@ -470,12 +471,10 @@ class HyperliquidAdapter(VenueAdapter):
         trades = [self._trade(t, recv_ms, "rest") for t in rows]
         if after is None:
             return trades
-        # Older than `after` was published before it; equal time may be the same block.
+        # Older than `after` was published before it. `after` and its block stay: the
+        # block may hold trades not yet seen, and `after` proves the answer reaches back.
         since = self.trade_order(after)
-        done = self.trade_identity(after)
-        return [
-            t for t in trades if self.trade_order(t) >= since and self.trade_identity(t) != done
-        ]
+        return [t for t in trades if self.trade_order(t) >= since]
 
     def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
         """The `l2Book` snapshot only (see the docstring for why no mark request)."""

@@ -96,7 +96,9 @@ Gap-free trades (the core deduplicates by `trade_identity`, orders by `trade_ord
   `limit` required, 1 to 100, no paging and no "since" parameter (SDK `openapi.json`
   `/api/v1/recentTrades`; `docs/OrderApi.md`): only the last 100 trades can come back, so
   a longer outage leaves a gap. Rows go through the websocket's trade decoder and builder;
-  their order is not documented, so they are sorted; those up to `after` are dropped.
+  their order is not documented, so they are sorted; those before `after` are dropped,
+  `after` itself is kept when it is there: the proof that the answer reaches back to it
+  (the core drops it as already published).
 
 REST fallback while the socket is down
 - `GET /api/v1/orderBookOrders?market_id=&limit=250` -> `{code, total_asks, asks: [order],
@@ -499,7 +501,7 @@ class LighterAdapter(VenueAdapter):
         if after is None:
             return trades
         since = self.trade_order(after)
-        return [t for t in trades if self.trade_order(t) > since]
+        return [t for t in trades if self.trade_order(t) >= since]
 
     # ------------------------------------------------------------------ REST fallback
 

@@ -86,10 +86,11 @@ Gap-free trades (the core deduplicates by `trade_identity`, orders by `trade_ord
 - Backfill: `GET /trades?market=&page_size=1000&start_at=` (openapi `trades`: page size 100
   by default and at most 1000, `start_at`/`end_at` in ms, cursor paging with `next`;
   `side` is the taker side). Rows are TradeResult, the websocket's trade fields, so they go
-  through the JSON trade builder. `start_at` is `after`'s time, so the page overlaps
-  `after` by its own millisecond (dropped here). Pages come newest first: a page of 1000
-  may not reach back to `after`, and the rest is behind the `next` cursor, which the
-  backfill contract cannot follow (see the core notes).
+  through the JSON trade builder. `start_at` (inclusive) is `after`'s time, so `after`
+  comes back too when the page reaches it: the proof the core needs (it drops it as
+  already published); trades of that millisecond before it are dropped here. Pages come
+  newest first: a page of 1000 may not reach back to `after`, and the rest is behind the
+  `next` cursor, which the backfill contract cannot follow.
 
 REST fallback while the socket is down
 - `GET /orderbook/{market}?depth=20` -> `{market, seq_no, last_updated_at, bids, asks}`,
@@ -476,8 +477,8 @@ class ParadexAdapter(VenueAdapter):
         trades.sort(key=self.trade_order)  # newest first on the wire
         if after is None:
             return trades
-        since, done = self.trade_order(after), self.trade_identity(after)
-        return [t for t in trades if self.trade_order(t) >= since and t.trade_id != done]
+        since = self.trade_order(after)
+        return [t for t in trades if self.trade_order(t) >= since]
 
     def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
         """The book (`GET /orderbook/{market}`, top 20) and the mark (`GET /markets/summary`)."""
