@@ -11,8 +11,7 @@ HOST = PluginHost(load_entry_points=False)
 SIMULATED = sorted(name for name, reg in HOST.venues.items() if reg.adapter.simulator)
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("venue", SIMULATED)
+@pytest.mark.parametrize(("venue", "fault"), [(v, f) for v in SIMULATED for f in FAULTS])
 async def test_conformance(venue: str, fault: str):
     result = await check_fault(HOST.adapter(venue), fault)
     assert result.books > 0

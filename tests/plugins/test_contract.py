@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pytest
+from choosers import HypothesisChooser
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
@@ -78,8 +79,6 @@ CONTROLS: dict[str, dict[str, type[Control]]] = {
         "ws_error_30002.ccxt.json": VenueNotice,
         "ws_error_30003.ccxt.json": VenueNotice,
         "ws_error_30005.ccxt.json": VenueNotice,
-        # recent trades replayed on subscribe are not re-published (replay_trade_snapshot)
-        "ws_trade_subscribed.ccxt.json": Ack,
         "ws_unsubscribed.ccxt.json": Ack,
         "synthetic:ping": Reply,
     },
@@ -292,22 +291,6 @@ def test_an_unconverted_percent_is_implausible():
     percent = _funding(rate=0.5, rate_per_hour=0.5)  # "0.5000" % an hour taken as a fraction
     assert funding_problem(percent, "ws") is None
     assert plausible_funding(percent) is not None
-
-
-class HypothesisChooser:
-    """The mutator's decisions drawn from hypothesis, which can then shrink a failure."""
-
-    def __init__(self, data: st.DataObject) -> None:
-        self._data = data
-
-    def pick(self, options: Sequence[T]) -> T:
-        return self._data.draw(st.sampled_from(options))
-
-    def below(self, n: int) -> int:
-        return self._data.draw(st.integers(0, n - 1))
-
-    def blob(self, n: int) -> bytes:
-        return self._data.draw(st.binary(min_size=n, max_size=n))
 
 
 def parse_checked(

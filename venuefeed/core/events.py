@@ -180,6 +180,7 @@ def from_rest(event: Event) -> Event:
         return msgspec.structs.replace(event, source="rest")
     return event
 
+
 _encoder = msgspec.json.Encoder()
 
 

@@ -19,7 +19,7 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import ConfigError, MalformedFrame, ParseError, UnknownSymbolError
-from venuefeed.core.events import Funding, Mark
+from venuefeed.core.events import Funding, Mark, Trade
 from venuefeed.core.plugins import PluginHost
 from venuefeed.plugins import aster as aster_plugin
 from venuefeed.plugins.aster.adapter import AsterAdapter
@@ -479,3 +479,136 @@ def test_book_snapshot_several_levels(adapter: AsterAdapter) -> None:
 def test_book_snapshot_bad_bodies(adapter: AsterAdapter, body: Any) -> None:
     with pytest.raises(MalformedFrame):
         adapter.book_snapshot_request("BTCUSDT").parse(body, RECV)
+
+
+# --- gap-free trades ----------------------------------------------------------------
+
+
+def _trade(adapter: AsterAdapter, payload: dict[str, Any]) -> Trade:
+    (trade,) = adapter.parse(json.dumps({"stream": "btcusdt@aggTrade", "data": payload}), RECV)
+    assert isinstance(trade, Trade)
+    return trade
+
+
+def _ws(row: dict[str, Any]) -> dict[str, Any]:
+    """A REST `aggTrades` row as the stream sends the same trade."""
+    return {"e": "aggTrade", "E": row["T"] + 4, "s": "BTCUSDT", **row}
+
+
+def test_identity_and_order_are_the_aggregate_id(adapter: AsterAdapter, load: Any) -> None:
+    doc = _trade(adapter, load("ws_agg_trade.doc.json"))
+    assert adapter.trade_identity(doc) == "5933014"
+    ccxt = _trade(adapter, load("ws_agg_trade.ccxt.json"))
+    older = _trade(adapter, {**load("ws_agg_trade.doc.json"), "a": 99, "T": 999999999999999})
+    # the id says what happened first, whatever the times say
+    assert sorted([doc, older], key=adapter.trade_order) == [older, doc]
+    assert adapter.trade_order(ccxt) == (int(ccxt.trade_id), ccxt.trade_id)
+
+
+def test_recent_trades_request_pages_from_the_last_id(adapter: AsterAdapter, load: Any) -> None:
+    after = _trade(adapter, load("ws_agg_trade.doc.json"))
+    request = adapter.recent_trades_request("BTCUSDT", after)
+    assert (request.name, request.method, request.path) == (
+        "aggTrades:BTCUSDT",
+        "GET",
+        "/fapi/v3/aggTrades",
+    )
+    # inclusive: `after` comes back, the proof the page reaches it
+    assert request.params == {"symbol": "BTCUSDT", "limit": "1000", "fromId": "5933014"}
+    latest = adapter.recent_trades_request("BTCUSDT", None)
+    assert latest.params == {"symbol": "BTCUSDT", "limit": "1000"}
+
+
+def test_recent_trades_doc_example_is_the_stream_trade(adapter: AsterAdapter, load: Any) -> None:
+    rows = load("rest_agg_trades_response.doc.json")
+    (rest,) = adapter.recent_trades_request("BTCUSDT", None).parse(rows, RECV + 1)
+    live = _trade(adapter, _ws(rows[0]))
+    assert rest == Trade(**{**_fields(live), "source": "rest", "ts_recv": RECV + 1})
+    assert (rest.side, rest.trade_id, rest.ts_venue) == ("sell", "26129", 1498793709153)
+    assert (rest.price, rest.size) == (0.01633102, 4.70443515)
+
+
+def test_a_backfill_reading_m_backwards_differs_from_the_stream(
+    adapter: AsterAdapter, load: Any
+) -> None:
+    rows = load("rest_agg_trades_response.doc.json")
+    live = _trade(adapter, _ws(rows[0]))
+    rows[0]["m"] = not rows[0]["m"]
+    (rest,) = adapter.recent_trades_request("BTCUSDT", None).parse(rows, RECV)
+    assert isinstance(rest, Trade) and rest.side != live.side
+
+
+def test_recent_trades_start_at_the_last_trade(adapter: AsterAdapter) -> None:
+    after = _trade(adapter, _ws(_row(10)))
+    rows = [_row(9), _row(10), _row(11), _row(12)]
+    out = adapter.recent_trades_request("BTCUSDT", after).parse(rows, RECV)
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["10", "11", "12"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": -1121, "msg": "Invalid symbol."},
+        None,
+        [{"a": 1, "p": "1", "q": "1", "T": 1}],
+        [{"a": 1, "p": "0", "q": "1", "T": 1, "m": True}],
+        [{"a": 1, "p": "1", "q": "0", "T": 1, "m": True}],
+        [{"a": "x", "p": "1", "q": "1", "T": 1, "m": True}],
+    ],
+)
+def test_recent_trades_bad_bodies(adapter: AsterAdapter, body: Any) -> None:
+    with pytest.raises(MalformedFrame):
+        adapter.recent_trades_request("BTCUSDT", None).parse(body, RECV)
+
+
+def _row(agg_id: int) -> dict[str, Any]:
+    return {"a": agg_id, "p": "100.5", "q": "2", "f": 1, "l": 1, "T": 1000 + agg_id, "m": False}
+
+
+def _fields(trade: Trade) -> dict[str, Any]:
+    return {name: getattr(trade, name) for name in trade.__struct_fields__}
+
+
+# --- REST fallback ------------------------------------------------------------------
+
+
+def test_fallback_requests_are_a_shallow_depth_and_the_mark(adapter: AsterAdapter) -> None:
+    depth, mark = adapter.fallback_requests("ETHUSDT")
+    assert (depth.path, depth.params) == (
+        "/fapi/v3/depth",
+        {"symbol": "ETHUSDT", "limit": "20"},
+    )
+    assert (mark.path, mark.params) == ("/fapi/v3/premiumIndex", {"symbol": "ETHUSDT"})
+
+
+def test_fallback_doc_examples(adapter: AsterAdapter, load: Any) -> None:
+    depth, mark = adapter.fallback_requests("BTCUSDT")
+    (snap,) = depth.parse(load("rest_depth_response.doc.json"), RECV)
+    assert isinstance(snap, BookSnapshot) and snap.from_rest
+    assert (snap.bids, snap.asks) == ([(4.0, 431.0)], [(4.000002, 12.0)])
+    # the mark only: funding belongs to the funding poll
+    assert mark.parse(load("rest_premium_index_response.doc.json"), RECV) == (
+        Mark(
+            venue="aster",
+            symbol="BTC",
+            instrument="BTCUSDT",
+            ts_venue=1597370495002,
+            ts_recv=RECV,
+            mark_px=11793.63104562,
+            index_px=11781.8049597,
+            source="rest",
+        ),
+    )
+
+
+def test_fallback_mark_of_another_symbol_is_malformed(adapter: AsterAdapter, load: Any) -> None:
+    _, mark = adapter.fallback_requests("ETHUSDT")
+    with pytest.raises(MalformedFrame, match="BTCUSDT"):
+        mark.parse(load("rest_premium_index_response.doc.json"), RECV)
+
+
+def test_fallback_interval_follows_the_documented_weights() -> None:
+    weight_per_minute, share = 2400, 0.5
+    poll_weight = 2 + 1  # depth at limit 20, premiumIndex with a symbol
+    polls_per_second = weight_per_minute * share / 60 / poll_weight
+    assert AsterAdapter.fallback_min_interval_s == pytest.approx(1 / polls_per_second)

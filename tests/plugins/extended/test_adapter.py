@@ -10,6 +10,7 @@ import pytest
 
 import venuefeed
 from venuefeed.core.adapter import (
+    BookSnapshot,
     ConnectionSpec,
     Continuity,
     Instrument,
@@ -18,7 +19,7 @@ from venuefeed.core.adapter import (
     VenueContext,
 )
 from venuefeed.core.errors import ConfigError, ParseError, UnknownSymbolError
-from venuefeed.core.events import Funding, Mark
+from venuefeed.core.events import Funding, Mark, Trade
 from venuefeed.plugins.extended import venuefeed_register_venues
 from venuefeed.plugins.extended.adapter import ExtendedAdapter
 
@@ -299,3 +300,142 @@ def test_bad_stats_raise_parse_error(bad: Any) -> None:
     (poll,) = loaded().poll_requests([BTC])
     with pytest.raises(ParseError):
         poll.parse(bad, 1)
+
+
+# ------------------------------------------------------------------ gap-free trades
+
+RECV = 1_728_480_000_000
+
+
+def started(**options: Any) -> ExtendedAdapter:
+    adapter = loaded(**options)
+    adapter.resolve("BTC")
+    adapter.resolve("ETH")
+    return adapter
+
+
+def live(adapter: ExtendedAdapter, rows: list[dict[str, Any]]) -> list[Trade]:
+    """`rows` as the publicTrades stream sends them."""
+    out = adapter.parse(json.dumps({"ts": RECV, "data": rows, "seq": 7}), RECV)
+    assert all(isinstance(t, Trade) for t in out)
+    return [t for t in out if isinstance(t, Trade)]
+
+
+def row(i: int, ts: int, side: str = "BUY", kind: str = "TRADE") -> dict[str, Any]:
+    return {"m": "BTC-USD", "S": side, "tT": kind, "T": ts, "p": "61000.5", "q": "0.1", "i": i}
+
+
+def fields(trade: Trade) -> dict[str, Any]:
+    return {name: getattr(trade, name) for name in trade.__struct_fields__}
+
+
+def test_identity_and_order_on_the_recorded_trade() -> None:
+    adapter = started()
+    (trade,) = live(adapter, body("ws_public_trades.ccxt.json")["data"])
+    assert adapter.trade_identity(trade) == "25124"
+    assert adapter.trade_order(trade) == (1701563440000, 25124, "25124")
+    a, b = live(adapter, [row(1844000955650019328, 5), row(1844000421446684673, 5)])
+    assert sorted([a, b], key=adapter.trade_order) == [b, a]
+
+
+def test_recent_trades_request() -> None:
+    request = started().recent_trades_request("BTC-USD", None)
+    assert (request.method, request.path, request.params) == (
+        "GET",
+        "/info/markets/BTC-USD/trades",
+        None,
+    )
+
+
+def test_recent_trades_doc_example_are_the_live_trades() -> None:
+    adapter = started()
+    sample = body("rest_trades_response.doc.json")
+    rest = adapter.recent_trades_request("BTC-USD", None).parse(sample, RECV + 9)
+    streamed = live(adapter, sample["data"])
+    assert list(rest) == [
+        Trade(**{**fields(t), "source": "rest", "ts_recv": RECV + 9}) for t in streamed
+    ]
+    assert [(t.trade_id, t.side) for t in rest if isinstance(t, Trade)] == [
+        ("1844000421446684673", "sell"),
+        ("1844000955650019328", "sell"),
+    ]
+
+
+def test_a_backfill_reading_the_side_backwards_differs() -> None:
+    adapter = started()
+    sample = body("rest_trades_response.doc.json")
+    streamed = live(adapter, sample["data"])
+    sample["data"][0]["S"] = "BUY"
+    rest = adapter.recent_trades_request("BTC-USD", None).parse(sample, RECV)
+    assert isinstance(rest[0], Trade) and rest[0].side != streamed[0].side
+
+
+def test_recent_trades_sorted_after_the_last_trade_without_deleverage() -> None:
+    adapter = started()
+    (after,) = live(adapter, [row(20, 2_000)])
+    rows = [row(22, 2_200), row(19, 1_900), row(21, 2_100, kind="DELEVERAGE"), row(20, 2_000)]
+    out = adapter.recent_trades_request("BTC-USD", after).parse({"status": "OK", "data": rows}, 0)
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["20", "22"]
+    with_deleverage = started(include_deleverage=True)
+    out = with_deleverage.recent_trades_request("BTC-USD", None).parse(
+        {"status": "OK", "data": rows}, 0
+    )
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["19", "20", "21", "22"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        body("ws_error.ccxt.json"),
+        {"status": "OK"},
+        {"status": "OK", "data": [{**row(1, 1), "m": "ETH-USD"}]},
+        {"status": "OK", "data": [{**row(1, 1), "S": "UP"}]},
+        {"status": "OK", "data": [{**row(1, 1), "q": "0"}]},
+        {"status": "OK", "data": [{"i": 1}]},
+        None,
+    ],
+)
+def test_bad_trade_bodies_raise_parse_error(bad: Any) -> None:
+    with pytest.raises(ParseError):
+        started().recent_trades_request("BTC-USD", None).parse(bad, RECV)
+
+
+# ------------------------------------------------------------------ REST fallback
+
+
+def test_fallback_is_the_rest_book_only() -> None:
+    (request,) = started().fallback_requests("BTC-USD")
+    assert (request.method, request.path) == ("GET", "/info/markets/BTC-USD/orderbook")
+
+
+def test_fallback_doc_example() -> None:
+    (request,) = started().fallback_requests("BTC-USD")
+    assert request.parse(body("rest_orderbook_response.doc.json"), RECV) == (
+        BookSnapshot(
+            instrument="BTC-USD",
+            bids=[(61827.7, 0.04852), (61820.5, 0.50274)],
+            asks=[(61840.3, 0.04852), (61864.1, 0.4998)],
+            from_rest=True,
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"status": "OK", "data": {"market": "ETH-USD", "bid": [], "ask": []}},
+        {"status": "OK", "data": {"market": "BTC-USD", "bid": [{"qty": "1"}], "ask": []}},
+        {"status": "OK", "data": {"market": "BTC-USD", "bid": [{"qty": "-1", "price": "1"}]}},
+        {"status": "ERROR", "error": {"code": "NOT_FOUND", "message": "Market not found"}},
+    ],
+)
+def test_bad_books_raise_parse_error(bad: Any) -> None:
+    (request,) = started().fallback_requests("BTC-USD")
+    with pytest.raises(ParseError):
+        request.parse(bad, RECV)
+
+
+def test_fallback_interval_follows_the_documented_limit() -> None:
+    requests_per_minute, share, requests_per_poll = 1000, 0.5, 1
+    polls_per_second = requests_per_minute * share / 60 / requests_per_poll
+    assert ExtendedAdapter.fallback_min_interval_s == pytest.approx(1 / polls_per_second)

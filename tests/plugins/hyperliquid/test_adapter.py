@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from venuefeed.core.adapter import (
+    BookSnapshot,
     ConnectionSpec,
     Continuity,
     Instrument,
@@ -17,7 +19,7 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import ConfigError, MalformedFrame, UnknownSymbolError
-from venuefeed.core.events import Funding, Mark
+from venuefeed.core.events import Funding, Mark, Trade
 from venuefeed.core.plugins import PluginHost
 from venuefeed.plugins.hyperliquid import venuefeed_register_venues
 from venuefeed.plugins.hyperliquid.adapter import HyperliquidAdapter
@@ -347,3 +349,153 @@ def test_no_book_snapshot_request(adapter: HyperliquidAdapter) -> None:
     """Every book frame is a snapshot: there is never a REST snapshot to bridge from."""
     assert adapter.book_snapshot_request("BTC") is None
     assert adapter.resubscribe_messages("BTC") == ()
+
+
+# -- gap-free trades -------------------------------------------------------------------------
+
+
+def _ws_trade(adapter: HyperliquidAdapter, rest_body: Callable[[str], Any]) -> Trade:
+    (trade,) = adapter.parse(json.dumps(rest_body("ws_trades.ccxt.json")), RECV)
+    assert isinstance(trade, Trade)
+    return trade
+
+
+def _trade(tid: int, time: int, side: str = "buy") -> Trade:
+    return Trade(
+        venue="hyperliquid",
+        symbol="BTC",
+        instrument="BTC",
+        ts_venue=time,
+        ts_recv=RECV,
+        price=1.0,
+        size=1.0,
+        side="buy" if side == "buy" else "sell",
+        trade_id=str(tid),
+    )
+
+
+def test_identity_is_coin_tid_and_time(
+    adapter: HyperliquidAdapter, rest_body: Callable[[str], Any]
+) -> None:
+    trade = _ws_trade(adapter, rest_body)
+    assert adapter.trade_identity(trade) == ("BTC", "981894269203506", 1710125266669)
+    # the same hash in another block is another trade
+    assert adapter.trade_identity(_trade(7, 1)) != adapter.trade_identity(_trade(7, 2))
+
+
+def test_order_is_block_time_never_the_hash(adapter: HyperliquidAdapter) -> None:
+    later_small_hash, earlier_big_hash = _trade(1, 2_000), _trade(999, 1_000)
+    assert sorted([later_small_hash, earlier_big_hash], key=adapter.trade_order) == [
+        earlier_big_hash,
+        later_small_hash,
+    ]
+    # one block: arrival order stands (a stable sort keeps it)
+    block = [_trade(900, 5), _trade(100, 5), _trade(500, 5)]
+    assert sorted(block, key=adapter.trade_order) == block
+
+
+def test_recent_trades_request_is_an_info_post(adapter: HyperliquidAdapter) -> None:
+    request = adapter.recent_trades_request("BTC", None)
+    assert (request.method, request.path) == ("POST", "/info")
+    assert request.json == {"type": "recentTrades", "coin": "BTC"}
+    assert request.name == "recentTrades:BTC"
+
+
+def test_recent_trades_parse_like_the_websocket(
+    adapter: HyperliquidAdapter, rest_body: Callable[[str], Any]
+) -> None:
+    """No recorded `recentTrades` body exists; its rows have the WsTrade shape (see the
+    adapter's docstring), so the recorded websocket trade is fed to it as a REST row."""
+    live = _ws_trade(adapter, rest_body)
+    rows = rest_body("ws_trades.ccxt.json")["data"]
+    (rest,) = adapter.recent_trades_request("BTC", None).parse(rows, RECV + 5)
+    assert rest == Trade(**{**_fields(live), "source": "rest", "ts_recv": RECV + 5})
+    assert (rest.side, rest.trade_id, rest.ts_venue) == ("sell", "981894269203506", 1710125266669)
+
+
+def test_a_backfill_that_flips_the_side_differs_from_the_websocket(
+    adapter: HyperliquidAdapter, rest_body: Callable[[str], Any]
+) -> None:
+    live = _ws_trade(adapter, rest_body)
+    rows = rest_body("ws_trades.ccxt.json")["data"]
+    rows[0]["side"] = "B"  # what a parse reading the side backwards would produce
+    (rest,) = adapter.recent_trades_request("BTC", None).parse(rows, RECV)
+    assert isinstance(rest, Trade) and rest.side != live.side
+
+
+def test_recent_trades_newest_first_come_out_oldest_first(adapter: HyperliquidAdapter) -> None:
+    rows = [_row(3, 300), _row(2, 200), _row(1, 100)]
+    out = adapter.recent_trades_request("BTC", None).parse(rows, RECV)
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["1", "2", "3"]
+    out = adapter.recent_trades_request("BTC", None).parse(rows[::-1], RECV)
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["1", "2", "3"]
+
+
+def test_recent_trades_drop_what_came_before_the_last_trade_but_keep_it(
+    adapter: HyperliquidAdapter,
+) -> None:
+    after = _trade(50, 200)
+    rows = [_row(10, 100), _row(50, 200), _row(7, 200), _row(3, 300)]
+    out = adapter.recent_trades_request("BTC", after).parse(rows, RECV)
+    # 10 is older; 50 is `after`, kept as the proof the answer reaches back to it; 7
+    # shares its block, so it may be new
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["50", "7", "3"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {"error": "x"},
+        [{"coin": "ETH", "side": "A", "px": "1", "sz": "1", "time": 1, "tid": 1}],
+        [{"coin": "BTC", "side": "S", "px": "1", "sz": "1", "time": 1, "tid": 1}],
+        [{"coin": "BTC", "side": "A", "px": "-1", "sz": "1", "time": 1, "tid": 1}],
+        [{"coin": "BTC", "side": "A", "px": "1", "sz": "0", "time": 1, "tid": 1}],
+    ],
+)
+def test_bad_recent_trades_bodies(adapter: HyperliquidAdapter, body: Any) -> None:
+    with pytest.raises(MalformedFrame):
+        adapter.recent_trades_request("BTC", None).parse(body, RECV)
+
+
+def _row(tid: int, time: int) -> dict[str, Any]:
+    return {"coin": "BTC", "side": "B", "px": "1.5", "sz": "2", "time": time, "tid": tid}
+
+
+def _fields(trade: Trade) -> dict[str, Any]:
+    return {name: getattr(trade, name) for name in trade.__struct_fields__}
+
+
+# -- REST fallback ---------------------------------------------------------------------------
+
+
+def test_fallback_is_the_l2book_post(adapter: HyperliquidAdapter) -> None:
+    (request,) = adapter.fallback_requests("BTC")
+    assert (request.method, request.path) == ("POST", "/info")
+    assert request.json == {"type": "l2Book", "coin": "BTC"}
+
+
+def test_fallback_book_from_the_real_capture(
+    new_adapter: Callable[..., HyperliquidAdapter], rest_body: Callable[[str], Any]
+) -> None:
+    adapter = new_adapter(symbols=("DYDX",))
+    (request,) = adapter.fallback_requests("DYDX")
+    (snap,) = request.parse(rest_body("rest_l2book_response.sdk_cassette.json"), RECV)
+    assert isinstance(snap, BookSnapshot) and snap.from_rest and snap.instrument == "DYDX"
+    assert snap.bids[:2] == [(2.111, 134.4), (2.1105, 141.1)]
+    assert snap.asks[0][0] > snap.bids[0][0]
+    assert len(snap.bids) == len(snap.asks) == 20
+
+
+def test_fallback_book_of_another_coin_is_malformed(
+    adapter: HyperliquidAdapter, rest_body: Callable[[str], Any]
+) -> None:
+    (request,) = adapter.fallback_requests("BTC")
+    with pytest.raises(MalformedFrame, match="DYDX"):
+        request.parse(rest_body("rest_l2book_response.sdk_cassette.json"), RECV)
+
+
+def test_fallback_interval_follows_the_documented_weights() -> None:
+    weight_per_minute, l2book_weight, share = 1200, 2, 0.5
+    polls_per_minute = weight_per_minute * share / l2book_weight
+    assert HyperliquidAdapter.fallback_min_interval_s == pytest.approx(60 / polls_per_minute)

@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from venuefeed.core.adapter import (
+    BookSnapshot,
     ConnectionSpec,
     Continuity,
     Instrument,
@@ -23,7 +24,7 @@ from venuefeed.core.errors import (
     ParseError,
     UnknownSymbolError,
 )
-from venuefeed.core.events import Funding
+from venuefeed.core.events import Funding, Trade
 from venuefeed.core.plugins import PluginHost
 from venuefeed.plugins.lighter import venuefeed_register_venues
 from venuefeed.plugins.lighter.adapter import LighterAdapter
@@ -243,3 +244,154 @@ def test_poll_rejects_bad_bodies(lt: LighterAdapter, body: Any) -> None:
     (request,) = lt.poll_requests([lt.resolve("ETH")])
     with pytest.raises(ParseError):
         request.parse(body, RECV)
+
+
+# ---------------------------------------------------------------- gap-free trades
+
+
+def _live(lt: LighterAdapter, rows: list[dict[str, Any]], market: str = "0") -> list[Trade]:
+    """`rows` as the `trade` channel sends them (the same Trade schema as REST)."""
+    frame = {"channel": f"trade:{market}", "type": "update/trade", "trades": rows}
+    out = lt.parse(json.dumps(frame), RECV)
+    assert all(isinstance(t, Trade) for t in out)
+    return [t for t in out if isinstance(t, Trade)]
+
+
+def _row(trade_id: int, ts: int, *, maker_ask: bool = False) -> dict[str, Any]:
+    return {
+        "trade_id": trade_id,
+        "market_id": 0,
+        "size": "0.5",
+        "price": "2181.5",
+        "is_maker_ask": maker_ask,
+        "timestamp": ts,
+    }
+
+
+def _fields(trade: Trade) -> dict[str, Any]:
+    return {name: getattr(trade, name) for name in trade.__struct_fields__}
+
+
+def test_identity_and_order_on_the_recorded_trade(lt: LighterAdapter) -> None:
+    (trade,) = _live(lt, load("ws_trade_update.nautilus.json")["trades"])
+    assert lt.trade_identity(trade) == "16164557907"
+    assert lt.trade_order(trade) == (1773854156654, 16164557907, "16164557907")
+    earlier, later = _live(lt, [_row(9, 1_000), _row(3, 2_000)])
+    same_ms = _live(lt, [_row(20, 5_000), _row(19, 5_000)])
+    assert sorted([later, earlier], key=lt.trade_order) == [earlier, later]
+    assert [t.trade_id for t in sorted(same_ms, key=lt.trade_order)] == ["19", "20"]
+
+
+def test_recent_trades_request(lt: LighterAdapter) -> None:
+    request = lt.recent_trades_request("1", None)
+    assert (request.method, request.path) == ("GET", "/api/v1/recentTrades")
+    assert request.params == {"market_id": "1", "limit": "100"}
+    assert request.name == "recentTrades:1"
+
+
+def test_recent_trades_real_capture_is_the_live_trade(lt: LighterAdapter) -> None:
+    body = load("rest_recent_trades.nautilus.json")
+    (rest,) = lt.recent_trades_request("0", None).parse(body, RECV + 7)
+    (live,) = _live(lt, body["trades"])
+    assert rest == Trade(**{**_fields(live), "source": "rest", "ts_recv": RECV + 7})
+    assert (rest.trade_id, rest.side, rest.price, rest.size, rest.ts_venue) == (
+        "19211490282",
+        "sell",  # is_maker_ask false: the bid rested, the taker sold
+        2361.31,
+        0.0005,
+        1777945103092,
+    )
+
+
+def test_a_backfill_reading_is_maker_ask_backwards_differs(lt: LighterAdapter) -> None:
+    body = load("rest_recent_trades.nautilus.json")
+    (live,) = _live(lt, body["trades"])
+    body["trades"][0]["is_maker_ask"] = True
+    (rest,) = lt.recent_trades_request("0", None).parse(body, RECV)
+    assert isinstance(rest, Trade) and rest.side != live.side
+
+
+def test_recent_trades_are_sorted_and_start_at_the_last_trade(lt: LighterAdapter) -> None:
+    (after,) = _live(lt, [_row(11, 1_100)])
+    rows = [_row(13, 1_300), _row(12, 1_200), _row(11, 1_100), _row(10, 1_000)]
+    body = {"code": 200, "trades": rows}
+    out = lt.recent_trades_request("0", after).parse(body, RECV)
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["11", "12", "13"]
+    out = lt.recent_trades_request("0", None).parse(body, RECV)
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["10", "11", "12", "13"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": 20001, "message": "invalid param"},
+        {"code": 200},
+        {"code": 200, "trades": [{**_row(1, 1), "market_id": 1}]},
+        {"code": 200, "trades": [{**_row(1, 1), "price": "0"}]},
+        {"code": 200, "trades": [{**_row(1, 1), "size": "nan"}]},
+        {"code": 200, "trades": [{"trade_id": 1, "price": "1", "size": "1"}]},
+        [],
+    ],
+)
+def test_recent_trades_bad_bodies(lt: LighterAdapter, body: Any) -> None:
+    with pytest.raises(ParseError):
+        lt.recent_trades_request("0", None).parse(body, RECV)
+
+
+# ---------------------------------------------------------------- REST fallback
+
+
+def test_fallback_is_order_book_orders(lt: LighterAdapter) -> None:
+    (request,) = lt.fallback_requests("1")
+    assert (request.method, request.path) == ("GET", "/api/v1/orderBookOrders")
+    assert request.params == {"market_id": "1", "limit": "250"}
+
+
+def test_fallback_book_from_the_real_capture(lt: LighterAdapter) -> None:
+    (request,) = lt.fallback_requests("0")
+    assert request.parse(load("rest_order_book_orders.nautilus.json"), RECV) == (
+        BookSnapshot(
+            instrument="0",
+            bids=[(2361.17, 3.4125)],
+            asks=[(2361.32, 0.0317)],
+            from_rest=True,
+        ),
+    )
+
+
+def test_fallback_sums_orders_into_levels_best_first(lt: LighterAdapter) -> None:
+    def order(px: str, amount: str) -> dict[str, str]:
+        return {"price": px, "remaining_base_amount": amount, "initial_base_amount": "9"}
+
+    body = {
+        "code": 200,
+        "bids": [order("99.5", "0.1"), order("100", "0.1"), order("99.5", "0.2")],
+        "asks": [order("101", "0.3"), order("100.5", "1"), order("102", "0")],
+    }
+    (snap,) = lt.fallback_requests("0")[0].parse(body, RECV)
+    assert isinstance(snap, BookSnapshot)
+    # 0.1 + 0.2 is 0.3 exactly; an empty order adds no level
+    assert snap.bids == [(100.0, 0.1), (99.5, 0.3)]
+    assert snap.asks == [(100.5, 1.0), (101.0, 0.3)]
+
+
+@pytest.mark.parametrize(
+    "orders",
+    [
+        [{"price": "0", "remaining_base_amount": "1"}],
+        [{"price": "1", "remaining_base_amount": "-1"}],
+        [{"price": "NaN", "remaining_base_amount": "1"}],
+        [{"price": "1e400", "remaining_base_amount": "1"}],
+        [{"price": "1"}],
+        "x",
+    ],
+)
+def test_fallback_bad_orders(lt: LighterAdapter, orders: Any) -> None:
+    with pytest.raises(ParseError):
+        lt.fallback_requests("0")[0].parse({"code": 200, "bids": orders, "asks": []}, RECV)
+
+
+def test_fallback_interval_follows_the_documented_limit() -> None:
+    requests_per_minute, share, requests_per_poll = 60, 0.5, 1
+    polls_per_minute = requests_per_minute * share / requests_per_poll
+    assert LighterAdapter.fallback_min_interval_s == pytest.approx(60 / polls_per_minute)

@@ -22,6 +22,7 @@ from venuefeed.core.adapter import (
     VenueNotice,
 )
 from venuefeed.core.errors import (
+    ConfigError,
     MalformedFrame,
     ParseError,
     UnknownFrame,
@@ -307,16 +308,10 @@ def test_empty_trade_update(lt: LighterAdapter) -> None:
     assert lt.parse(raw, RECV) == []
 
 
-def test_trade_snapshot_is_not_replayed_by_default(lt: LighterAdapter) -> None:
+def test_trade_snapshot_is_published_like_live_trades(lt: LighterAdapter) -> None:
+    """The subscription's replay: after an outage it holds trades made meanwhile, so it is
+    published (the core drops those it already published)."""
     assert lt.parse(text("ws_trade_subscribed.ccxt.json"), RECV) == (
-        Ack("subscribed trade:0: 1 recent trades not replayed"),
-        Ack("subscribed/trade", subscribed=True),
-    )
-
-
-def test_trade_snapshot_replayed_on_request(make: Make) -> None:
-    adapter = make({"replay_trade_snapshot": True})
-    assert adapter.parse(text("ws_trade_subscribed.ccxt.json"), RECV) == (
         Trade(
             venue="lighter",
             symbol="ETH",
@@ -330,6 +325,18 @@ def test_trade_snapshot_replayed_on_request(make: Make) -> None:
         ),
         Ack("subscribed/trade", subscribed=True),
     )
+
+
+def test_the_replay_option_is_gone(make: Make) -> None:
+    with pytest.raises(ConfigError, match="replay_trade_snapshot"):
+        make({"replay_trade_snapshot": False})
+
+
+def test_trade_snapshot_of_a_market_not_started_is_unknown(lt: LighterAdapter) -> None:
+    frame = json.loads(text("ws_trade_subscribed.ccxt.json"))
+    frame["channel"] = "trade:5"
+    with pytest.raises(UnknownFrame):
+        lt.parse(json.dumps(frame), RECV)
 
 
 # ---------------------------------------------------------------- funding and mark

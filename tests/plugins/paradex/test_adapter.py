@@ -11,6 +11,7 @@ import pytest
 import venuefeed.plugins.paradex as plugin
 from venuefeed.core.adapter import (
     Ack,
+    BookSnapshot,
     Continuity,
     Heartbeat,
     Instrument,
@@ -21,7 +22,7 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.codec import encode_message
 from venuefeed.core.errors import ConfigError, MalformedFrame, UnknownSymbolError
-from venuefeed.core.events import Funding, Mark
+from venuefeed.core.events import Funding, Mark, Trade
 from venuefeed.plugins.paradex.adapter import ParadexAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -359,3 +360,191 @@ def test_poll_rejects_bad_bodies(body: Any) -> None:
     (request,) = initialised().poll_requests(INSTRUMENTS[:1])
     with pytest.raises(MalformedFrame):
         request.parse(body, 1)
+
+
+# -- gap-free trades ---------------------------------------------------------------------------
+
+
+RECV = 1_718_200_000_000
+
+
+def started() -> ParadexAdapter:
+    adapter = initialised()
+    for symbol in ("BTC", "kBONK"):
+        adapter.resolve(symbol)
+    return adapter
+
+
+def _live(adapter: ParadexAdapter, row: dict[str, Any]) -> Trade:
+    """`row`, a TradeResult, as the `trades` channel pushes it in JSON."""
+    params = {"channel": f"trades.{row['market']}", "data": row}
+    frame = {"jsonrpc": "2.0", "method": "subscription", "params": params}
+    (trade,) = adapter.parse(json.dumps(frame), RECV)
+    assert isinstance(trade, Trade)
+    return trade
+
+
+def _row(trade_id: str, created_at: int, side: str = "BUY") -> dict[str, Any]:
+    return {
+        "id": trade_id,
+        "market": "BTC-USD-PERP",
+        "side": side,
+        "size": "0.5",
+        "price": "65000.5",
+        "created_at": created_at,
+        "trade_type": "FILL",
+    }
+
+
+def _fields(trade: Trade) -> dict[str, Any]:
+    return {name: getattr(trade, name) for name in trade.__struct_fields__}
+
+
+def test_identity_and_order_on_the_recorded_trades() -> None:
+    adapter = started()
+    frame = load("ws_trades.ccxt.json")
+    live = _live(adapter, frame["params"]["data"])
+    assert adapter.trade_identity(live) == "1718179273230201709233240002"
+    assert adapter.trade_order(live) == (
+        1718179273230,
+        1718179273230201709233240002,
+        "1718179273230201709233240002",
+    )
+    one_ms = [
+        _live(adapter, _row(f"1718154353750201703989430{n:03d}", 1718154353750)) for n in (9, 2)
+    ]
+    assert [t.trade_id[-1] for t in sorted(one_ms, key=adapter.trade_order)] == ["2", "9"]
+
+
+def test_recent_trades_request() -> None:
+    adapter = started()
+    latest = adapter.recent_trades_request("BTC-USD-PERP", None)
+    assert (latest.method, latest.path) == ("GET", "/trades")
+    assert latest.params == {"market": "BTC-USD-PERP", "page_size": "1000"}
+    after = _live(adapter, _row("1718154353750201703989430001", 1718154353750))
+    since = adapter.recent_trades_request("BTC-USD-PERP", after)
+    assert since.params == {
+        "market": "BTC-USD-PERP",
+        "page_size": "1000",
+        "start_at": "1718154353750",
+    }
+
+
+def test_recent_trades_ccxt_sample_is_the_live_trade() -> None:
+    adapter = started()
+    body = load("rest_trades_response.ccxt.json")
+    (rest,) = adapter.recent_trades_request("BTC-USD-PERP", None).parse(body, RECV + 3)
+    live = _live(adapter, body["results"][0])
+    assert rest == Trade(**{**_fields(live), "source": "rest", "ts_recv": RECV + 3})
+    assert (rest.trade_id, rest.side, rest.price, rest.size, rest.ts_venue) == (
+        "1718154353750201703989430001",
+        "buy",
+        69578.2,
+        0.026,
+        1718154353750,
+    )
+
+
+def test_a_backfill_with_the_side_backwards_differs_from_the_live_trade() -> None:
+    adapter = started()
+    body = load("rest_trades_response.ccxt.json")
+    live = _live(adapter, body["results"][0])
+    body["results"][0]["side"] = "SELL"
+    (rest,) = adapter.recent_trades_request("BTC-USD-PERP", None).parse(body, RECV)
+    assert isinstance(rest, Trade) and rest.side != live.side
+
+
+def test_recent_trades_oldest_first_from_the_last_trade() -> None:
+    adapter = started()
+    after = _live(adapter, _row("100", 1_000))
+    body = {
+        "results": [_row("103", 1_001), _row("101", 1_000), _row("100", 1_000), _row("99", 999)]
+    }
+    out = adapter.recent_trades_request("BTC-USD-PERP", after).parse(body, RECV)
+    assert [t.trade_id for t in out if isinstance(t, Trade)] == ["100", "101", "103"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "VALIDATION_ERROR", "message": "market not found"},
+        {"results": [{**_row("1", 1), "market": "ETH-USD-PERP"}]},
+        {"results": [{**_row("1", 1), "side": "UP"}]},
+        {"results": [{**_row("1", 1), "price": "-1"}]},
+        {"results": [{**_row("1", 1), "id": ""}]},
+        {"results": [{"id": "1"}]},
+        None,
+    ],
+)
+def test_recent_trades_bad_bodies(body: Any) -> None:
+    with pytest.raises(MalformedFrame):
+        started().recent_trades_request("BTC-USD-PERP", None).parse(body, RECV)
+
+
+# -- REST fallback -----------------------------------------------------------------------------
+
+
+def test_fallback_requests_are_the_book_and_the_summary() -> None:
+    book, mark = started().fallback_requests("BTC-USD-PERP")
+    assert (book.method, book.path, book.params) == (
+        "GET",
+        "/orderbook/BTC-USD-PERP",
+        {"depth": "20"},
+    )
+    assert (mark.path, mark.params) == ("/markets/summary", {"market": "BTC-USD-PERP"})
+
+
+def test_fallback_ccxt_samples() -> None:
+    book, mark = started().fallback_requests("BTC-USD-PERP")
+    assert book.parse(load("rest_orderbook_response.ccxt.json"), RECV) == (
+        BookSnapshot(
+            instrument="BTC-USD-PERP",
+            bids=[(68477.6, 0.1)],
+            asks=[(69578.2, 3.019)],
+            seq=14115975,
+            ts_venue=1718172538340,
+            from_rest=True,
+        ),
+    )
+    body = {"results": [load("rest_markets_summary_item.ccxt.json")]}
+    assert mark.parse(body, RECV) == (
+        Mark(
+            venue="paradex",
+            symbol="BTC",
+            instrument="BTC-USD-PERP",
+            ts_venue=1718170156580,
+            ts_recv=RECV,
+            mark_px=68465.17449906,
+            index_px=67367.37268422,
+            source="rest",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"market": "ETH-USD-PERP", "bids": [], "asks": []},
+        {"market": "BTC-USD-PERP", "bids": [["1"]], "asks": []},
+        {"market": "BTC-USD-PERP", "bids": [["0", "1"]], "asks": []},
+        {"market": "BTC-USD-PERP", "bids": [["1", "-1"]], "asks": []},
+        {"market": "BTC-USD-PERP", "bids": []},
+        [],
+    ],
+)
+def test_fallback_bad_books(body: Any) -> None:
+    book, _ = started().fallback_requests("BTC-USD-PERP")
+    with pytest.raises(MalformedFrame):
+        book.parse(body, RECV)
+
+
+def test_fallback_summary_of_another_market_is_malformed() -> None:
+    _, mark = started().fallback_requests("kBONK-USD-PERP")
+    with pytest.raises(MalformedFrame, match="0 summaries"):
+        mark.parse({"results": [load("rest_markets_summary_item.ccxt.json")]}, RECV)
+
+
+def test_fallback_interval_follows_the_documented_limit() -> None:
+    requests_per_minute, share, requests_per_poll = 1500, 0.5, 2
+    polls_per_second = requests_per_minute * share / 60 / requests_per_poll
+    assert ParadexAdapter.fallback_min_interval_s == pytest.approx(1 / polls_per_second)

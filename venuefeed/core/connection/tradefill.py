@@ -3,9 +3,10 @@
 Every trade goes through `take()`: a trade the venue already published (a replay on
 subscribe, a backfill overlapping the live feed) is dropped and counted. After an outage,
 a session that carries trades holds its live trades back until `fill()` has fetched what
-the venue sent meanwhile (`adapter.recent_trades_request`), published it in the venue's
-order, and only then releases the held trades. So a consumer sees the outage's trades
-before newer ones, each once.
+the venue sent meanwhile (`adapter.recent_trades_request`); the fetched trades and the
+held ones (a venue's replay on subscribe is one of these) are then merged and published
+in the venue's order (`adapter.trade_order`), each once. So a consumer sees the outage's
+trades before newer ones, whichever source had them.
 
 What cannot be proven complete is said, not hidden. A backfill is complete when the
 venue's answer reaches back to the last trade published before the outage (it includes
@@ -74,24 +75,34 @@ class TradeFill:
         fetched: list[Trade] | None = None
         if request is not None:
             fetched = await self._fetch(instrument, request)
+        held = self._held.pop(instrument, [])
+        mine = memory.in_order([t for t in (fetched or []) if t.instrument == instrument] + held)
+        if last is not None:  # the trades reach back to what was published
+            complete = any(not memory.after(t, last) for t in mine)
+        else:  # ...or past the outage's start, or the venue had none to show
+            complete = fetched is not None and (
+                not mine or (mine[0].ts_venue or mine[0].ts_recv) < from_ms
+            )
+        fresh = [
+            t
+            for t in mine
+            if (memory.after(t, last) if last is not None else (t.ts_venue or t.ts_recv) >= from_ms)
+        ]
+        if not complete:  # said first: where the gap is, before what follows it
+            first = fresh[0] if fresh else None
+            self._gap(
+                instrument,
+                last,
+                from_ms,
+                to_ms if first is None else (first.ts_venue or first.ts_recv),
+            )
         recovered = 0
-        complete = False
-        if fetched is not None:
-            mine = memory.in_order([t for t in fetched if t.instrument == instrument])
-            if last is not None:  # the answer reaches back to what was published
-                complete = any(not memory.after(t, last) for t in mine)
-            else:  # ...or past the outage's start, or the venue has none to show
-                complete = not mine or (mine[0].ts_venue or mine[0].ts_recv) < from_ms
-            for trade in mine:
-                if last is not None and not memory.after(trade, last):
-                    continue
-                if last is None and (trade.ts_venue or trade.ts_recv) < from_ms:
-                    continue  # before the outage and never ours to publish
-                if memory.admit(trade):
-                    self._offer(trade)
-                    recovered += 1
-        if not complete:
-            self._gap(instrument, last, from_ms, to_ms)
+        for trade in fresh:
+            if memory.admit(trade):
+                self._offer(trade)
+                recovered += trade.source == "rest"
+            else:
+                services.metrics.bump(self._dup_key)
         services.metrics.inc("trades_backfilled", recovered, venue=services.name)
         symbol = services.symbols.get(instrument, instrument)
         how = "complete" if complete else "a gap remains"
@@ -102,7 +113,7 @@ class TradeFill:
             symbol=symbol,
             instrument=instrument,
         )
-        self._release(instrument)
+        self.holding.discard(instrument)
 
     async def _fetch(self, instrument: str, request: RestRequest) -> list[Trade] | None:
         """The request's trades, or None after `BACKFILL_ATTEMPTS` failures: the session

@@ -62,6 +62,35 @@ REST
 - `GET /fapi/v3/fundingInfo` `[{symbol, fundingIntervalHours, ...}]`, examples 8 and 4 h
   (L1366-1404): the per-symbol funding interval.
 
+Gap-free trades (the core deduplicates by `trade_identity`, orders by `trade_order`)
+- Identity: the aggregate trade id `a` of `@aggTrade` and `aggTrades`, per symbol
+  (AST-DOCS L1785-1811, L1090-1128). Order: that id, which grows with every aggregate
+  trade (it is what `fromId` pages by). Both sources build the trade with one function:
+  `m` true means the buyer made the market, so the taker sold; the time is `T`.
+- Backfill: `GET /fapi/v3/aggTrades?symbol=&fromId=&limit=1000`, weight 20; `fromId` is
+  inclusive and is `after`'s own id, so `after` comes back first: the proof that the page
+  reaches it (the core drops it as already published). Rows come oldest first ("Data is
+  returned in ascending order", AST-DOCS L145), at most 1000 (default 500). Without
+  `after` the latest 1000. A full page may not reach the present: the next page starts
+  at its last trade. Only market trades are aggregated (insurance fund and ADL trades are
+  in neither source, L1127, L1811).
+
+REST fallback while the socket is down
+- `GET /fapi/v3/depth?symbol=&limit=20` (weight 2; 20 levels a side, what a published book
+  holds) -> a BookSnapshot from REST, from which the core also takes the BBO; a separate
+  `ticker/bookTicker` (weight 1) would only be a second, differently timed BBO. The depth
+  answer carries `lastUpdateId`, but a 20-level book is no base for the diff stream: when
+  the socket is back, the book resyncs from the 1000-level snapshot as usual.
+- `GET /fapi/v3/premiumIndex?symbol=` (weight 1) -> Mark (mark and index); its funding
+  fields are left to the funding poll.
+- Interval, from the documented rate limits: `REQUEST_WEIGHT` is 2400 a minute per IP
+  (exchangeInfo `rateLimits`, AST-DOCS L853-866; limits are per IP, L198-220; 429 then
+  418 bans of 2 minutes to 3 days). Half is left to the funding poll (1 + 1 per instrument
+  a minute at the default 60 s), backfills (20 per page) and resync snapshots (20 each);
+  the other 1200 a minute are 20 a second, and one instrument's poll weighs 2 + 1 = 3, so
+  one poll every 0.15 s. With N instruments polled in turn, each one's book is refreshed
+  every N x 0.15 s.
+
 Funding normalisation
 - `r` / `lastFundingRate` is a fraction per funding interval, not a percent (the doc and
   ccxt samples show the Binance baseline 0.0001 per 8 h; PROTOCOLS.md sections 5.6 and 6),
@@ -94,7 +123,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
@@ -124,12 +153,13 @@ from venuefeed.core.errors import (
     UnknownFrame,
     UnknownSymbolError,
 )
-from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.events import Bbo, Funding, Mark, Source, Trade
 from venuefeed.plugins.aster.wire import (
     ENVELOPE,
     KNOWN_EVENTS,
     PAYLOAD,
     AggTrade,
+    AggTradeRow,
     BookTicker,
     DepthSnapshot,
     DepthUpdate,
@@ -153,6 +183,10 @@ INSTRUMENTS_PER_CONNECTION = _MAX_STREAMS_PER_CONNECTION // _WS_STREAMS_PER_INST
 _DEPTH_SUFFIX = {100: "@depth@100ms", 250: "@depth", 500: "@depth@500ms"}
 #: deepest REST snapshot: the bridge rule needs the snapshot to cover the buffered deltas.
 SNAPSHOT_LIMIT = "1000"
+#: the fallback's book: the 20 levels a side a published book has, at the lowest weight (2)
+FALLBACK_DEPTH_LIMIT = "20"
+#: the most `aggTrades` returns at once (AST-DOCS L1118-1124)
+AGG_TRADES_LIMIT = "1000"
 
 #: funding feed names: the websocket stream and the REST endpoint
 FEED_WS = "markPrice"
@@ -188,6 +222,9 @@ class AsterAdapter(VenueAdapter):
     bbo_from_book: ClassVar[bool] = False
     simulator: ClassVar[str | None] = "venuefeed.plugins.aster.sim:AsterSim"
     Options: ClassVar[type[AdapterOptions]] = AsterOptions
+    #: 2400 request weight a minute per IP, half for the fallback: 20 a second, and one
+    #: instrument's poll (depth at limit 20 + premiumIndex) weighs 3 (see the docstring)
+    fallback_min_interval_s: ClassVar[float] = 0.15
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
@@ -381,6 +418,80 @@ class AsterAdapter(VenueAdapter):
             ),
         )
 
+    # --- gap-free trades and REST fallback ----------------------------------------------
+
+    def trade_identity(self, trade: Trade) -> Hashable:
+        """The aggregate trade id `a`, unique per symbol (AST-DOCS L1785-1811, L1090-1128)."""
+        return trade.trade_id
+
+    def trade_order(self, trade: Trade) -> Any:
+        """Aggregate ids grow with every aggregate trade of a symbol: `aggTrades?fromId=`
+        pages by them (AST-DOCS L1108-1126)."""
+        tid = trade.trade_id
+        return (int(tid) if tid.isdigit() else -1, tid)
+
+    def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
+        """`aggTrades` from `after`'s own id (`fromId` is inclusive: `after` comes back as
+        the proof the page reaches it), oldest first, at most `AGG_TRADES_LIMIT`; without
+        `after`, the latest `AGG_TRADES_LIMIT`."""
+        params = {"symbol": instrument, "limit": AGG_TRADES_LIMIT}
+        if after is not None and after.trade_id.isdigit():
+            params["fromId"] = after.trade_id
+        return RestRequest(
+            f"aggTrades:{instrument}",
+            "/fapi/v3/aggTrades",
+            functools.partial(self._parse_agg_trades, instrument, after),
+            params=params,
+        )
+
+    def _parse_agg_trades(
+        self, native: str, after: Trade | None, body: Any, recv_ms: int
+    ) -> Sequence[Parsed]:
+        rows = _convert(body, list[AggTradeRow], f"aggTrades {native}")
+        symbol = self._base.get(native, native)
+        trades = [self._trade(native, symbol, r, r.trade_ms, recv_ms, "rest") for r in rows]
+        if after is None:
+            return trades
+        since = self.trade_order(after)
+        return [t for t in trades if self.trade_order(t) >= since]
+
+    def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
+        """The top of the book (`depth`, limit 20: weight 2) and the mark (`premiumIndex`,
+        weight 1); the core takes the BBO from the book."""
+        return (
+            RestRequest(
+                f"depth:{instrument}:fallback",
+                "/fapi/v3/depth",
+                functools.partial(self._parse_snapshot, instrument),
+                params={"symbol": instrument, "limit": FALLBACK_DEPTH_LIMIT},
+            ),
+            RestRequest(
+                f"premiumIndex:{instrument}:fallback",
+                "/fapi/v3/premiumIndex",
+                functools.partial(self._parse_mark, instrument),
+                params={"symbol": instrument},
+            ),
+        )
+
+    def _parse_mark(self, native: str, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        """The mark and index of `premiumIndex`, nothing else: the funding poll reads the
+        funding fields of the same body."""
+        row = _convert(body, PremiumIndex, f"premiumIndex {native}")
+        if row.symbol.upper() != native:
+            raise MalformedFrame(f"premiumIndex {native}: the answer is for {row.symbol!r}")
+        return (
+            Mark(
+                venue=self.ctx.name,
+                symbol=self._base.get(native, native),
+                instrument=native,
+                ts_venue=row.time,
+                ts_recv=recv_ms,
+                mark_px=row.markPrice,
+                index_px=row.indexPrice or None,  # 0: no index
+                source="rest",
+            ),
+        )
+
     # --- websocket frames (hot path) ----------------------------------------------------
 
     def parse(self, frame: str | bytes, recv_ms: int) -> Sequence[Parsed]:
@@ -440,20 +551,8 @@ class AsterAdapter(VenueAdapter):
                 ),
             )
         if isinstance(data, AggTrade):
-            return (
-                Trade(
-                    venue=self.ctx.name,
-                    symbol=symbol,
-                    instrument=native,
-                    ts_venue=data.trade_ms if data.trade_ms is not None else data.event_ms,
-                    ts_recv=recv_ms,
-                    price=data.price,
-                    size=data.size,
-                    # the buyer made the market, so the taker was the seller
-                    side="sell" if data.buyer_is_maker else "buy",
-                    trade_id=str(data.agg_id),
-                ),
-            )
+            ts = data.trade_ms if data.trade_ms is not None else data.event_ms
+            return (self._trade(native, symbol, data, ts, recv_ms, "ws"),)
         mark = Mark(
             venue=self.ctx.name,
             symbol=symbol,
@@ -469,6 +568,31 @@ class AsterAdapter(VenueAdapter):
             native, symbol, data.rate, data.next_funding_ms, data.event_ms, recv_ms, FEED_WS
         )
         return (mark, funding)
+
+    def _trade(
+        self,
+        native: str,
+        symbol: str,
+        data: AggTrade | AggTradeRow,
+        ts: int | None,
+        recv_ms: int,
+        source: Source,
+    ) -> Trade:
+        """An aggregate trade, from the stream or from `aggTrades`: one builder for both, so
+        a backfilled trade cannot differ from the live one."""
+        return Trade(
+            venue=self.ctx.name,
+            symbol=symbol,
+            instrument=native,
+            ts_venue=ts,
+            ts_recv=recv_ms,
+            price=data.price,
+            size=data.size,
+            # the buyer made the market, so the taker was the seller
+            side="sell" if data.buyer_is_maker else "buy",
+            trade_id=str(data.agg_id),
+            source=source,
+        )
 
     def _funding(
         self,

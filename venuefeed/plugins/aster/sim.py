@@ -23,9 +23,13 @@ protocol described in `adapter.py` (AST-DOCS = asterdex/api-docs, futures V3):
   `on_message` answers none.
 - REST: `GET /fapi/v3/exchangeInfo`, `/fapi/v3/fundingInfo[?symbol=]` (every market is
   listed; `FUNDING_INTERVAL_H` gives ETH 4 h, the others 8 h, so per-symbol intervals are
-  visible), `/fapi/v3/premiumIndex[?symbol=]` and `/fapi/v3/depth?symbol=&limit=`. An
-  unknown symbol is `400 {"code": -1121, "msg": "Invalid symbol."}`. Every request is kept
-  in `AsterSim.requests` so a test can see a resync hit the depth endpoint.
+  visible), `/fapi/v3/premiumIndex[?symbol=]`, `/fapi/v3/depth?symbol=&limit=` and
+  `/fapi/v3/aggTrades?symbol=[&fromId=][&startTime=][&endTime=][&limit=]` (AST-DOCS
+  L1090-1128: oldest first, `fromId` and the times inclusive, `limit` 500 by default and
+  at most 1000, a time range of less than an hour, the latest trades when no id or time is
+  given), served from `SyntheticMarket.trades`, the trades the stream sent. An unknown
+  symbol is `400 {"code": -1121, "msg": "Invalid symbol."}`. Every request is kept in
+  `AsterSim.requests` so a test can see a resync hit the depth endpoint.
 
 Funding: the market's rate is per hour; `r`/`lastFundingRate` are per funding interval,
 so the sim sends `rate_1h * interval_h` and the adapter divides it back.
@@ -48,6 +52,7 @@ from venuefeed.sim import (
     SimRequest,
     SimResponse,
     SimSession,
+    SimTrade,
     SimVenue,
     SyntheticMarket,
 )
@@ -58,6 +63,10 @@ FUNDING_INTERVAL_H: Mapping[str, float] = {"ETH": 4.0}
 DEFAULT_FUNDING_INTERVAL_H = 8.0
 #: `limit` values `/fapi/v3/depth` accepts (AST-DOCS L979-1021); 500 when absent.
 DEPTH_LIMITS = frozenset({5, 10, 20, 50, 100, 500, 1000})
+#: `aggTrades` rows by default and at most (AST-DOCS L1118-1124)
+AGG_TRADES_DEFAULT = 500
+AGG_TRADES_MAX = 1000
+HOUR_MS_RANGE = 3_600_000
 _DEPTH_STREAMS = ("depth", "depth@100ms", "depth@500ms")
 _MARK_STREAMS = ("markPrice", "markPrice@1s")
 _encode = msgspec.json.encode
@@ -83,6 +92,20 @@ def _next_funding_ms(symbol: str, now_ms: int) -> int:
 
 def _levels(levels: Sequence[tuple[float, float]]) -> list[list[str]]:
     return [[_num(p), _num(s)] for p, s in levels]
+
+
+def agg_trade(t: SimTrade) -> dict[str, Any]:
+    """An aggregate trade's fields, shared by the `aggTrade` stream and `aggTrades` rows.
+    One sim trade is one aggregate trade of one fill (`f` = `l`)."""
+    return {
+        "a": t.trade_id,
+        "p": _num(t.price),
+        "q": _num(t.size),
+        "f": t.trade_id,
+        "l": t.trade_id,
+        "T": t.ts_ms,
+        "m": t.side == "sell",  # the buyer made the market: the taker sold
+    }
 
 
 def _error(code: int, msg: str, req_id: Any = None) -> str:
@@ -236,18 +259,7 @@ class AsterSession(SimSession):
         stream = subs.get("aggTrade")
         if stream is not None:
             for t in update.trades:
-                payload = {
-                    "e": "aggTrade",
-                    "E": ts,
-                    "s": native,
-                    "a": t.trade_id,
-                    "p": _num(t.price),
-                    "q": _num(t.size),
-                    "f": t.trade_id,
-                    "l": t.trade_id,
-                    "T": t.ts_ms,
-                    "m": t.side == "sell",  # the buyer made the market: the taker sold
-                }
+                payload = {"e": "aggTrade", "E": ts, "s": native, **agg_trade(t)}
                 out.append(DataFrame("trade", base, self._wrap(stream, payload)))
         return out
 
@@ -338,7 +350,36 @@ class AsterSim(SimVenue):
             if limit not in DEPTH_LIMITS:
                 return SimResponse({"code": -1130, "msg": "Invalid limit."}, 400)
             return SimResponse(self._depth(base, limit))
+        if path == "/fapi/v3/aggTrades":
+            if base is None:
+                return SimResponse(
+                    {"code": -1102, "msg": "Mandatory parameter 'symbol' was not sent."}, 400
+                )
+            return self._agg_trades(self.markets[base], request.query)
         return super().rest(request)
+
+    def _agg_trades(self, market: SyntheticMarket, query: Mapping[str, str]) -> SimResponse:
+        try:
+            limit = int(query.get("limit", AGG_TRADES_DEFAULT))
+            from_id = int(query["fromId"]) if "fromId" in query else None
+            start = int(query["startTime"]) if "startTime" in query else None
+            end = int(query["endTime"]) if "endTime" in query else None
+        except ValueError:
+            return SimResponse({"code": -1100, "msg": "Illegal characters in a parameter."}, 400)
+        if not 1 <= limit <= AGG_TRADES_MAX:
+            return SimResponse({"code": -1130, "msg": "Invalid limit."}, 400)
+        if start is not None and end is not None and not 0 <= end - start < HOUR_MS_RANGE:
+            return SimResponse({"code": -1127, "msg": "More than 1 hours between times."}, 400)
+        trades = [market.trades[i] for i in sorted(market.trades)]
+        if from_id is not None:
+            trades = [t for t in trades if t.trade_id >= from_id]
+        if start is not None:
+            trades = [t for t in trades if t.ts_ms >= start]
+        if end is not None:
+            trades = [t for t in trades if t.ts_ms <= end]
+        if from_id is None and start is None and end is None:
+            trades = trades[-limit:]  # the latest
+        return SimResponse([agg_trade(t) for t in trades[:limit]])
 
     def _exchange_info(self) -> dict[str, Any]:
         symbols = [

@@ -115,6 +115,16 @@ class DepthSnapshot(msgspec.Struct):
     T: int | None = None
 
 
+class AggTradeRow(msgspec.Struct):
+    """One row of `GET /fapi/v3/aggTrades`: the stream's `aggTrade` without `e`, `E`, `s`."""
+
+    agg_id: int = msgspec.field(name="a")
+    price: Price = msgspec.field(name="p")
+    size: TradeSize = msgspec.field(name="q")
+    buyer_is_maker: bool = msgspec.field(name="m")
+    trade_ms: int = msgspec.field(name="T")
+
+
 class PremiumIndex(msgspec.Struct):
     """`GET /fapi/v3/premiumIndex?symbol=`."""
 

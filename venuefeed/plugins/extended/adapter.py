@@ -49,10 +49,11 @@ Order book
 
 Trades, funding, mark
 - Trades: `{ts, data: [{m, S: "BUY"|"SELL", tT: "TRADE"|"LIQUIDATION"|"DELEVERAGE", T, p, q,
-  i}], seq}` (SDK `x10/models/trade.py` PublicTradeModel). `S` is taken as the taker's
-  side, as on other public trade tapes; the SDK only types it as an OrderSide, so this is
-  UNCONFIRMED. DELEVERAGE prints are position transfers at the bankruptcy price, not
-  market trades, and are skipped unless `options.include_deleverage` is true.
+  i}], seq}` (SDK `x10/models/trade.py` PublicTradeModel). `S` is the taker's side: the
+  API docs describe the same rows of the REST trades endpoint as "Side of taker trades"
+  (api.docs.extended.exchange, "Get market last trades"). DELEVERAGE prints are position
+  transfers at the bankruptcy price, not market trades, and are skipped unless
+  `options.include_deleverage` is true (on the stream and in the backfill alike).
 - Funding: `{ts, data: {m, T, f}, seq}` (SDK `x10/models/funding_rate.py`). Funding is
   charged every hour and `f` / REST `fundingRate` is the hourly rate as a fraction
   (docs.extended.exchange/extended-resources/trading/funding-payments: "funding payments
@@ -89,17 +90,45 @@ REST
   `get_market_statistics`). The body does not name its market, so each request is bound
   to its instrument.
 
+Gap-free trades (the core deduplicates by `trade_identity`, orders by `trade_order`)
+- Identity: the trade id `i` (a number; "Trade ID." in the API docs' trades table).
+  Order: trade time `T`, then `i`: the docs say of all ids "As IDs increase over time,
+  the most recent items are always returned first" (API docs, pagination), and the trades
+  example has increasing ids at increasing times.
+- Backfill: `GET /api/v1/info/markets/{market}/trades` -> `{status, data: [{i, m, S, tT, T,
+  p, q}]}`, "the latest trade[s] for an individual market", with `market` its only
+  parameter (API docs, "Get market last trades"; ccxt `extended.py` `fetch_trades` uses
+  it the same way): no count, no time, no paging, so it covers only a short outage (how
+  many trades it returns is not documented). The rows are the stream's: they go through
+  the same builder; their order is not promised (the example is oldest first), so they
+  are sorted; those before `after` are dropped, `after` itself is kept when it is there:
+  the proof that the answer reaches back to it (the core drops it as already published).
+
+REST fallback while the socket is down
+- `GET /api/v1/info/markets/{market}/orderbook` -> `{status, data: {market, bid: [{qty,
+  price}], ask: [...]}}` (API docs, "Get market order book"; ccxt sample), the whole book
+  without a sequence number or time: a BookSnapshot from REST, and the core's BBO. No mark
+  request: the mark has its own socket (`prices/mark`), which the book's outage does not
+  touch, and the funding poll's `stats` carries it too.
+- Interval, from the documented rate limits: "All REST API endpoints are throttled by IP
+  address. Currently, the rate limit is set at 1,000 requests per minute, shared across
+  all endpoints" (API docs, "Rate Limits"; this settles PROTOCOLS.md's 1000 vs 1200).
+  Half is left to the funding poll (1 `stats` per market a minute at the default 60 s),
+  backfills and retries; the other 500 a minute are one book every 0.12 s. With N markets
+  whose book sockets are down, polled in turn, each book is refreshed every N x 0.12 s.
+
 Options (`[venues.extended.options]`): `user_agent` (str), `streams` (subset of "book",
 "trade", "funding", "mark"; default all), `include_deleverage` (bool, default false).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from functools import partial
 from typing import Annotated, Any, ClassVar
 from urllib.parse import quote
 
+from msgspec.structs import replace
 from pydantic import Field, StringConstraints, field_validator
 
 from venuefeed import __version__
@@ -187,6 +216,9 @@ class ExtendedAdapter(VenueAdapter):
     bbo_from_book: ClassVar[bool] = True
     simulator: ClassVar[str | None] = "venuefeed.plugins.extended.sim:ExtendedSim"
     Options: ClassVar[type[AdapterOptions]] = ExtendedOptions
+    #: 1000 requests a minute per IP shared by every endpoint, half for the fallback: one
+    #: book request every 0.12 s (see the docstring)
+    fallback_min_interval_s: ClassVar[float] = 0.12
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
@@ -392,6 +424,60 @@ class ExtendedAdapter(VenueAdapter):
             stream=None,
             fatal=code in FATAL_CODES,
         )
+
+    # ------------------------------------------------------------------ gap-free trades
+
+    def trade_identity(self, trade: Trade) -> Hashable:
+        """The trade id `i` (see the docstring)."""
+        return trade.trade_id
+
+    def trade_order(self, trade: Trade) -> Any:
+        """Trade time `T`, then the id, which grows with time (see the docstring)."""
+        tid = trade.trade_id
+        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else -1, tid)
+
+    def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
+        """`/info/markets/{market}/trades`: the market's latest trades, no parameter."""
+        return RestRequest(
+            name=f"trades:{instrument}",
+            path=f"/info/markets/{quote(instrument, safe='')}/trades",
+            parse=partial(self._parse_trades, instrument, after),
+        )
+
+    def _parse_trades(
+        self, market: str, after: Trade | None, body: Any, recv_ms: int
+    ) -> Sequence[Parsed]:
+        rows = wire.decode_trades(body)
+        for row in rows:
+            if row.m != market:
+                raise MalformedFrame(f"trades of {market}: a trade of {row.m!r}")
+        # the stream's builder: the same rows, the same DELEVERAGE rule
+        trades = [replace(t, source="rest") for t in self._trades(rows, recv_ms)]
+        trades.sort(key=self.trade_order)
+        if after is None:
+            return trades
+        since = self.trade_order(after)
+        return [t for t in trades if self.trade_order(t) >= since]
+
+    # ------------------------------------------------------------------ REST fallback
+
+    def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
+        """The REST book; the BBO comes from it, and the mark has its own socket."""
+        return (
+            RestRequest(
+                name=f"orderbook:{instrument}",
+                path=f"/info/markets/{quote(instrument, safe='')}/orderbook",
+                parse=partial(self._parse_orderbook, instrument),
+            ),
+        )
+
+    def _parse_orderbook(self, market: str, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        book = wire.decode_orderbook(body)
+        if book.market != market:
+            raise MalformedFrame(f"order book of {market}: the book of {book.market!r}")
+        bids = sorted(((lv.price, lv.qty) for lv in book.bid if lv.qty > 0), reverse=True)
+        asks = sorted((lv.price, lv.qty) for lv in book.ask if lv.qty > 0)
+        return (BookSnapshot(instrument=market, bids=bids, asks=asks, from_rest=True),)
 
     # ------------------------------------------------------------------ polling
 

@@ -20,8 +20,11 @@ Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol describ
   client that stops answering them; client messages are ignored.
 - Every request needs a `User-Agent` (`required_headers`): the venue's WAF answers a request
   without one, REST or websocket handshake, with 403.
-- REST `GET /info/markets[?market=]`, `/info/markets/{m}/stats` and
-  `/info/markets/{m}/orderbook` in the `{status: "OK", data: ...}` envelope.
+- REST `GET /info/markets[?market=]`, `/info/markets/{m}/stats`,
+  `/info/markets/{m}/orderbook` (the whole true book) and `/info/markets/{m}/trades` (the
+  market's last `REST_TRADES` trades, oldest first like the docs' example, as the trades
+  stream sent them; the venue's count is not documented) in the `{status: "OK", data:
+  ...}` envelope.
 
 `ExtendedSim.opened` counts connections per stream path and `requests` lists REST paths,
 so tests can check that a resync reopened only the broken book's socket.
@@ -44,6 +47,7 @@ from venuefeed.sim import (
     SimRequest,
     SimResponse,
     SimSession,
+    SimTrade,
     SimVenue,
     SyntheticMarket,
 )
@@ -57,6 +61,8 @@ STREAMS: dict[str, str] = {
     "funding": "funding",
     "prices/mark": "mark",
 }
+#: trades `/info/markets/{m}/trades` returns (the sim's choice: the docs give no count)
+REST_TRADES = 50
 _encode = msgspec.json.encode
 
 
@@ -134,18 +140,7 @@ class ExtendedStream(SimSession):
             self.sent["DELTA"] += 1
             return (DataFrame("book", base, self._frame(body)),)
         if self.kind == "trade" and update.trades:
-            rows = [
-                {
-                    "m": market_name(base),
-                    "S": "BUY" if t.side == "buy" else "SELL",
-                    "tT": "TRADE",
-                    "T": t.ts_ms,
-                    "p": _num(t.price),
-                    "q": _num(t.size),
-                    "i": t.trade_id,
-                }
-                for t in update.trades
-            ]
+            rows = [trade_row(base, t) for t in update.trades]
             return (DataFrame("trade", base, self._frame({"ts": update.ts_ms, "data": rows})),)
         return ()
 
@@ -165,6 +160,19 @@ class ExtendedStream(SimSession):
                 body = {"type": "MP", "data": data, "ts": now_ms}
                 out.append(DataFrame("mark", base, self._frame(body)))
         return out
+
+
+def trade_row(base: str, t: SimTrade) -> dict[str, Any]:
+    """One public trade, on the stream and in the REST trades answer alike."""
+    return {
+        "m": market_name(base),
+        "S": "BUY" if t.side == "buy" else "SELL",
+        "tT": "TRADE",
+        "T": t.ts_ms,
+        "p": _num(t.price),
+        "q": _num(t.size),
+        "i": t.trade_id,
+    }
 
 
 def _delta_levels(
@@ -240,6 +248,11 @@ class ExtendedSim(SimVenue):
                 return SimResponse({"status": "OK", "data": self._stats(base)})
             if parts[3] == "orderbook":
                 return SimResponse({"status": "OK", "data": self._orderbook(base)})
+            if parts[3] == "trades":
+                m = self.markets[base]
+                ids = range(max(1, m.trade_id - REST_TRADES + 1), m.trade_id + 1)
+                rows = [trade_row(base, m.trades[i]) for i in ids if i in m.trades]
+                return SimResponse({"status": "OK", "data": rows})
         return super().rest(request)
 
     def _market(self, base: str) -> dict[str, Any]:

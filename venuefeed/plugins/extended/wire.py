@@ -18,7 +18,7 @@ import msgspec
 from venuefeed.core.codec import decode_typed
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Level
-from venuefeed.core.wire import Change, NonEmpty, Price, Rate, TradeSize
+from venuefeed.core.wire import Change, NonEmpty, Price, Rate, Size, TradeSize
 
 
 class BookLevel(msgspec.Struct):
@@ -164,6 +164,49 @@ def decode_markets(body: Any) -> list[tuple[str, str, bool]]:
         active = market.status == "ACTIVE" if market.status is not None else bool(market.active)
         out.append((market.name, base, active))
     return out
+
+
+class _TradesBody(msgspec.Struct):
+    status: str
+    data: list[TradeRow] | None = None
+    error: Error | str | None = None
+
+
+class OrderbookLevel(msgspec.Struct):
+    """`{qty, price}` of the REST book: a size, not a change."""
+
+    price: Price
+    qty: Size
+
+
+class Orderbook(msgspec.Struct):
+    market: NonEmpty
+    bid: list[OrderbookLevel]
+    ask: list[OrderbookLevel]
+
+
+class _OrderbookBody(msgspec.Struct):
+    status: str
+    data: Orderbook | None = None
+    error: Error | str | None = None
+
+
+def decode_trades(body: Any) -> list[TradeRow]:
+    """`/info/markets/{market}/trades` -> its rows, the stream's trade rows."""
+    parsed: _TradesBody = _convert(body, _TradesBody, "market trades")
+    _check_ok(parsed.status, parsed.error, "market trades")
+    if parsed.data is None:
+        raise MalformedFrame("market trades: no data")
+    return parsed.data
+
+
+def decode_orderbook(body: Any) -> Orderbook:
+    """`/info/markets/{market}/orderbook` -> its `data`, once the status says OK."""
+    parsed: _OrderbookBody = _convert(body, _OrderbookBody, "market order book")
+    _check_ok(parsed.status, parsed.error, "market order book")
+    if parsed.data is None:
+        raise MalformedFrame("market order book: no data")
+    return parsed.data
 
 
 def decode_stats(body: Any) -> Stats:

@@ -93,6 +93,43 @@ Rate limits (HL-docs `rate-limits-and-user-limits`): per IP 10 websocket connect
 copies said 100; PROTOCOLS.md UNCONFIRMED, this plugin opens one either way), 1000
 subscriptions (4 per coin here), 2000 messages sent per minute.
 
+Gap-free trades (the core deduplicates by `trade_identity` and orders by `trade_order`)
+  - Identity is `(coin, tid, time)`: `tid` is a 50-bit hash of the two order ids, unique
+    only together with the block time and the coin (HL-docs `websocket/subscriptions`,
+    WsTrade). Being a hash, it carries no order: trades are ordered by `time` alone and
+    trades of one block keep their arrival order.
+  - Every `trades` subscribe replays recent trades: a third-party live capture
+    (2026-09-27, PROTOCOLS.md addenda) saw the first frame after subscribing hold the ~30
+    trades of the previous ~33 s. They are published like any trade; the core drops those
+    it already published. The official page documents snapshots only for user feeds
+    (`isSnapshot`), so this is UNCONFIRMED beyond that capture.
+  - Backfill: `POST /info {"type": "recentTrades", "coin": C}`, listed by HL-docs
+    `rate-limits-and-user-limits` among the info requests ("recentTrades ... additional
+    rate limit weight per 20 items returned") but not described on the info-endpoint
+    pages. Its rows have the WsTrade shape including `users` (the community TypeScript SDK
+    nktkas/hyperliquid `src/api/info/_methods/recentTrades.ts` and the Rust crate
+    df-hyperliquid-core `markets/trades.rs`, which parses both with one type), so they go
+    through the websocket's decoder and builder. It takes no count, time or id parameter
+    and returns only the last ten or so trades (a third-party client,
+    `MAX_TRADE_COUNT = 10`, UNCONFIRMED): it covers short outages only, and the row order
+    is undocumented, so the parse accepts newest-first or oldest-first. Rows older than
+    `after` are dropped; `after` itself is kept when it is there, the proof that the
+    answer reaches back to it (the core drops it as already published).
+
+REST fallback while the socket is down
+  - `POST /info {"type": "l2Book", "coin": C}` -> the same `{coin, time, levels}` as the
+    websocket book, at most 20 levels a side (HL-docs `info-endpoint`; real capture in
+    HL-SDK `tests/cassettes/info_test/test_get_l2_snapshot.yaml`). The core derives the BBO
+    from it: Hyperliquid has no REST BBO (`allMids` is mid prices only). No mark request:
+    marks come only from `metaAndAssetCtxs` (weight 20, every coin in one answer), which
+    the funding poll already brings every `funding_poll_s`.
+  - Interval: REST weight is 1200 per minute per IP; `l2Book` weighs 2, `metaAndAssetCtxs`
+    and `recentTrades` 20 (+1 per 20 trades returned) (HL-docs `rate-limits-and-user-limits`).
+    Half the budget is left to the funding poll (20 a minute at the default 60 s),
+    backfills (about 21 per coin and reconnect) and retries; the other 600 a minute buy 300
+    `l2Book` polls, one every 0.2 s. With N coins polled in turn, each coin's book is
+    refreshed every N x 0.2 s.
+
 Option `[venues.hyperliquid.options] l2book_fast = true` adds `"fast": true` to the
 `l2Book` subscription: 5 levels per side pushed about every 0.5 s instead of 20 levels.
 The newer HL-docs subscriptions page is quoted by third parties as "5 levels if fast, 20
@@ -101,8 +138,9 @@ levels if slow"; the copy in PROTOCOLS.md lacks it, so it is off by default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Final
+import functools
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Final, TypeVar
 
 import msgspec
 
@@ -126,19 +164,23 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.codec import decode_json, encode_message
 from venuefeed.core.errors import MalformedFrame, UnknownFrame, UnknownSymbolError
-from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.events import Bbo, Funding, Mark, Source, Trade
 from venuefeed.core.wire import next_hour_ms
 from venuefeed.plugins.hyperliquid.wire import (
     FRAME_DECODER,
     KNOWN_CHANNELS,
     AssetCtxMsg,
     BboMsg,
+    BookData,
     BookMsg,
     PerpCtx,
     PongMsg,
     SubscriptionResponseMsg,
+    TradeData,
     TradesMsg,
 )
+
+T = TypeVar("T")
 
 GREETING: Final = "Websocket connection established."
 #: funding is settled hourly for every asset (HL-docs trading/funding).
@@ -184,6 +226,9 @@ class HyperliquidAdapter(VenueAdapter):
     bbo_from_book: ClassVar[bool] = False
     simulator: ClassVar[str | None] = "venuefeed.plugins.hyperliquid.sim:HyperliquidSim"
     Options: ClassVar[type[AdapterOptions]] = HyperliquidOptions
+    #: 1200 weight a minute per IP, `l2Book` weighs 2; half for fallback polls -> 600 / 2
+    #: = 300 polls a minute, one every 0.2 s (the arithmetic is in the module docstring)
+    fallback_min_interval_s: ClassVar[float] = 0.2
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
@@ -357,23 +402,9 @@ class HyperliquidAdapter(VenueAdapter):
                 ),
             )
         if isinstance(msg, TradesMsg):
-            venue = self._venue
             for t in msg.data:
                 self._check_streamed(t.coin)
-            return [
-                Trade(
-                    venue=venue,
-                    symbol=t.coin,
-                    instrument=t.coin,
-                    ts_venue=t.time,
-                    ts_recv=recv_ms,
-                    price=t.px,
-                    size=t.sz,
-                    side="buy" if t.side == "B" else "sell",
-                    trade_id=str(t.tid),
-                )
-                for t in msg.data
-            ]
+            return [self._trade(t, recv_ms, "ws") for t in msg.data]
         if isinstance(msg, BookMsg):
             d = msg.data
             self._check_streamed(d.coin)
@@ -399,6 +430,88 @@ class HyperliquidAdapter(VenueAdapter):
         """Refuse data about a coin nobody asked for: the plugin never invents one."""
         if coin not in self._streamed:
             raise UnknownFrame(f"data for a coin not subscribed: {coin!r}")
+
+    def _trade(self, t: TradeData, recv_ms: int, source: Source) -> Trade:
+        """One `WsTrade` (or `recentTrades` row, the same shape) as a Trade; the websocket
+        and the backfill share it so a backfilled trade can never differ from the live one."""
+        return Trade(
+            venue=self._venue,
+            symbol=t.coin,
+            instrument=t.coin,
+            ts_venue=t.time,
+            ts_recv=recv_ms,
+            price=t.px,
+            size=t.sz,
+            side="buy" if t.side == "B" else "sell",
+            trade_id=str(t.tid),
+            source=source,
+        )
+
+    # -- gap-free trades and REST fallback -----------------------------------------------
+
+    def trade_identity(self, trade: Trade) -> Hashable:
+        """`tid` is a hash of the two order ids, unique only together with the block time
+        and the coin (HL-docs `websocket/subscriptions`, WsTrade)."""
+        return (trade.instrument, trade.trade_id, trade.ts_venue)
+
+    def trade_order(self, trade: Trade) -> Any:
+        """Block time only: `tid` is a hash, so it says nothing about order. Trades of one
+        block keep the order they arrived in (the core's sort must be stable)."""
+        return (trade.ts_venue or 0,)
+
+    def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
+        """`recentTrades` (see the docstring): the coin's last few trades, no paging."""
+        return RestRequest(
+            name=f"recentTrades:{instrument}",
+            path=INFO_PATH,
+            method="POST",
+            json={"type": "recentTrades", "coin": instrument},
+            parse=functools.partial(self._parse_recent_trades, instrument, after),
+        )
+
+    def _parse_recent_trades(
+        self, coin: str, after: Trade | None, body: Any, recv_ms: int
+    ) -> Sequence[Parsed]:
+        rows = _convert(body, list[TradeData], f"recentTrades {coin}")
+        for t in rows:
+            if t.coin != coin:
+                raise MalformedFrame(f"recentTrades {coin}: a trade of {t.coin!r}")
+        if len(rows) > 1 and rows[0].time > rows[-1].time:
+            rows.reverse()  # newest first: the order is not documented, read either
+        trades = [self._trade(t, recv_ms, "rest") for t in rows]
+        if after is None:
+            return trades
+        # Older than `after` was published before it. `after` and its block stay: the
+        # block may hold trades not yet seen, and `after` proves the answer reaches back.
+        since = self.trade_order(after)
+        return [t for t in trades if self.trade_order(t) >= since]
+
+    def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
+        """The `l2Book` snapshot only (see the docstring for why no mark request)."""
+        return (
+            RestRequest(
+                name=f"l2Book:{instrument}",
+                path=INFO_PATH,
+                method="POST",
+                json={"type": "l2Book", "coin": instrument},
+                parse=functools.partial(self._parse_l2book, instrument),
+            ),
+        )
+
+    def _parse_l2book(self, coin: str, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        book = _convert(body, BookData, f"l2Book {coin}")
+        if book.coin != coin:
+            raise MalformedFrame(f"l2Book {coin}: the book of {book.coin!r}")
+        bids, asks = book.levels
+        return (
+            BookSnapshot(
+                instrument=coin,
+                bids=[(lv.px, lv.sz) for lv in bids],
+                asks=[(lv.px, lv.sz) for lv in asks],
+                ts_venue=book.time,
+                from_rest=True,
+            ),
+        )
 
     def _asset_ctx(self, msg: AssetCtxMsg, recv_ms: int) -> Sequence[Parsed]:
         coin = msg.data.coin
@@ -455,6 +568,14 @@ class HyperliquidAdapter(VenueAdapter):
 
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def _convert(body: Any, typ: type[T], what: str) -> T:
+    """A REST body as the typed shape the websocket decoder also uses (same bounds)."""
+    try:
+        return msgspec.convert(body, typ, strict=False)
+    except msgspec.ValidationError as exc:
+        raise MalformedFrame(f"{what}: {exc}") from None
 
 
 def _universe(meta: Any, what: str) -> list[dict[str, Any]]:

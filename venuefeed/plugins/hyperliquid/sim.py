@@ -4,7 +4,16 @@ Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol describ
 `adapter.py`: a plain-text greeting, `{"method": "subscribe", ...}` acknowledged with a
 `subscriptionResponse`, full `l2Book` snapshots, `bbo` on change, `trades`, `activeAssetCtx`
 about once a second, `{"method": "ping"}` answered with `{"channel": "pong"}`, and
-`POST /info` for `meta` and `metaAndAssetCtxs`.
+`POST /info` for `meta`, `metaAndAssetCtxs`, `l2Book` (the REST fallback's book) and
+`recentTrades` (the backfill).
+
+Trades as the venue serves them, all from `SyntheticMarket.trades` so the websocket and REST
+agree: every `trades` subscribe is answered by the subscription ack, then one `trades`
+frame replaying the coin's last `REPLAY_TRADES` trades (the live capture in the adapter's
+docstring saw ~30), then live trades. `recentTrades` answers the last `REST_TRADES` trades,
+newest first (the real order is undocumented; the adapter reads either). `tid` is the
+market's sequential trade id, not a hash as on the venue, so the conformance kit can count
+losses; the adapter must not, and does not, order trades by it.
 
 Idle limit: the venue closes a connection that has sent it no message for 60 s, and the
 client pings every 20 s (the recommended `heartbeat_interval_s`): 3 ping periods here
@@ -18,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from venuefeed.core.clock import wall_ms
 from venuefeed.sim import (
     DataFrame,
     Frame,
@@ -25,17 +35,52 @@ from venuefeed.sim import (
     SimRequest,
     SimResponse,
     SimSession,
+    SimTrade,
     SimVenue,
     SyntheticMarket,
 )
 
 DEPTH = 20
 GREETING = "Websocket connection established."
+#: trades replayed by every `trades` subscribe
+REPLAY_TRADES = 30
+#: trades `recentTrades` returns
+REST_TRADES = 10
 _encode = msgspec.json.encode
 
 
 def _level(px: float, sz: float) -> dict[str, Any]:
     return {"px": f"{px:.8g}", "sz": f"{sz:.8g}", "n": 1}
+
+
+def _trade(coin: str, t: SimTrade) -> dict[str, Any]:
+    """One WsTrade; `recentTrades` rows have the same shape."""
+    return {
+        "coin": coin,
+        "side": "B" if t.side == "buy" else "A",
+        "px": f"{t.price:.8g}",
+        "sz": f"{t.size:.8g}",
+        "hash": f"0x{t.trade_id:064x}",
+        "time": t.ts_ms,
+        "tid": t.trade_id,
+        "users": ["0xbuyer", "0xseller"],
+    }
+
+
+def recent(market: SyntheticMarket, count: int) -> list[SimTrade]:
+    """The market's last `count` trades, oldest first."""
+    ids = range(max(1, market.trade_id - count + 1), market.trade_id + 1)
+    return [market.trades[i] for i in ids if i in market.trades]
+
+
+def book(market: SyntheticMarket, ts_ms: int) -> dict[str, Any]:
+    """`WsBook`, also the `l2Book` REST answer."""
+    bids, asks = market.book_top(DEPTH)
+    return {
+        "coin": market.symbol,
+        "time": ts_ms,
+        "levels": [[_level(p, s) for p, s in bids], [_level(p, s) for p, s in asks]],
+    }
 
 
 class HyperliquidSession(SimSession):
@@ -67,16 +112,14 @@ class HyperliquidSession(SimSession):
         out: list[Frame] = [ack]
         if sub["type"] == "l2Book":
             out.append(self._book(self.markets[coin], 0))
+        if sub["type"] == "trades":
+            replay = [_trade(coin, t) for t in recent(self.markets[coin], REPLAY_TRADES)]
+            if replay:
+                out.append(_encode({"channel": "trades", "data": replay}).decode())
         return out
 
     def _book(self, market: SyntheticMarket, ts_ms: int) -> str:
-        bids, asks = market.book_top(DEPTH)
-        data = {
-            "coin": market.symbol,
-            "time": ts_ms,
-            "levels": [[_level(p, s) for p, s in bids], [_level(p, s) for p, s in asks]],
-        }
-        return _encode({"channel": "l2Book", "data": data}).decode()
+        return _encode({"channel": "l2Book", "data": book(market, ts_ms)}).decode()
 
     def on_update(self, market: SyntheticMarket, update: MarketUpdate) -> Sequence[DataFrame]:
         coin = market.symbol
@@ -96,19 +139,7 @@ class HyperliquidSession(SimSession):
                     DataFrame("bbo", coin, _encode({"channel": "bbo", "data": data}).decode())
                 )
         if update.trades and coin in self.subs.get("trades", ()):
-            trades = [
-                {
-                    "coin": coin,
-                    "side": "B" if t.side == "buy" else "A",
-                    "px": f"{t.price:.8g}",
-                    "sz": f"{t.size:.8g}",
-                    "hash": f"0x{t.trade_id:064x}",
-                    "time": t.ts_ms,
-                    "tid": t.trade_id,
-                    "users": ["0xbuyer", "0xseller"],
-                }
-                for t in update.trades
-            ]
+            trades = [_trade(coin, t) for t in update.trades]
             frame = _encode({"channel": "trades", "data": trades}).decode()
             out.append(DataFrame("trade", coin, frame))
         return out
@@ -153,4 +184,12 @@ class HyperliquidSim(SimVenue):
         if request.path == "/info" and body.get("type") == "metaAndAssetCtxs":
             ctxs = [_ctx(m) for m in self.markets.values()]
             return SimResponse([{"universe": universe}, ctxs])
+        if request.path == "/info" and body.get("type") in ("l2Book", "recentTrades"):
+            market = self.markets.get(body.get("coin", ""))
+            if market is None:  # the venue's answer to an unknown coin is undocumented
+                return SimResponse({"error": f"unknown coin {body.get('coin')!r}"}, 422)
+            if body["type"] == "l2Book":
+                return SimResponse(book(market, wall_ms()))
+            rows = [_trade(market.symbol, t) for t in recent(market, REST_TRADES)]
+            return SimResponse(rows[::-1])
         return super().rest(request)

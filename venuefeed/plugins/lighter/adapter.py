@@ -56,9 +56,12 @@ Streams (one subscription per market and channel; ids from GET /api/v1/orderBook
 - `trade/{id}`: `update/trade` with `trades[]` (asyncapi `Trade`: `is_maker_ask` boolean,
   `timestamp` ms, decimal-string `price`/`size`). `is_maker_ask` true means the resting
   order was the ask, so the taker bought. `liquidation_trades[]` are emitted too (deduped
-  by `trade_id` within the frame). `subscribed/trade` replays recent trades; they are
-  skipped unless `options.replay_trade_snapshot` is true, because every reconnect or
-  resubscribe would otherwise re-publish them.
+  by `trade_id` within the frame). `subscribed/trade`, the subscription's answer, replays
+  the market's recent trades (shape: ccxt `pro/lighter.py` sample; third-party clients
+  say the last ~50 trades and liquidations, UNCONFIRMED): they are published like live
+  ones, because after a reconnect they include trades made while the socket was down; the
+  core drops the ones it already published (`trade_identity`). The
+  `replay_trade_snapshot` option, which threw the replay away, is gone for that reason.
 - `market_stats/{id}` (or `/all`, a dict keyed by market id; TS client
   `WsUpdatePerpsMarketStatsMessage`): `mark_price`, `index_price` -> `Mark`;
   `current_funding_rate`, `funding_rate`, `funding_timestamp` -> `Funding` (fields: SDK
@@ -101,18 +104,51 @@ Funding (what each number means; the README's "Funding: what the fields mean" ha
   4-decimal truncation, so the two differ slightly (1.25e-05 vs 1.2e-05 at the baseline).
   `options.poll_funding = false` relies on the websocket only.
 
-Limits (UNCONFIRMED, third-party: NautilusTrader `common/rate_limit.rs`, df-lighter-core
-`live/session/limits.rs`): 200 client messages a minute and 50 unanswered messages per IP,
-500 subscriptions per connection. Connections therefore carry at most
-`options.max_channels_per_connection` (default 40) subscriptions each.
+Gap-free trades (the core deduplicates by `trade_identity`, orders by `trade_order`)
+- Identity: `trade_id`, the trade's number on the exchange, the same field in the `trade`
+  channel and in REST (SDK `lighter/models/trade.py`; the real `recentTrades` capture in
+  NautilusTrader `crates/adapters/lighter/test_data` shows `trade_id` and `trade_id_str`
+  alike). Order: `timestamp`, then `trade_id`, which grows with time (ids of the 2025
+  ccxt sample are far below those of the 2026 capture; not documented as monotonic).
+- Backfill: `GET /api/v1/recentTrades?market_id=&limit=` -> `{code, trades: [Trade]}`,
+  `limit` required, 1 to 100, no paging and no "since" parameter (SDK `openapi.json`
+  `/api/v1/recentTrades`; `docs/OrderApi.md`): only the last 100 trades can come back, so
+  a longer outage leaves a gap. Rows go through the websocket's trade decoder and builder;
+  their order is not documented, so they are sorted; those before `after` are dropped,
+  `after` itself is kept when it is there: the proof that the answer reaches back to it
+  (the core drops it as already published).
+
+REST fallback while the socket is down
+- `GET /api/v1/orderBookOrders?market_id=&limit=250` -> `{code, total_asks, asks: [order],
+  total_bids, bids: [order]}` with `price` and `remaining_base_amount` per resting order
+  (`limit` 1 to 250, SDK `openapi.json`; real capture in NautilusTrader's test data). It is
+  the only REST book: orders are summed per price (as exact decimals) into levels, best
+  first; 250 orders a side may cover fewer than 20 levels of a crowded book. No nonce, so
+  it is no base for the order_book channel's deltas. The core takes the BBO from it; there
+  is no REST mark for one market (mark comes from `market_stats` only).
+- Interval, from the documented rate limits (apidocs.lighter.xyz/docs/rate-limits): REST
+  requests from one IP (without an account's authentication: the standard tier) are
+  limited to 60 a rolling minute; `recentTrades` weighs 600 of a premium account's 24000,
+  which caps it at 40 a minute for everyone. Half the 60 is left to the funding poll (1 a
+  minute at the default 60 s), backfills (1 per market and reconnect) and retries; the
+  other 30 a minute are one `orderBookOrders` every 2 s. With N markets polled in turn,
+  each book is refreshed every N x 2 s: a slow fallback, but the venue allows no faster.
+
+Limits: the same rate-limits page gives, per IP, 100 websocket connections, 100
+subscriptions per connection and 1000 in all, 50 unanswered (inflight) messages; 200 client
+messages a minute is third-party (NautilusTrader `common/rate_limit.rs`). Connections carry
+at most `options.max_channels_per_connection` (default 40) subscriptions each.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, ClassVar, TypeVar
 
+import msgspec
 from pydantic import Field
 
 from venuefeed.core.adapter import (
@@ -137,9 +173,11 @@ from venuefeed.core.adapter import (
 )
 from venuefeed.core.codec import decode_typed, integer
 from venuefeed.core.errors import MalformedFrame, UnknownFrame
-from venuefeed.core.events import Bbo, Funding, Mark, Trade
-from venuefeed.core.wire import SymbolTable, next_hour_ms, price, rate
+from venuefeed.core.events import Bbo, Funding, Level, Mark, Source, Trade
+from venuefeed.core.wire import SymbolTable, next_hour_ms, price, rate, size
 from venuefeed.plugins.lighter import wire
+
+T = TypeVar("T")
 
 #: venue channel prefix -> (stream kinds it feeds); market_stats feeds two.
 _CHANNELS: tuple[tuple[str, tuple[StreamKind, ...]], ...] = (
@@ -167,6 +205,9 @@ FUNDING_RATES_HOURS = 8.0
 #: feed names: the venue's own, one series each
 FEED_WS = "market_stats"
 FEED_REST = "funding-rates"
+#: the most `recentTrades` returns, and `orderBookOrders` orders a side (SDK `openapi.json`)
+RECENT_TRADES_LIMIT = 100
+BOOK_ORDERS_LIMIT = 250
 
 Handler = Callable[[wire.Frame, int], Sequence[Parsed]]
 
@@ -174,8 +215,6 @@ Handler = Callable[[wire.Frame, int], Sequence[Parsed]]
 class LighterOptions(AdapterOptions):
     """`[venues.lighter.options]`."""
 
-    #: publish the recent trades `subscribed/trade` replays (see the docstring)
-    replay_trade_snapshot: bool = False
     #: poll `/api/v1/funding-rates` besides the websocket's market_stats
     poll_funding: bool = True
     #: subscriptions per connection (one market takes one per channel)
@@ -194,12 +233,14 @@ class LighterAdapter(VenueAdapter):
     bbo_from_book: ClassVar[bool] = False
     simulator: ClassVar[str | None] = "venuefeed.plugins.lighter.sim:LighterSim"
     Options: ClassVar[type[AdapterOptions]] = LighterOptions
+    #: 60 requests a minute per IP (standard accounts), half for the fallback: one
+    #: `orderBookOrders` every 2 s (see the docstring)
+    fallback_min_interval_s: ClassVar[float] = 2.0
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
         self._venue = ctx.name
         options = LighterOptions.of(ctx)
-        self._replay_trades = options.replay_trade_snapshot
         self._poll_funding = options.poll_funding
         self._max_channels = options.max_channels_per_connection
         #: the active perps by symbol and market id, from GET /api/v1/orderBooks
@@ -217,7 +258,9 @@ class LighterAdapter(VenueAdapter):
             "update/ticker": self._on_ticker,
             "subscribed/ticker": self._on_ticker,
             "update/trade": self._on_trades,
-            "subscribed/trade": self._on_trade_snapshot,
+            # the subscription's replay of recent trades: published like any trade (the
+            # core drops those it already published)
+            "subscribed/trade": self._on_trades,
             "update/market_stats": self._on_market_stats,
             "subscribed/market_stats": self._on_market_stats,
             "ping": self._on_ping,
@@ -433,28 +476,85 @@ class LighterAdapter(VenueAdapter):
         if liquidations:
             seen = {str(t.trade_id) for t in trades}
             trades = trades + [t for t in liquidations if str(t.trade_id) not in seen]
-        venue = self._venue
-        return [
-            Trade(
-                venue=venue,
-                symbol=symbol,
-                instrument=market_id,
-                ts_venue=t.timestamp,
-                ts_recv=recv_ms,
-                price=t.price,
-                size=t.size,
-                side="buy" if t.is_maker_ask else "sell",
-                trade_id=str(t.trade_id),
-            )
-            for t in trades
-        ]
+        return [self._trade(market_id, symbol, t, recv_ms, "ws") for t in trades]
 
-    def _on_trade_snapshot(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
-        if self._replay_trades:
-            return self._on_trades(msg, recv_ms)
-        self._market(msg)  # still reject snapshots for markets not subscribed
-        count = len(msg.trades or ()) + len(msg.liquidation_trades or ())
-        return (Ack(f"subscribed {msg.channel}: {count} recent trades not replayed"),)
+    def _trade(
+        self, market_id: str, symbol: str, t: wire.TradeMsg, recv_ms: int, source: Source
+    ) -> Trade:
+        """One trade of the `trade` channel or of `recentTrades` (the same `Trade` schema):
+        one builder for both, so a backfilled trade cannot differ from the live one."""
+        return Trade(
+            venue=self._venue,
+            symbol=symbol,
+            instrument=market_id,
+            ts_venue=t.timestamp,
+            ts_recv=recv_ms,
+            price=t.price,
+            size=t.size,
+            # the resting order was the ask: the taker bought
+            side="buy" if t.is_maker_ask else "sell",
+            trade_id=str(t.trade_id),
+            source=source,
+        )
+
+    # ------------------------------------------------------------------ gap-free trades
+
+    def trade_identity(self, trade: Trade) -> Hashable:
+        """`trade_id`, the trade's number on the exchange (see the docstring)."""
+        return trade.trade_id
+
+    def trade_order(self, trade: Trade) -> Any:
+        """Time, then `trade_id`, which grows with time."""
+        tid = trade.trade_id
+        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else -1, tid)
+
+    def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
+        """`recentTrades`: the market's last `RECENT_TRADES_LIMIT` trades, no paging."""
+        return RestRequest(
+            name=f"recentTrades:{instrument}",
+            path="/api/v1/recentTrades",
+            params={"market_id": instrument, "limit": str(RECENT_TRADES_LIMIT)},
+            parse=functools.partial(self._parse_recent_trades, instrument, after),
+        )
+
+    def _parse_recent_trades(
+        self, market_id: str, after: Trade | None, body: Any, recv_ms: int
+    ) -> Sequence[Parsed]:
+        symbol = self._streamed.get(market_id)
+        if symbol is None:
+            raise MalformedFrame(f"recentTrades: market {market_id!r} was not started")
+        trades: list[Trade] = []
+        for row in _rest_list(body, "trades"):
+            if isinstance(row, dict) and "market_id" in row:
+                named = str(integer(row["market_id"], "recentTrades market_id"))
+                if named != market_id:
+                    raise MalformedFrame(f"recentTrades {market_id}: a trade of market {named}")
+            t = _convert(row, wire.TradeMsg, f"recentTrades {market_id}")
+            trades.append(self._trade(market_id, symbol, t, recv_ms, "rest"))
+        trades.sort(key=self.trade_order)  # the order of the rows is not documented
+        if after is None:
+            return trades
+        since = self.trade_order(after)
+        return [t for t in trades if self.trade_order(t) >= since]
+
+    # ------------------------------------------------------------------ REST fallback
+
+    def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
+        """`orderBookOrders`, summed into levels (see the docstring)."""
+        return (
+            RestRequest(
+                name=f"orderBookOrders:{instrument}",
+                path="/api/v1/orderBookOrders",
+                params={"market_id": instrument, "limit": str(BOOK_ORDERS_LIMIT)},
+                parse=functools.partial(self._parse_book_orders, instrument),
+            ),
+        )
+
+    def _parse_book_orders(self, market_id: str, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        what = f"orderBookOrders {market_id}"
+        bids = _levels(_rest_list(body, "bids"), what, best_first_descending=True)
+        asks = _levels(_rest_list(body, "asks"), what, best_first_descending=False)
+        return (BookSnapshot(instrument=market_id, bids=bids, asks=asks, from_rest=True),)
 
     def _on_market_stats(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
         stats = msg.market_stats
@@ -591,6 +691,29 @@ class LighterAdapter(VenueAdapter):
                 fatal=code_s in _FATAL_CODES,
             ),
         )
+
+
+def _convert(row: Any, typ: type[T], what: str) -> T:
+    """A REST row as the typed shape the websocket decoder uses (same bounds)."""
+    try:
+        return msgspec.convert(row, typ, strict=False)
+    except msgspec.ValidationError as exc:
+        raise MalformedFrame(f"{what}: {exc}") from None
+
+
+def _levels(orders: Iterable[Any], what: str, *, best_first_descending: bool) -> list[Level]:
+    """Resting orders summed per price, best first. Sizes are added as decimals, so a level
+    of several orders is exactly the sum the venue's own book shows."""
+    sizes: dict[Decimal, Decimal] = {}
+    for order in orders:
+        row = _convert(order, wire.RestingOrder, what)
+        amount = sizes.get(row.price, Decimal(0)) + row.remaining_base_amount
+        sizes[row.price] = amount
+    out: list[Level] = []
+    for px in sorted(sizes, reverse=best_first_descending):
+        if sizes[px] > 0:
+            out.append((price(float(px), f"{what} price"), size(float(sizes[px]), f"{what} size")))
+    return out
 
 
 def _message(action: str, channel: str, market_id: str) -> dict[str, str]:

@@ -16,7 +16,8 @@ Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol describ
   grow by 2 to 4 per update, like the real ones (never +1), so only the chain is usable;
 - `ticker`: `subscribed/ticker`, then `update/ticker` when the best bid or ask (price or
   size) changes;
-- `trade`: `subscribed/trade` replaying the market's recent trades, then `update/trade`
+- `trade`: `subscribed/trade` replaying the market's last `RECENT_TRADES` trades (also on a
+  resubscribe after an outage, so trades made meanwhile come back), then `update/trade`
   with `is_maker_ask` (true = taker bought) and an empty `liquidation_trades`;
 - `market_stats/{id}` or `/all`: `subscribed/` then `update/market_stats` about once a
   second, `current_funding_rate` in percent per hour truncated to 4 decimals like the
@@ -27,15 +28,22 @@ Used by `venuefeed run --sim` and the engine tests. Mirrors the protocol describ
   any client message or websocket ping counts;
 - `GET /api/v1/orderBooks` (market-id map; real ids ETH=0, BTC=1, SOL=2, plus a spot market
   the adapter must skip) and `GET /api/v1/funding-rates` (8-hour fraction per market, with a
-  non-lighter row the adapter must filter out).
+  non-lighter row the adapter must filter out);
+- `GET /api/v1/recentTrades?market_id=&limit=` (`limit` required, 1 to 100): the market's
+  last trades, newest first (the venue's order is not documented; the adapter sorts), in
+  the `trade` channel's schema; and `GET /api/v1/orderBookOrders?market_id=&limit=`
+  (`limit` required, 1 to 250): the true book as resting orders, best first, every other
+  level split into two orders whose amounts add up exactly, so the adapter's summing is
+  exercised. Bad parameters get `400 {"code": 20001, "message": ...}` (the code is the
+  sim's choice). All of it comes from `SyntheticMarket`, like the websocket.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections import deque
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -59,7 +67,11 @@ MARKET_IDS: dict[str, int] = {"ETH": 0, "BTC": 1, "SOL": 2}
 SPOT_MARKET_ID = 2048  # "ETH/USDC": listed by orderBooks, never subscribed
 CHANNELS = ("order_book", "ticker", "trade", "market_stats")
 NONCE_BASE = 9_182_389_998
-RECENT_TRADES = 5
+#: trades `subscribed/trade` replays (third-party clients report the last ~50)
+RECENT_TRADES = 50
+#: `limit` bounds of `recentTrades` and `orderBookOrders` (SDK `openapi.json`)
+REST_TRADES_MAX = 100
+BOOK_ORDERS_MAX = 250
 PING = '{"type":"ping"}'
 PONG = '{"type":"pong"}'
 _encode = msgspec.json.encode
@@ -96,8 +108,6 @@ class LighterSim(SimVenue):
                 self.market_id[symbol] = next(spare)
         self.symbol_of: dict[int, str] = {mid: s for s, mid in self.market_id.items()}
         self.price_decimals = {s: _decimals(m.tick) for s, m in markets.items()}
-        #: the last trades of each market, replayed by `subscribed/trade`
-        self.recent: dict[str, deque[SimTrade]] = {s: deque(maxlen=RECENT_TRADES) for s in markets}
         self._sessions = itertools.count(1)
 
     def urls(self, base_http: str, base_ws: str) -> tuple[str, str]:
@@ -132,7 +142,67 @@ class LighterSim(SimVenue):
                     {"market_id": mid, "exchange": "binance", "symbol": symbol, "rate": 1.0}
                 )
             return SimResponse({"code": 200, "funding_rates": rows})
+        if request.method == "GET" and request.path in (
+            "/api/v1/recentTrades",
+            "/api/v1/orderBookOrders",
+        ):
+            trades = request.path.endswith("recentTrades")
+            found = self._market_and_limit(request, REST_TRADES_MAX if trades else BOOK_ORDERS_MAX)
+            if isinstance(found, SimResponse):
+                return found
+            market, limit = found
+            if trades:
+                rows = [self.trade(market, t) for t in reversed(recent(market, limit))]
+                return SimResponse({"code": 200, "trades": rows})
+            return SimResponse({"code": 200, **self.book_orders(market, limit)})
         return super().rest(request)
+
+    def _market_and_limit(
+        self, request: SimRequest, most: int
+    ) -> tuple[SyntheticMarket, int] | SimResponse:
+        try:
+            market_id, limit = int(request.query["market_id"]), int(request.query["limit"])
+        except (KeyError, ValueError):
+            return _bad_request("market_id and limit are required integers")
+        symbol = self.symbol_of.get(market_id)
+        if symbol is None:
+            return _bad_request(f"market {market_id} not found")
+        if not 1 <= limit <= most:
+            return _bad_request(f"limit must be 1 to {most}")
+        return self.markets[symbol], limit
+
+    def book_orders(self, market: SyntheticMarket, limit: int) -> dict[str, Any]:
+        """The true book as resting orders, best first, at most `limit` a side."""
+        symbol = market.symbol
+        bids, asks = market.book_top(len(market.bids) + len(market.asks))
+        sides: dict[str, list[dict[str, Any]]] = {}
+        for side, levels, base in (("bids", bids, 562_949_953_421_312), ("asks", asks, 0)):
+            orders: list[dict[str, Any]] = []
+            for n, (px, sz) in enumerate(levels):
+                amount = Decimal(f"{sz:.4f}")
+                half = (amount / 2).quantize(Decimal("0.0001"))
+                parts = [half, amount - half] if n % 2 and half > 0 else [amount]
+                for part in parts:
+                    index = base + 281_474_976_710_656 + len(orders)
+                    orders.append(
+                        {
+                            "order_index": index,
+                            "order_id": str(index),
+                            "owner_account_index": 1001,
+                            "initial_base_amount": f"{part:.4f}",
+                            "remaining_base_amount": f"{part:.4f}",
+                            "price": self.px(symbol, px),
+                            "order_expiry": 0,
+                            "transaction_time": 0,
+                        }
+                    )
+            sides[side] = orders[:limit]
+        return {
+            "total_asks": len(sides["asks"]),
+            "asks": sides["asks"],
+            "total_bids": len(sides["bids"]),
+            "bids": sides["bids"],
+        }
 
     def _order_book_row(self, symbol: str) -> dict[str, Any]:
         return {
@@ -223,7 +293,8 @@ class LighterSim(SimVenue):
         symbol = market.symbol
         percent = math.trunc(market.funding_rate_1h * 100 * 10_000) / 10_000
         mid = (market.best_bid() + market.best_ask()) / 2
-        last = self.recent[symbol][-1].price if self.recent[symbol] else mid
+        last_trade = market.trades.get(market.trade_id)
+        last = last_trade.price if last_trade is not None else mid
         return {
             "symbol": symbol,
             "market_id": self.market_id[symbol],
@@ -244,12 +315,6 @@ class LighterSim(SimVenue):
             "daily_price_high": market.best_ask(),
             "daily_price_change": 0.0,
         }
-
-    def remember(self, update: MarketUpdate) -> None:
-        recent = self.recent[update.symbol]
-        for t in update.trades:
-            if not recent or t.trade_id > recent[-1].trade_id:
-                recent.append(t)
 
 
 class LighterSession(SimSession):
@@ -331,7 +396,7 @@ class LighterSession(SimSession):
                 }
             )
         if name == "trade":
-            trades = [venue.trade(m, t) for t in venue.recent[symbol]]
+            trades = [venue.trade(m, t) for t in recent(m, RECENT_TRADES)]
             return _json(
                 {
                     "channel": channel,
@@ -354,7 +419,6 @@ class LighterSession(SimSession):
     def on_update(self, market: SyntheticMarket, update: MarketUpdate) -> Sequence[DataFrame]:
         venue = self.venue
         symbol = market.symbol
-        venue.remember(update)
         market_id = str(venue.market_id[symbol])
         out: list[DataFrame] = []
         if market_id in self.subs["order_book"]:
@@ -426,6 +490,16 @@ class LighterSession(SimSession):
                 "type": kind,
             }
         )
+
+
+def recent(market: SyntheticMarket, count: int) -> list[SimTrade]:
+    """The market's last `count` trades, oldest first."""
+    ids = range(max(1, market.trade_id - count + 1), market.trade_id + 1)
+    return [market.trades[i] for i in ids if i in market.trades]
+
+
+def _bad_request(message: str) -> SimResponse:
+    return SimResponse({"code": 20001, "message": f"invalid param: {message}"}, 400)
 
 
 def _quote(market: SyntheticMarket) -> tuple[float, float, float, float]:

@@ -15,6 +15,7 @@ converter covers.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -56,6 +57,21 @@ class TradeMsg(msgspec.Struct):
     size: TradeSize
     is_maker_ask: bool
     timestamp: int | None = None
+
+
+class RestingOrder(msgspec.Struct):
+    """One order of `GET /api/v1/orderBookOrders` (SDK `lighter/models/simple_order.py`):
+    decimals kept exact, because orders are summed into levels. msgspec puts no bounds on
+    a Decimal: `__post_init__` refuses what no order can be (NaN, infinities, a price of 0
+    or less, a negative amount)."""
+
+    price: Decimal
+    remaining_base_amount: Decimal
+
+    def __post_init__(self) -> None:
+        px, amount = self.price, self.remaining_base_amount
+        if not (px.is_finite() and amount.is_finite() and px > 0 and amount >= 0):
+            raise ValueError(f"an order of {amount} at {px}")
 
 
 class Frame(msgspec.Struct):

@@ -100,6 +100,40 @@ Funding (PDX-docs fern/pages/risk-system/funding-mechanism.mdx and the field des
 - SBE carries the funding_data rate as Rate8 (8 decimals; the xml notes the truncation), so
   websocket funding rates are rounded to 1e-8; the REST poll keeps full precision.
 
+Gap-free trades (the core deduplicates by `trade_identity`, orders by `trade_order`)
+- Identity: the trade id. TradeResult.id is "Unique Trade ID per TradeType" (openapi
+  `responses.TradeResult`); the full id is a decimal string that begins with the trade's
+  millisecond time (`1718154353750201703989430001`, ccxt `paradex.py` `fetch_trades`
+  sample; `1718179273230201709233240002` in the websocket sample). The trade type is not
+  in the event, so a FILL and a LIQUIDATION sharing an id would collide; no sample shows
+  one. SBE trades must carry the same full id (changelog v1.165.0: "SBE trade events now
+  carry the full trade id"; the schema's int64 `tradeId` is a truncated one): until the SBE
+  decoder reads it, an SBE trade and its REST copy have different ids and are not
+  recognised as one. Order: `created_at`, then the id as a number.
+- Backfill: `GET /trades?market=&page_size=1000&start_at=` (openapi `trades`: page size 100
+  by default and at most 1000, `start_at`/`end_at` in ms, cursor paging with `next`;
+  `side` is the taker side). Rows are TradeResult, the websocket's trade fields, so they go
+  through the JSON trade builder. `start_at` (inclusive) is `after`'s time, so `after`
+  comes back too when the page reaches it: the proof the core needs (it drops it as
+  already published); trades of that millisecond before it are dropped here. Pages come
+  newest first: a page of 1000 may not reach back to `after`, and the rest is behind the
+  `next` cursor, which the backfill contract cannot follow.
+
+REST fallback while the socket is down
+- `GET /orderbook/{market}?depth=20` -> `{market, seq_no, last_updated_at, bids, asks}`,
+  levels `[price, size]` strings (openapi `get-orderbook`, `responses.AskBidArray`, default
+  depth 20; ccxt sample). Whether `seq_no` counts like the websocket's is UNCONFIRMED
+  (PROTOCOLS.md 2.2): the snapshot is a fallback, not a base for the deltas feed. The core
+  takes the BBO from it (`GET /bbo/{market}` would be a second, differently timed BBO).
+- `GET /markets/summary?market=` -> Mark (`mark_price`, `underlying_price`); the funding
+  fields of the same body are the funding poll's.
+- Interval, from the documented rate limits (docs.paradex.trade/api/general-information/
+  rate-limits/api): public endpoints allow 1500 requests a minute per IP (200 a second).
+  Half is left to the funding poll (1 request per market a minute at the default 60 s),
+  backfills and retries; the other 750 a minute are 12.5 a second, and one poll is 2
+  requests: one every 0.16 s. With N markets polled in turn, each is refreshed every
+  N x 0.16 s.
+
 Options (`[venues.paradex.options]`): `encoding` ("sbe" | "json"), `book_feed` ("snapshot" |
 "deltas"), `book_refresh` ("100ms" | "50ms", the snapshot feed's cadence),
 `sbe_schema_version` (2 | 1 | 0; 2 by default, see Transport).
@@ -107,11 +141,14 @@ Options (`[venues.paradex.options]`): `encoding` ("sbe" | "json"), `book_feed` (
 
 from __future__ import annotations
 
+import functools
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote
 
+import msgspec
 from pydantic import field_validator
 
 from venuefeed.core.adapter import (
@@ -148,6 +185,10 @@ DEFAULT_FUNDING_PERIOD_H = 8.0
 #: funding feed names: the websocket channel and the REST endpoint
 FEED_WS = "funding_data"
 FEED_REST = "markets/summary"
+#: the largest page `GET /trades` serves (openapi `page_size` maximum)
+TRADES_PAGE_SIZE = 1000
+#: levels a side of the fallback's book: what a published book holds
+FALLBACK_DEPTH = 20
 
 
 class ParadexOptions(AdapterOptions):
@@ -207,6 +248,9 @@ class ParadexAdapter(VenueAdapter):
     bbo_from_book: ClassVar[bool] = False
     simulator: ClassVar[str | None] = "venuefeed.plugins.paradex.sim:ParadexSim"
     Options: ClassVar[type[AdapterOptions]] = ParadexOptions
+    #: 1500 public requests a minute per IP, half for the fallback, two requests (book and
+    #: summary) an instrument: one poll every 0.16 s (see the docstring)
+    fallback_min_interval_s: ClassVar[float] = 0.16
 
     def __init__(self, ctx: VenueContext) -> None:
         super().__init__(ctx)
@@ -424,6 +468,116 @@ class ParadexAdapter(VenueAdapter):
         except _DATA_ERRORS as exc:
             raise MalformedFrame(f"GET /markets/summary: {_describe(exc)}") from None
         return out
+
+    # -- gap-free trades and REST fallback -------------------------------------------------
+
+    def trade_identity(self, trade: Trade) -> Hashable:
+        """The full trade id (see the docstring)."""
+        return trade.trade_id
+
+    def trade_order(self, trade: Trade) -> Any:
+        """`created_at`, then the id: full ids are decimal strings that begin with the
+        trade's millisecond time (see the docstring)."""
+        tid = trade.trade_id
+        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else -1, tid)
+
+    def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
+        """`GET /trades` of one market from `after`'s time on (inclusive), one page of
+        `TRADES_PAGE_SIZE`, newest first; without `after`, the latest page."""
+        params = {"market": instrument, "page_size": str(TRADES_PAGE_SIZE)}
+        if after is not None and after.ts_venue is not None:
+            params["start_at"] = str(after.ts_venue)
+        return RestRequest(
+            name=f"trades:{instrument}",
+            path="/trades",
+            params=params,
+            parse=functools.partial(self._parse_trades, instrument, after),
+        )
+
+    def _parse_trades(
+        self, market: str, after: Trade | None, body: Any, recv_ms: int
+    ) -> Sequence[Parsed]:
+        trades: list[Trade] = []
+        try:
+            for row in body["results"]:
+                if row["market"] != market:
+                    raise MalformedFrame(f"GET /trades {market}: a trade of {row['market']!r}")
+                # the websocket's JSON trade builder: TradeResult has its fields
+                for item in self._json_trade(row, recv_ms):
+                    if isinstance(item, Trade):
+                        trades.append(msgspec.structs.replace(item, source="rest"))
+        except _DATA_ERRORS as exc:
+            raise MalformedFrame(f"GET /trades {market}: {_describe(exc)}") from None
+        trades.sort(key=self.trade_order)  # newest first on the wire
+        if after is None:
+            return trades
+        since = self.trade_order(after)
+        return [t for t in trades if self.trade_order(t) >= since]
+
+    def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
+        """The book (`GET /orderbook/{market}`, top 20) and the mark (`GET /markets/summary`)."""
+        return (
+            RestRequest(
+                name=f"orderbook:{instrument}",
+                path=f"/orderbook/{quote(instrument, safe='')}",
+                params={"depth": str(FALLBACK_DEPTH)},
+                parse=functools.partial(self._parse_orderbook, instrument),
+            ),
+            RestRequest(
+                name=f"summary:{instrument}:mark",
+                path="/markets/summary",
+                params={"market": instrument},
+                parse=functools.partial(self._parse_summary_mark, instrument),
+            ),
+        )
+
+    def _parse_orderbook(self, market: str, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        what = f"GET /orderbook/{market}"
+        try:
+            if body["market"] != market:
+                raise MalformedFrame(f"{what}: the book of {body['market']!r}")
+            bids = [_rest_level(row, what) for row in body["bids"]]
+            asks = [_rest_level(row, what) for row in body["asks"]]
+            seq = body.get("seq_no")
+            ts = body.get("last_updated_at")
+            return (
+                BookSnapshot(
+                    instrument=market,
+                    bids=bids,
+                    asks=asks,
+                    seq=None if seq is None else integer(seq, "seq_no"),
+                    ts_venue=None if ts is None else integer(ts, "last_updated_at"),
+                    from_rest=True,
+                ),
+            )
+        except _DATA_ERRORS as exc:
+            raise MalformedFrame(f"{what}: {_describe(exc)}") from None
+
+    def _parse_summary_mark(self, market: str, body: Any, recv_ms: int) -> Sequence[Parsed]:
+        """The mark and underlying price of one summary; its funding fields are left to
+        the funding poll, which reads the same endpoint."""
+        what = f"GET /markets/summary {market}"
+        try:
+            rows = [row for row in body["results"] if row["symbol"] == market]
+            if len(rows) != 1:
+                raise MalformedFrame(f"{what}: {len(rows)} summaries of the market")
+            (row,) = rows
+            return (
+                Mark(
+                    venue=self._venue,
+                    symbol=self._symbol(market),
+                    instrument=market,
+                    ts_venue=integer(row["created_at"], "created_at"),
+                    ts_recv=recv_ms,
+                    mark_px=price(row["mark_price"], "mark_price"),
+                    index_px=wire.index_price(
+                        wire.json_number(row.get("underlying_price"), "underlying_price")
+                    ),
+                    source="rest",
+                ),
+            )
+        except _DATA_ERRORS as exc:
+            raise MalformedFrame(f"{what}: {_describe(exc)}") from None
 
     # -- websocket frames ------------------------------------------------------------------
 
@@ -741,6 +895,12 @@ def _sbe_heartbeat(buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
 def _sbe_subscribed(buf: bytes, block: int, recv_ms: int) -> Sequence[Parsed]:
     """Reserved binary ack (acks are JSON today); harmless if it ever arrives."""
     return (Ack("sbe subscribed"),)
+
+
+def _rest_level(row: Any, what: str) -> Level:
+    """`[price, size]` of a REST book side, both decimal strings."""
+    px, sz = row
+    return price(px, f"{what} price"), size(sz, f"{what} size")
 
 
 def _text(value: Any, what: str) -> str:

@@ -24,8 +24,12 @@ Either way requests, acks and errors are JSON-RPC text frames:
   (`ws_ping`: every `SimServer.ping_s`, a client that stops answering is dropped after the
   server's pong timeout, more generous than the venue's 5 s); the client's websocket pings
   are answered by the server.
-- REST `GET /v1/markets` (the PERPs plus one option, which the adapter must skip) and
-  `GET /v1/markets/summary?market=X|ALL`.
+- REST `GET /v1/markets` (the PERPs plus one option, which the adapter must skip),
+  `GET /v1/markets/summary?market=X|ALL`, `GET /v1/orderbook/{m}?depth=` (the true book,
+  `seq_no` = the market's update id, as on the book channel) and
+  `GET /v1/trades?market=&page_size=&start_at=&end_at=&cursor=` (the market's trades as
+  the `trades` channel sent them, newest first, `page_size` 100 by default and at most
+  1000, times inclusive, and an opaque `next` cursor to the older ones).
 
 Simplifications: snapshots are sent on every step rather than every 50/100 ms, heartbeats on
 every ping tick rather than only on idle connections, and an unsupported SBE version is
@@ -61,6 +65,8 @@ DEPTH = 15
 #: funding period the simulated markets report (Paradex's default).
 FUNDING_PERIOD_H = 8
 REFRESH_RATES = ("50ms", "100ms")
+#: the largest `GET /trades` page (openapi `page_size` maximum)
+TRADES_PAGE_MAX = 1000
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 PARSE_ERROR = -32700
@@ -109,6 +115,10 @@ def _levels(levels: Sequence[tuple[float, float]]) -> bytes:
 
 def _response(request_id: Any, result: Any) -> str:
     return _encode({"jsonrpc": "2.0", "result": result, "id": request_id}).decode()
+
+
+def _invalid(message: str) -> SimResponse:
+    return SimResponse({"error": "VALIDATION_ERROR", "message": message}, 400)
 
 
 def _error(request_id: Any, code: int, message: str, data: str | None = None) -> str:
@@ -347,16 +357,7 @@ class ParadexSession(SimSession):
             if (self.sbe_version or 0) >= sbe.TRADE_ID_STR_SINCE:
                 tail += _string(full_id)  # tradeIdStr (1:2), after market
             return self._sbe(sbe.TRADE, block, tail)
-        data = {
-            "id": str(trade.trade_id),
-            "market": mid,
-            "side": "BUY" if trade.side == "buy" else "SELL",
-            "size": _dec(trade.size),
-            "price": _dec(trade.price),
-            "created_at": trade.ts_ms,
-            "trade_type": "FILL",
-        }
-        return self._push(f"trades.{mid}", data)
+        return self._push(f"trades.{mid}", trade_row(market, trade))
 
     def _funding(self, market: SyntheticMarket, now_ms: int) -> Frame:
         mid = market_id(market.symbol)
@@ -402,6 +403,19 @@ class ParadexSession(SimSession):
             block = struct.pack(f"<{len(fields)}q", *fields)
             return self._sbe(sbe.SUMMARY, block, _string(mid))
         return self._push(f"markets_summary.{mid}", summary_row(market, now_ms))
+
+
+def trade_row(market: SyntheticMarket, trade: SimTrade) -> dict[str, Any]:
+    """One TradeResult: the `trades` channel's JSON data and a `GET /trades` row."""
+    return {
+        "id": str(trade.trade_id),
+        "market": market_id(market.symbol),
+        "side": "BUY" if trade.side == "buy" else "SELL",
+        "size": _dec(trade.size),
+        "price": _dec(trade.price),
+        "created_at": trade.ts_ms,
+        "trade_type": "FILL",
+    }
 
 
 def _row(side: str, price: float, size: float) -> dict[str, str]:
@@ -474,7 +488,65 @@ class ParadexSim(SimVenue):
                 body = {"error": "VALIDATION_ERROR", "message": f"market {wanted!r} not found"}
                 return SimResponse(body, 400)
             return SimResponse({"results": rows})
+        if path.startswith("/orderbook/"):
+            return self._orderbook(path.removeprefix("/orderbook/"), request.query)
+        if path == "/trades":
+            return self._trades(request.query)
         return super().rest(request)
+
+    def _market(self, name: str) -> SyntheticMarket | None:
+        base = next((b for b in self.markets if market_id(b) == name), None)
+        return None if base is None else self.markets[base]
+
+    def _orderbook(self, name: str, query: Mapping[str, str]) -> SimResponse:
+        market = self._market(name)
+        if market is None:
+            return _invalid(f"market {name!r} not found")
+        try:
+            depth = int(query.get("depth", "20"))
+        except ValueError:
+            return _invalid("depth must be an integer")
+        bids, asks = market.book_top(depth)
+        return SimResponse(
+            {
+                "market": name,
+                "seq_no": market.update_id,
+                "last_updated_at": wall_ms(),
+                "bids": [[_dec(p), _dec(s)] for p, s in bids],
+                "asks": [[_dec(p), _dec(s)] for p, s in asks],
+            }
+        )
+
+    def _trades(self, query: Mapping[str, str]) -> SimResponse:
+        market = self._market(query.get("market", ""))
+        if market is None:
+            return _invalid(f"market {query.get('market')!r} not found")
+        try:
+            size = int(query.get("page_size", "100"))
+            start = int(query["start_at"]) if "start_at" in query else None
+            end = int(query["end_at"]) if "end_at" in query else None
+            before = int(query["cursor"].removeprefix("before:")) if "cursor" in query else None
+        except ValueError:
+            return _invalid("page_size, start_at, end_at and cursor are numbers")
+        if not 1 <= size <= TRADES_PAGE_MAX:
+            return _invalid(f"page_size must be 1 to {TRADES_PAGE_MAX}")
+        newest_first = [market.trades[i] for i in sorted(market.trades, reverse=True)]
+        matching = [
+            t
+            for t in newest_first
+            if (start is None or t.ts_ms >= start)
+            and (end is None or t.ts_ms <= end)
+            and (before is None or t.trade_id < before)
+        ]
+        page = matching[:size]
+        more = len(matching) > size
+        return SimResponse(
+            {
+                "next": f"before:{page[-1].trade_id}" if more else None,
+                "prev": None,
+                "results": [trade_row(market, t) for t in page],
+            }
+        )
 
     def _markets(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = [
