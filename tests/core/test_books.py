@@ -227,3 +227,151 @@ def test_a_gap_asks_for_one_resync_not_one_per_later_delta():
     assert all(u.resync is None and u.events == () for u in later)
     recovered = k.on_snapshot(SNAP, 3)
     assert recovered.applied and book_of(recovered).seq == 10
+
+
+# -- pinned behaviour (each test kills a mutation that survived `make mutate`) -------------
+
+
+def test_a_rest_snapshot_without_seq_or_of_the_same_seq_is_applied():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    k.on_delta(BookDelta("X-1", [], [], seq=3001, prev_seq=3000, first_seq=3001), 0)
+    k.on_snapshot(BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=3000, from_rest=True), 1)
+    same = k.on_snapshot(
+        BookSnapshot("X-1", [(99.0, 1.0)], [(101.0, 1.0)], seq=3001, from_rest=True), 2
+    )
+    assert same.applied and book_of(same).bids == [(99.0, 1.0)]
+    unnumbered = k.on_snapshot(
+        BookSnapshot("X-1", [(98.0, 1.0)], [(101.0, 1.0)], seq=None, from_rest=True), 3
+    )
+    assert unnumbered.applied and book_of(unnumbered).bids == [(98.0, 1.0)]
+
+
+def test_book_events_carry_the_messages_times_and_sequence():
+    k = keeper(Continuity.PREV_LINK)
+    snap = k.on_snapshot(BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=5, ts_venue=77), 9)
+    book = book_of(snap)
+    assert (book.ts_venue, book.ts_recv, book.seq, book.symbol) == (77, 9, 5, "X")
+    delta = k.on_delta(BookDelta("X-1", [(100.0, 2.0)], [], seq=6, prev_seq=5, ts_venue=78), 10)
+    assert delta.applied is True
+    assert (book_of(delta).ts_venue, book_of(delta).ts_recv, book_of(delta).seq) == (78, 10, 6)
+    bbo = next(e for e in delta.events if isinstance(e, Bbo))
+    assert (bbo.instrument, bbo.symbol, bbo.ts_venue, bbo.ts_recv) == ("X-1", "X", 78, 10)
+
+
+def test_full_snapshots_keep_a_sequence_per_instrument_and_drop_repeats():
+    k = BookKeeper(
+        venue="v",
+        continuity=Continuity.SNAPSHOTS,
+        rest_snapshots=False,
+        depth=2,
+        symbols={},
+        bbo_from_book=True,
+    )
+    first = k.on_snapshot(BookSnapshot("BTC", [(100.0, 1.0)], [(101.0, 1.0)], seq=5, ts_venue=1), 2)
+    assert first.applied is True
+    book = book_of(first)
+    assert (book.instrument, book.symbol, book.seq, book.ts_venue, book.ts_recv) == (
+        "BTC",
+        "BTC",  # an instrument with no symbol mapped is its own symbol
+        5,
+        1,
+        2,
+    )
+    other = k.on_snapshot(BookSnapshot("ETH", [(10.0, 1.0)], [(11.0, 1.0)], seq=3), 3)
+    assert other.applied  # ETH's seq is its own, not BTC's
+    for _ in range(2):
+        again = k.on_snapshot(BookSnapshot("BTC", [(99.0, 1.0)], [(101.0, 1.0)], seq=5), 4)
+        assert again.events == () and not again.applied
+    assert k.duplicates == 2
+
+
+def test_full_snapshots_drop_empty_levels_and_refuse_a_locked_book():
+    k = keeper(Continuity.SNAPSHOTS, depth=5)
+    update = k.on_snapshot(
+        BookSnapshot("X-1", [(100.0, 1.0), (99.0, 0.0)], [(101.0, 0.0), (102.0, 2.0)], seq=1), 0
+    )
+    assert book_of(update).asks == [(102.0, 2.0)] and book_of(update).bids == [(100.0, 1.0)]
+    locked = k.on_snapshot(BookSnapshot("X-1", [(101.0, 1.0)], [(101.0, 1.0)], seq=2), 0)
+    assert locked.resync == "crossed book in snapshot"
+    healthy = k.on_snapshot(BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=3), 0)
+    assert healthy.applied  # after a break, the next snapshot is taken
+
+
+def test_an_empty_side_gives_an_empty_bbo_side():
+    k = keeper(Continuity.SNAPSHOTS)
+    update = k.on_snapshot(BookSnapshot("X-1", [], [(101.0, 1.0)], seq=1), 0)
+    bbo = next(e for e in update.events if isinstance(e, Bbo))
+    assert (bbo.bid_px, bbo.bid_sz, bbo.ask_px, bbo.ask_sz) == (None, None, 101.0, 1.0)
+
+
+def test_the_first_delta_of_a_rest_venue_asks_for_its_initial_snapshot():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    update = k.on_delta(BookDelta("X-1", [], [], seq=1, prev_seq=0), 0)
+    assert (update.resync, update.initial, update.buffered) == ("initial snapshot", True, True)
+
+
+def test_bridging_drops_what_the_snapshot_holds_and_then_checks_every_link():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    for seq in (9, 10, 11):
+        k.on_delta(
+            BookDelta("X-1", [(90.0 + seq, 1.0)], [], seq=seq, prev_seq=seq - 1, first_seq=seq), 0
+        )
+    update = k.on_snapshot(
+        BookSnapshot("X-1", [(100.0, 1.0)], [(105.0, 1.0)], seq=10, from_rest=True), 0
+    )
+    # 9 and 10 are in the snapshot (10 == its seq: dropped too); 11 bridges it
+    assert book_of(update).bids == [(101.0, 1.0), (100.0, 1.0)]
+    gap = k.on_delta(BookDelta("X-1", [], [], seq=13, prev_seq=12), 0)
+    assert gap.resync is not None and "previous seq 11" in gap.resync  # bridging is over
+
+
+def test_a_bridge_delta_must_start_right_after_the_snapshot():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    k.on_delta(BookDelta("X-1", [], [], seq=12, prev_seq=11, first_seq=12), 0)
+    update = k.on_snapshot(
+        BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=10, from_rest=True), 0
+    )
+    assert update.resync == "gap: snapshot 10, first delta starts at 12"
+
+
+def test_a_prev_link_bridge_without_first_seq_is_not_held_to_seq_plus_one():
+    k = keeper(Continuity.PREV_LINK, rest=True)
+    k.on_delta(BookDelta("X-1", [(99.0, 2.0)], [], seq=15, prev_seq=14), 0)
+    update = k.on_snapshot(
+        BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=10, from_rest=True), 0
+    )
+    assert update.applied and book_of(update).bids == [(100.0, 1.0), (99.0, 2.0)]
+
+
+def test_deltas_without_sequence_numbers_are_applied():
+    for continuity in (Continuity.SEQ_INCREMENT, Continuity.PREV_LINK):
+        k = keeper(continuity)
+        k.on_snapshot(SNAP, 0)
+        update = k.on_delta(BookDelta("X-1", [(100.0, 5.0)], [], seq=None), 1)
+        assert update.applied and book_of(update).bids[0] == (100.0, 5.0)
+
+
+def test_a_prev_link_repeat_is_a_counted_duplicate_not_a_gap():
+    k = keeper(Continuity.PREV_LINK)
+    k.on_snapshot(BookSnapshot("X-1", [(100.0, 1.0)], [(101.0, 1.0)], seq=5), 0)
+    k.on_delta(BookDelta("X-1", [], [], seq=6, prev_seq=5), 0)
+    for _ in range(2):
+        again = k.on_delta(BookDelta("X-1", [], [], seq=6, prev_seq=5), 0)
+        assert again.resync is None and not again.applied
+    assert k.duplicates == 2
+
+
+def test_size_changes_apply_on_the_ask_side_too():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    update = k.on_delta(
+        BookDelta("X-1", [], [(101.0, 0.5), (102.0, -2.5)], seq=11, sizes_are_changes=True), 1
+    )
+    assert book_of(update).asks == [(101.0, 2.0)]
+
+
+def test_removing_a_level_that_is_not_there_is_harmless():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    update = k.on_delta(BookDelta("X-1", [(97.0, 0.0)], [(150.0, 0.0)], seq=11), 1)
+    assert update.applied

@@ -397,3 +397,78 @@ def test_an_eviction_is_logged_and_counted_by_policy(caplog: pytest.LogCaptureFi
         "16 pending events discarded"
     )
     assert pub.metrics.value("consumers_evicted", policy="evict") == 1
+
+
+def test_events_are_counted_by_venue_and_kind():
+    pub = publisher()
+    pub.subscribe()
+    for n in range(3):
+        pub.offer(mark("BTC", n))
+    for n in range(2):
+        pub.offer(trade(n))
+    assert pub.metrics.value("events", venue="v", kind="mark") == 3
+    assert pub.metrics.value("events", venue="v", kind="trade") == 2
+
+
+def test_consumers_are_named_in_turn_unless_named():
+    pub = publisher()
+    names = [pub.subscribe().name, pub.subscribe("mine").name, pub.subscribe().name]
+    assert names == ["consumer-1", "mine", "consumer-3"]
+
+
+def test_only_evict_consumers_are_closed_for_not_reading():
+    pub = publisher(policy="gap", slow_consumer_s=1e-9)
+    sub = pub.subscribe()
+    for n in range(3):
+        time.sleep(0.001)
+        pub.offer(trade(n))
+    assert not sub.closed and sub.depth == 3
+
+
+async def test_a_reader_that_keeps_up_partly_is_not_evicted():
+    pub = publisher(queue_max=100, policy="evict", slow_consumer_s=10.0)
+    sub = pub.subscribe()
+    for n in range(3):
+        pub.offer(trade(n))
+    await anext(sub)  # it read one and two still wait
+    pub.offer(trade(3))
+    assert not sub.closed and sub.depth == 3
+
+
+def test_closing_an_empty_consumer_is_quiet_and_a_full_one_counts_every_event(
+    caplog: pytest.LogCaptureFixture,
+):
+    pub = publisher()
+    empty, full = pub.subscribe("empty"), pub.subscribe("full")
+    with caplog.at_level(logging.WARNING):
+        empty.close()
+        assert not caplog.records
+        full.close()  # it held nothing: the trades below came later
+    pub2 = publisher()
+    holder = pub2.subscribe("holder")
+    pub2.offer(trade(1))
+    pub2.offer(trade(2))
+    with caplog.at_level(logging.WARNING):
+        holder.close()
+    assert pub2.metrics.value("events_discarded") == 2
+    assert caplog.records[-1].getMessage() == (
+        "consumer holder closed while the engine runs; 2 pending events discarded"
+    )
+
+
+def test_drop_logs_are_folded_within_the_configured_window(caplog: pytest.LogCaptureFixture):
+    settings = EngineSettings(queue_max=16, log_repeat_s=3600.0)
+    pub = Publisher(settings, Metrics())
+    pub.subscribe("a")
+    with caplog.at_level(logging.ERROR):
+        for n in range(40):
+            pub.offer(trade(n))
+    assert len(caplog.records) == 1
+    pub_fast = Publisher(EngineSettings(queue_max=16, log_repeat_s=1e-9), Metrics())
+    pub_fast.subscribe("b")
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        for n in range(20):
+            time.sleep(0.001)
+            pub_fast.offer(trade(n))
+    assert len(caplog.records) == 4

@@ -104,14 +104,13 @@ class BookKeeper:
             and snap.seq is not None
             and book.seq is not None
             and snap.seq < book.seq
-        ):
+        ):  # (an equal seq is the same book: applying it again is harmless)
             self.stale_snapshots += 1  # overtaken while in flight: the held book is newer
             return _NOTHING
         book.bids = {p: s for p, s in snap.bids if s > 0}
         book.asks = {p: s for p, s in snap.asks if s > 0}
         book.seq = snap.seq
         book.synced = True
-        book.awaiting = False
         book.bridging = snap.from_rest
         if snap.from_rest:
             pending = list(book.buffer)
@@ -128,7 +127,7 @@ class BookKeeper:
         """Fast path for venues whose every book message is complete: no level maps to
         keep, only the top N of each side (venues usually send them sorted already)."""
         book = self._book(snap.instrument)
-        if snap.seq is not None and book.seq is not None and snap.seq <= book.seq and book.synced:
+        if book.synced and snap.seq is not None and book.seq is not None and snap.seq <= book.seq:
             self.duplicates += 1  # an older or repeated snapshot arrived late: keep the newer
             return _NOTHING
         n = self._depth
@@ -138,7 +137,6 @@ class BookKeeper:
             return self._break(book, "crossed book in snapshot")
         book.seq = snap.seq
         book.synced = True
-        book.awaiting = False
         events = self._events(snap.instrument, bids, asks, snap.seq, snap.ts_venue, recv_ms)
         return BookUpdate(events, applied=True)
 
@@ -184,8 +182,8 @@ class BookKeeper:
         seq = delta.seq
         if book.bridging:
             if seq is not None and last is not None:
-                if seq < last:
-                    return _NOTHING  # older than the snapshot: already in it
+                if seq <= last:
+                    return _NOTHING  # not newer than the snapshot: already in it
                 first = delta.first_seq
                 if first is None and self._continuity is Continuity.SEQ_INCREMENT:
                     first = seq  # one update per delta: it must be the snapshot's next
@@ -216,12 +214,11 @@ class BookKeeper:
         return BookUpdate(applied=True)
 
     def _break(self, book: _Book, reason: str) -> BookUpdate:
+        """Forget the book until its next snapshot, which sets everything else anew."""
         book.bids.clear()
         book.asks.clear()
         book.buffer.clear()
         book.synced = False
-        book.bridging = False
-        book.seq = None
         book.awaiting = True
         return BookUpdate(resync=reason)
 
