@@ -1,9 +1,12 @@
 # venuefeed: `make run` and `make test` set everything up on a machine with only python3.
+# Recipes that run venuefeed are silent (@) and setup talks on stderr, so that stdout is
+# venuefeed's own: `make run | jq` works.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-CONFIG ?= venues.toml
+# empty: ./venues.toml if present, else the packaged defaults (`venuefeed init` writes them)
+CONFIG ?=
 ARGS   ?=
 
 .PHONY: setup run test lint typecheck bench fuzz mutate demo soak clean
@@ -11,13 +14,14 @@ ARGS   ?=
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "setting up $(VENV) (once)" >&2
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' >&2
+	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/venuefeed run --config $(CONFIG) $(ARGS)
+	@$(BIN)/venuefeed run $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check venuefeed tests bench
@@ -45,12 +49,13 @@ fuzz: $(STAMP)
 	$(BIN)/python -m bench.fuzz $(ARGS)
 
 demo: $(STAMP)
-	$(BIN)/venuefeed run --sim --chaos heavy --duration 60 --config examples/demo.toml \
-		--chaos-file examples/chaos.toml --report demo-report.json
+	@$(BIN)/venuefeed run --sim --chaos heavy --duration 60 --config examples/demo.toml \
+		--chaos-file examples/chaos.toml --report demo-report.json --report demo-report.html
 
 soak: $(STAMP)
-	$(BIN)/venuefeed run --sim --chaos heavy --duration 600 --report report.json \
-		--sink jsonl:/dev/null
+	@$(BIN)/venuefeed run --sim --chaos heavy --duration 600 --report report.json \
+		--report report.html --sink jsonl:/dev/null
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info mutants mutants-run.log
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info mutants mutants-run.log \
+		report.json report.html demo-report.json demo-report.html

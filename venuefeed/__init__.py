@@ -41,7 +41,7 @@ from venuefeed.core.errors import (
     UnknownSymbolError,
     VenuefeedError,
 )
-from venuefeed.core.events import Bbo, Book, Event, Funding, Mark, Status, Trade
+from venuefeed.core.events import AnyEvent, Bbo, Book, Event, Funding, Gap, Mark, Status, Trade
 from venuefeed.core.hookspecs import hookimpl
 from venuefeed.core.settings import Policy, Settings, load_settings
 
@@ -50,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Ack",
     "AdapterOptions",
+    "AnyEvent",
     "Bbo",
     "Book",
     "BookDelta",
@@ -60,6 +61,7 @@ __all__ = [
     "Engine",
     "Event",
     "Funding",
+    "Gap",
     "Heartbeat",
     "Instrument",
     "MalformedFrame",

@@ -7,21 +7,27 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from venuefeed import __version__
+from venuefeed.config_view import effective, toml_value
+from venuefeed.core.config_sources import choose_config, packaged_config
+from venuefeed.core.endpoints import parse_host_port
 from venuefeed.core.engine import Engine
 from venuefeed.core.errors import ConsumerClosedError, StartupError
 from venuefeed.core.events import Status
 from venuefeed.core.plugins import PluginHost
-from venuefeed.core.settings import POLICY_FIELDS, Settings, load_settings, value_sources
+from venuefeed.core.settings import Settings, load_settings, value_sources
 from venuefeed.core.sharding import assignment, owned_symbols, parse_shard
+from venuefeed.sinks.jsonl import JsonlSink
 from venuefeed.sinks.open import open_sinks
 from venuefeed.sinks.spec import SinkSpec, parse_sink, parse_sinks
 from venuefeed.tui import run_view
@@ -29,6 +35,14 @@ from venuefeed.tui import run_view
 logger = logging.getLogger("venuefeed.cli")
 
 EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """What `run` shows on the terminal: the live view or not, and which config it read."""
+
+    config: str = ""
+    live: bool = False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,7 +88,12 @@ config_option = click.option(
 @click.option(
     "--shard", default=None, help="I/N: this engine's share of the (venue, symbol) pairs."
 )
-@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds.",
+)
 @click.option("--sim", is_flag=True, help="Run against simulated venues on loopback.")
 @click.option("--chaos", default="none", show_default=True, help="Chaos profile (with --sim).")
 @click.option(
@@ -85,13 +104,19 @@ config_option = click.option(
 )
 @click.option(
     "--report",
-    "report_path",
+    "report_paths",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the soak report (JSON) here (with --sim).",
+    multiple=True,
+    help="Write the soak report here (with --sim): JSON, or an HTML page with a timeline "
+    "per venue when PATH ends in .html; repeat for both.",
 )
 @click.option("--http", "http_listen", default=None, help="Serve /metrics etc. on HOST:PORT.")
-@click.option("--no-tui", is_flag=True, help="Plain logs instead of the live terminal view.")
+@click.option(
+    "--no-tui",
+    is_flag=True,
+    help="Status changes as plain lines instead of the live view (which is shown when "
+    "stdout is a terminal and no sink writes to it).",
+)
 @log_options
 def run(
     config_path: Path | None,
@@ -102,21 +127,37 @@ def run(
     sim: bool,
     chaos: str,
     chaos_file: Path | None,
-    report_path: Path | None,
+    report_paths: tuple[Path, ...],
     http_listen: str | None,
     no_tui: bool,
     log_level: str,
     log_format: str,
 ) -> None:
-    """Connect to the enabled venues and stream normalized events."""
+    """Connect to the enabled venues and stream normalized events.
+
+    On a terminal a live view shows each venue's connections (`--no-tui`: plain lines);
+    events go to the sinks, or to stdout when it is not a terminal."""
     with _user_errors():
+        if http_listen is not None:
+            try:
+                parse_host_port(http_listen)
+            except ValueError as exc:
+                raise StartupError(f"usage error: --http {http_listen!r}: {exc}") from None
         settings = _with_shard(load_settings(config_path), shard)
         target = _sinks(sink, settings)
-        tui = not target and sys.stdout.isatty() and not no_tui
+        for spec in target:
+            if spec.kind == "jsonl":
+                JsonlSink(spec.target).check()  # before any log line: an error is one line
+        for path in report_paths:  # not after a ten-minute soak
+            if not path.parent.is_dir() or not os.access(path.parent, os.W_OK):
+                raise StartupError(f"usage error: --report {path}: cannot write in {path.parent}")
+        tui = sys.stdout.isatty() and not no_tui and not any(t.target == "-" for t in target)
         _setup_logging(log_level, log_format, quiet=tui)
+        source = choose_config(config_path).describe()
         venues = [v.strip() for v in venue_list.split(",") if v.strip()] if venue_list else None
-        if not sim and (chaos != "none" or report_path is not None or chaos_file is not None):
+        if not sim and (chaos != "none" or report_paths or chaos_file is not None):
             raise StartupError("usage error: --chaos, --chaos-file and --report need --sim")
+        view = ViewOptions(source, live=tui)
         try:
             if sim:
                 options = {"http_listen": http_listen, "board": tui}
@@ -128,8 +169,9 @@ def run(
                         duration,
                         chaos,
                         chaos_file,
-                        report_path,
+                        report_paths,
                         options,
+                        view,
                     )
                 )
                 if not ok:
@@ -141,7 +183,7 @@ def run(
             else:
                 engine = Engine(settings, venues=venues, http_listen=http_listen, board=tui)
                 _require_venues(engine)
-                asyncio.run(_run(engine, target, duration))
+                asyncio.run(_run(engine, target, duration, view=view))
         except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
             logger.info("stopped")
 
@@ -154,7 +196,8 @@ def _require_venues(engine: Engine) -> None:
         )
     if not engine.adapters:
         raise StartupError(
-            "config error: no venue is enabled (set enabled = true in a [venues.<name>] table)"
+            "config error: no venue is enabled (add a [venues.<name>] table with "
+            "enabled = true; `venuefeed init` writes one for every built-in venue)"
         )
 
 
@@ -165,17 +208,25 @@ async def _run_sim(
     duration: float | None,
     chaos: str,
     chaos_file: Path | None,
-    report_path: Path | None,
+    report_paths: Sequence[Path],
     engine_options: dict[str, Any],
+    view: ViewOptions,
 ) -> bool:
     from venuefeed.sim.chaos import load_profile
     from venuefeed.sim.run import SimRun
 
     profile = load_profile(chaos, chaos_file)
-    simrun = SimRun(settings, PluginHost(), venues, profile, report_path, **engine_options)
+    simrun = SimRun(settings, PluginHost(), venues, profile, report_paths, **engine_options)
     async with simrun as engine:
         _require_venues(engine)
-        await _run(engine, target, duration, extra=simrun.tasks(), before_stop=simrun.finish)
+        await _run(
+            engine,
+            target,
+            duration,
+            view=view,
+            extra=simrun.tasks(),
+            before_stop=simrun.finish,
+        )
     if simrun.summary:
         click.echo("\n".join(["", "soak summary:", *simrun.summary]), err=True)
     return simrun.ok
@@ -194,10 +245,16 @@ async def _run(
     target: list[SinkSpec],
     duration: float | None,
     *,
+    view: ViewOptions | None = None,
     extra: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     before_stop: Callable[[bool], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Run until `duration`, a signal, or the engine or the sink ends.
+
+    With `view.live` the live view runs beside the sinks; without it and without sinks,
+    status changes are printed as lines. `view.config` (which file was read) is logged
+    once everything that can fail at start-up has passed, so a start-up error stays one
+    line.
 
     `before_stop(interrupted)` runs once before the engine stops (the soak report): at the
     end of `duration` it may take its time, bounded by its own budget; a signal at any
@@ -209,14 +266,16 @@ async def _run(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, signalled.set)
     sinks = await open_sinks(engine, target)  # before the engine: a bad bus is exit 2
+    view = view or ViewOptions()
+    if view.config:
+        logger.info("%s", view.config)
     logger.info("running %s", ", ".join(engine.adapters))
     async with engine, asyncio.TaskGroup() as tg:
-        if sinks:
-            consumers = [tg.create_task(job()) for job in sinks]
-        elif engine.board is not None:
-            consumers = [tg.create_task(run_view(engine.status))]
-        else:
-            consumers = [tg.create_task(_print_status(engine.events("terminal")))]
+        consumers = [tg.create_task(job()) for job in sinks]
+        if view.live:
+            consumers.append(tg.create_task(run_view(engine.status, caption=view.config)))
+        elif not sinks:
+            consumers.append(tg.create_task(_print_status(engine.events("terminal"))))
         stopper = tg.create_task(_wait_stop(signalled, duration))
         engine_task = tg.create_task(engine.wait())
         helpers = [tg.create_task(job()) for job in extra]
@@ -293,10 +352,13 @@ def venues(config_path: Path | None) -> None:
 @cli.command()
 @config_option
 def check(config_path: Path | None) -> None:
-    """Validate config and plugins without connecting (for CI pipelines)."""
+    """Validate config and plugins without connecting (for CI pipelines); exits 2 on
+    whatever would stop `run`."""
     with _user_errors():
         settings = load_settings(config_path)
+        click.echo(choose_config(config_path).describe())
         engine = Engine(settings)
+        _require_venues(engine)
         for name, adapter in engine.adapters.items():
             ctx = adapter.ctx
             click.echo(f"ok  {name:<12} symbols={','.join(ctx.symbols)}  ws={ctx.ws_url}")
@@ -310,43 +372,41 @@ def check(config_path: Path | None) -> None:
 @config_option
 @click.option("--shard", default=None, help="I/N: also show the pairs this shard takes.")
 def config(config_path: Path | None, shard: str | None) -> None:
-    """Print every effective value and whether it came from default, TOML or env."""
+    """Print every effective value as TOML, and where it came from: default, toml, env,
+    plugin (the venue plugin's default) or defaults: ... (inherited from [defaults])."""
     with _user_errors():
         settings = _with_shard(load_settings(config_path), shard)
+        host = PluginHost()
+        host.check_settings(settings)
         sources: dict[str, str] = dict(value_sources(config_path))
         if shard is not None:
             sources["engine.shard"] = "--shard"
-        for key, value, source in _effective(settings, sources):
-            click.echo(f"{key} = {value!r}  [{source}]")
+        adapters = {name: host.adapter(name) for name in settings.venues}
+        options = {name: host.options(name, t.options) for name, t in settings.venues.items()}
+        click.echo(f"# {choose_config(config_path).describe()}")
+        for key, value, source in effective(settings, sources, adapters, options):
+            click.echo(f"{key} = {value}  [{source}]")
         _echo_shard(settings)
 
 
-def _effective(settings: Settings, sources: Mapping[str, str]) -> Iterator[tuple[str, Any, str]]:
-    for section in ("defaults", "engine"):
-        model = getattr(settings, section)
-        for field, value in model.model_dump().items():
-            key = f"{section}.{field}"
-            if isinstance(value, dict):  # a nested table: [engine.nats]
-                for sub, item in value.items():
-                    yield f"{key}.{sub}", item, sources.get(f"{key}.{sub}", "default")
-                continue
-            yield key, value, sources.get(key, "default")
-    for name, table in settings.venues.items():
-        prefix = f"venues.{name}"
-        for field in ("enabled", "ws_url", "rest_url", "options"):
-            key = f"{prefix}.{field}"
-            yield key, getattr(table, field), sources.get(key, "default")
-        key = f"{prefix}.symbols"
-        yield (
-            key,
-            settings.symbols_for(name),
-            sources.get(key, sources.get("defaults.symbols", "default")),
-        )
-        policy = settings.policy_for(name)
-        for field in POLICY_FIELDS:
-            key = f"{prefix}.{field}"
-            source = sources.get(key) or sources.get(f"defaults.{field}", "default")
-            yield key, getattr(policy, field), source
+@cli.command()
+@click.argument(
+    "path", type=click.Path(dir_okay=False, path_type=Path), default=Path("venues.toml")
+)
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+def init(path: Path, force: bool) -> None:
+    """Write the documented default configuration to PATH (./venues.toml) for editing.
+
+    It is the file venuefeed reads when there is no ./venues.toml: every built-in venue
+    enabled, every field explained."""
+    with _user_errors():
+        if path.exists() and not force:
+            raise StartupError(f"usage error: {path} exists (--force overwrites it)")
+        try:
+            path.write_text(packaged_config().read_text())
+        except OSError as exc:
+            raise StartupError(f"usage error: cannot write {path}: {exc.strerror}") from None
+        click.echo(f"wrote {path}: edit it, then `venuefeed check` and `venuefeed run`")
 
 
 @contextlib.contextmanager
@@ -439,7 +499,7 @@ def _echo_shard(settings: Settings) -> None:
     taken = sum(len(symbols) for symbols in mine.values())
     click.echo(f"shard {shard} takes {taken} of {total} (venue, symbol) pairs:")
     for name, symbols in mine.items():
-        click.echo(f"shard.{name} = {list(symbols)!r}")
+        click.echo(f"shard.{name} = {toml_value(symbols)}")
 
 
 @cli.command()
@@ -459,7 +519,12 @@ def _echo_shard(settings: Settings) -> None:
     help="History from the stream's start or from now (books: always the current ones).",
 )
 @click.option("--durable", default=None, help="Resume where the consumer NAME left off.")
-@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many seconds.",
+)
 @click.option("--sink", default="jsonl:-", show_default=True, help="jsonl:PATH or jsonl:-.")
 @log_options
 def tail(
@@ -476,9 +541,9 @@ def tail(
     log_format: str,
 ) -> None:
     """Print the events on the NATS bus at URL as the JSON lines `run` writes."""
-    _setup_logging(log_level, log_format)
     with _user_errors():
         settings = load_settings(config_path)
+        _setup_logging(log_level, log_format)  # after the config: its error is one line
         target = parse_sink(sink)
         if target.kind != "jsonl":
             raise StartupError(f"usage error: --sink {sink!r}: tail writes jsonl:PATH or jsonl:-")
@@ -506,4 +571,18 @@ def _csv(text: str | None) -> tuple[str, ...] | None:
 
 
 def main() -> None:
-    cli(prog_name="venuefeed")
+    """The entry point: a usage error (a bad option value, a missing argument) is one
+    line and exit 2 like every other error the user can fix, not click's usage block."""
+    try:
+        code = cli.main(prog_name="venuefeed", standalone_mode=False)
+    except click.UsageError as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        click.echo(f"venuefeed: usage error: {exc.format_message()}{where}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"venuefeed: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:  # Ctrl-C outside a run (which stops cleanly by itself)
+        sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)

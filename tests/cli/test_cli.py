@@ -52,7 +52,7 @@ async def test_config_shows_values_and_sources(tmp_path: Path):
     assert "defaults.stale_after_s = 7.0  [toml]" in out
     assert "defaults.backoff_initial_s = 0.5  [default]" in out
     assert "venues.aster.backoff_max_s = 12.0  [env]" in out
-    assert "venues.aster.stale_after_s = 7.0  [toml]" in out
+    assert "venues.aster.stale_after_s = 7.0  [defaults: toml]" in out  # inherited
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ async def test_run_without_route_keeps_retrying_and_says_so(tmp_path: Path):
         "run", "--duration", "1.5", "--sink", f"jsonl:{out_file}", cwd=tmp_path
     )
     assert code == 0, err
-    assert "init_failed" in err and "Traceback" not in err
+    assert "aster: init failing: " in err and "Traceback" not in err
     events = [json.loads(line) for line in out_file.read_text().splitlines()]
     assert sum(e["state"] == "init_failed" for e in events) >= 3
     assert all(e["venue"] == "aster" for e in events)
@@ -140,6 +140,7 @@ async def test_sim_run_with_light_chaos_writes_a_lossless_report(tmp_path: Path)
         'faults = ["disconnect", "malformed", "binary", "unknown", "stall", "rest_failures"]\n'
     )
     report = tmp_path / "report.json"
+    page = tmp_path / "report.html"
     code, _, err = await venuefeed(
         "run",
         "--sim",
@@ -151,14 +152,22 @@ async def test_sim_run_with_light_chaos_writes_a_lossless_report(tmp_path: Path)
         "4",
         "--report",
         str(report),
+        "--report",
+        str(page),
         "--sink",
         "jsonl:/dev/null",
+        "--no-tui",
         cwd=tmp_path,
         within=60,
     )
     assert code == 0, err[-2000:]
+    assert err.count("hyperliquid  ok") == 1, err  # the summary is printed once
     data = json.loads(report.read_text())
     venue = data["venues"]["hyperliquid"]
+    assert isinstance(venue["reconnects"], int) and isinstance(venue["parse_errors"], int)
+    timeline = venue["timeline"]
+    assert len(timeline["faults"]) == sum(venue["faults_injected"].values())
+    assert "class=timeline data-venue='hyperliquid'" in page.read_text()
     assert data["ok"] is True and set(data["venues"]) == {"hyperliquid"}
     assert sum(venue["faults_injected"].values()) >= 2
     assert venue["trades_lost"] == 0 and venue["trades_received"] > 0
@@ -200,7 +209,7 @@ async def test_json_logs_are_one_object_per_line(tmp_path: Path):
     assert code == 0
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert lines and {"ts", "level", "logger", "message"} <= set(lines[0])
-    assert any("init_failed" in line["message"] for line in lines)
+    assert any("init failing" in line["message"] for line in lines)
 
 
 async def test_sim_run_all_five_venues_light_chaos_is_lossless(tmp_path: Path):

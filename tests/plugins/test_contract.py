@@ -58,6 +58,7 @@ from venuefeed.core.errors import ParseError, UnknownFrame
 from venuefeed.core.events import Event, Funding, Source, encode_event
 from venuefeed.core.plugins import BUILTIN_MODULES, PluginHost
 from venuefeed.core.publishing.sanity import check_results
+from venuefeed.core.wire import quotient
 
 T = TypeVar("T")
 
@@ -112,16 +113,18 @@ MAX_RATE_PER_HOUR = 0.05
 
 def funding_problem(item: Funding, source: Source) -> str | None:
     """What makes a Funding event mean something else than the core's `Funding` says:
-    `rate` a fraction for one interval of `interval_h` hours, `rate_per_hour` exactly
-    `rate / interval_h`, a basis, the source it really came from, one of its venue's
-    feeds; a settled rate has its settlement time and no next one."""
+    `rate` a fraction for one interval of `interval_h` hours, `rate_per_hour`
+    `rate / interval_h`, exact or without binary noise (`quotient`), a basis, the source
+    it really came from, one of its venue's feeds; a settled rate has its settlement time
+    and no next one."""
     if item.source != source:
         return f"source {item.source!r}, but it came from {source!r}"
     if item.feed not in FUNDING_FEEDS[item.venue][source]:
         return f"feed {item.feed!r} is not one of {item.venue}'s {source} funding feeds"
     if item.basis not in ("predicted", "settled"):
         return f"basis {item.basis!r}"
-    if item.rate_per_hour != item.rate / item.interval_h:
+    exact = item.rate / item.interval_h
+    if item.rate_per_hour not in (exact, quotient(item.rate, item.interval_h)):
         return f"rate_per_hour {item.rate_per_hour!r} != {item.rate!r} / {item.interval_h!r} h"
     if item.basis == "settled" and (item.ts_venue is None or item.next_funding_ms is not None):
         return "a settled rate without its settlement time, or with a next one"

@@ -46,7 +46,7 @@ from venuefeed.bus.streams import ensure_streams
 from venuefeed.bus.wire import ALL_KINDS, HISTORY_KINDS, STATE_KINDS, decode, token
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.errors import ConfigError
-from venuefeed.core.events import AnyEvent, Event
+from venuefeed.core.events import AnyEvent
 from venuefeed.core.observe.logs import RateLimitedLog
 
 if TYPE_CHECKING:
@@ -315,7 +315,7 @@ class BusSubscription:
     def __aiter__(self) -> BusSubscription:
         return self
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> AnyEvent:
         if self._to_ack and (
             self._taken_since_ack >= _ACK_EVERY or time.monotonic() - self._acked_at > _ACK_AFTER_S
         ):
@@ -331,7 +331,7 @@ class BusSubscription:
             if not self._closed:  # a callback that was waiting when close() ran
                 return self._taken(item)
 
-    def get_nowait(self) -> Event | None:
+    def get_nowait(self) -> AnyEvent | None:
         """The next event if one waits, else None (for sinks that write in batches)."""
         if self._queue.empty() or self._closed:
             return None

@@ -28,6 +28,7 @@ from venuefeed.core.observe.health import VenueHealth, status_document
 from venuefeed.core.observe.logs import RateLimitedLog
 from venuefeed.core.observe.metrics import Metrics
 from venuefeed.core.observe.server import HttpServer
+from venuefeed.core.observe.statuslog import StatusLog
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.publishing.publisher import Publisher, Subscription
 from venuefeed.core.settings import ConsumerPolicy, Policy, Settings
@@ -73,6 +74,10 @@ class Engine:
             for name in self.adapters
         }
         self._pools: list[VenuePools] = []
+        #: folds a failing stream's retries into a few lines (observe/statuslog.py)
+        self._status_log = StatusLog(
+            logging.getLogger("venuefeed.venue"), window_s=settings.engine.log_repeat_s
+        )
         self._task: asyncio.Task[None] | None = None
         #: latest BBO/funding/mark per symbol, for /status and the terminal view
         self.board: Board | None = Board() if (board or self.http_listen) else None
@@ -155,6 +160,11 @@ class Engine:
         port is taken) releases everything already built before it propagates."""
         if self._task is not None:
             raise RuntimeError("engine already started")
+        if not self.adapters:  # an engine with nothing to run would wait silently forever
+            raise ConfigError(
+                "config error: no venue to run (enable one in a [venues.<name>] table, "
+                "or check --shard / venues=)"
+            )
         try:
             await self._start()
         except BaseException:
@@ -178,6 +188,7 @@ class Engine:
                     logging.getLogger(f"venuefeed.venue.{name}"),
                     window_s=self.settings.engine.log_repeat_s,
                 ),
+                status_log=self._status_log,
             )
             self.runners[name] = VenueRunner(services)
         if self.board is not None:

@@ -2,14 +2,18 @@
 
 They are msgspec structs so building one in the hot path costs little, and the JSON
 sink encodes them without an intermediate dict. `kind` is the tag in JSON and a class
-attribute in Python. Prices and sizes are floats; timestamps are integer milliseconds.
+attribute in Python, typed as a literal per class so that a type checker narrows
+`AnyEvent` on `event.kind == "status"` like on `isinstance`. Prices and sizes are floats;
+timestamps are integer milliseconds.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
+
+_encoder = msgspec.json.Encoder()
 
 Side = Literal["buy", "sell"]
 Level = tuple[float, float]
@@ -35,11 +39,21 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
     ts_venue: int | None = None
     ts_recv: int
 
+    def to_dict(self) -> dict[str, Any]:
+        """The event as plain JSON types, `kind` included (`msgspec.structs.asdict` leaves
+        the tag out, and keeps tuples): exactly the object `to_json` writes."""
+        out: dict[str, Any] = msgspec.json.decode(_encoder.encode(self))
+        return out
+
+    def to_json(self) -> str:
+        """The event as one JSON object, the line the jsonl sink writes."""
+        return _encoder.encode(self).decode()
+
 
 class Book(Event, frozen=True, kw_only=True, tag="book"):
     """Top-N order book, bids descending and asks ascending."""
 
-    kind: ClassVar[str] = "book"
+    kind: ClassVar[Literal["book"]] = "book"
     is_state: ClassVar[bool] = True
 
     bids: list[Level]
@@ -51,7 +65,7 @@ class Book(Event, frozen=True, kw_only=True, tag="book"):
 class Bbo(Event, frozen=True, kw_only=True, tag="bbo"):
     """Best bid and offer; a side is None when that side of the book is empty."""
 
-    kind: ClassVar[str] = "bbo"
+    kind: ClassVar[Literal["bbo"]] = "bbo"
     is_state: ClassVar[bool] = True
 
     bid_px: float | None
@@ -64,7 +78,7 @@ class Bbo(Event, frozen=True, kw_only=True, tag="bbo"):
 class Trade(Event, frozen=True, kw_only=True, tag="trade"):
     """One public trade; `side` is the taker's side."""
 
-    kind: ClassVar[str] = "trade"
+    kind: ClassVar[Literal["trade"]] = "trade"
     is_state: ClassVar[bool] = False
 
     price: float
@@ -79,13 +93,14 @@ class Funding(Event, frozen=True, kw_only=True, tag="funding"):
 
     `rate` is a fraction (0.0001 = 0.01 %) for one funding interval of `interval_h` hours,
     whatever unit the venue quotes it in (percent is converted); `rate_per_hour` is
-    `rate / interval_h`, the number to compare across venues. `basis` says whether it is
-    the predicted rate or the last settled one, `source` whether it came over the websocket
-    or REST, and `feed` names the venue's own feed (`activeAssetCtx`, `funding-rates`...),
-    so two feeds of one venue are never mistaken for one series.
+    `rate / interval_h` to 15 significant digits (`core.wire.quotient`), the number to
+    compare across venues. `basis` says whether it is the predicted rate or the last
+    settled one, `source` whether it came over the websocket or REST, and `feed` names the
+    venue's own feed (`activeAssetCtx`, `funding-rates`...), so two feeds of one venue are
+    never mistaken for one series.
     """
 
-    kind: ClassVar[str] = "funding"
+    kind: ClassVar[Literal["funding"]] = "funding"
     is_state: ClassVar[bool] = False
 
     rate: float
@@ -100,7 +115,7 @@ class Funding(Event, frozen=True, kw_only=True, tag="funding"):
 class Mark(Event, frozen=True, kw_only=True, tag="mark"):
     """Mark price, and the index price where the venue gives it."""
 
-    kind: ClassVar[str] = "mark"
+    kind: ClassVar[Literal["mark"]] = "mark"
     is_state: ClassVar[bool] = True
 
     mark_px: float
@@ -131,7 +146,7 @@ class Status(Event, frozen=True, kw_only=True, tag="status"):
     `symbol` is `*` when the change concerns the whole connection.
     """
 
-    kind: ClassVar[str] = "status"
+    kind: ClassVar[Literal["status"]] = "status"
     is_state: ClassVar[bool] = False
 
     stream: str
@@ -156,7 +171,7 @@ class Gap(Event, frozen=True, kw_only=True, tag="gap"):
     `from_ms`/`to_ms` bound the missing events' receive (or outage) times.
     """
 
-    kind: ClassVar[str] = "gap"
+    kind: ClassVar[Literal["gap"]] = "gap"
     is_state: ClassVar[bool] = False
 
     reason: GapReason
@@ -168,6 +183,7 @@ class Gap(Event, frozen=True, kw_only=True, tag="gap"):
     to_ms: int
 
 
+#: every event a consumer can receive; `engine.events()` yields these
 AnyEvent = Book | Bbo | Trade | Funding | Mark | Status | Gap
 
 _SOURCED = (Book, Bbo, Trade, Funding, Mark)
@@ -179,9 +195,6 @@ def from_rest(event: Event) -> Event:
     if isinstance(event, _SOURCED) and event.source != "rest":
         return msgspec.structs.replace(event, source="rest")
     return event
-
-
-_encoder = msgspec.json.Encoder()
 
 
 def encode_event(event: Event) -> bytes:

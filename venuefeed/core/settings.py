@@ -2,11 +2,14 @@
 
 Precedence is env > TOML > defaults, per field. Every policy value has the same name for
 every venue and carries its unit in the name. A venue table may override any policy
-field; `Settings.policy_for(venue)` resolves defaults <- venue table.
+field; `Settings.policy_for(venue)` resolves defaults <- venue table. Which TOML file is
+read (the given one, ./venues.toml, or the packaged defaults) is `config_sources.py`'s
+business.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,16 +29,22 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 from venuefeed.core.bus_settings import NatsSettings
+from venuefeed.core.config_sources import (
+    ENV_DELIMITER,
+    ENV_PREFIX,
+    choose_config,
+    explain_env_error,
+)
+from venuefeed.core.endpoints import HTTP_SCHEMES, WS_SCHEMES, check_url, parse_host_port
 from venuefeed.core.errors import ConfigError
 from venuefeed.core.sharding import parse_shard
 
-ENV_PREFIX = "VENUEFEED_"
-ENV_DELIMITER = "__"
-DEFAULT_CONFIG = Path("venues.toml")
+logger = logging.getLogger(__name__)
 
 
 class Policy(BaseModel):
@@ -128,6 +137,16 @@ class _VenueTable(BaseModel):
         "(e.g. the simulator's own); the system's trust store is always used too",
     )
 
+    @field_validator("ws_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, WS_SCHEMES)
+
+    @field_validator("rest_url")
+    @classmethod
+    def _rest_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, HTTP_SCHEMES)
+
 
 def _overrides(model: type[BaseModel]) -> dict[str, Any]:
     """Every field of `model` as an optional field with the same bounds: a venue table
@@ -186,11 +205,8 @@ class EngineSettings(BaseModel):
     @field_validator("http_listen")
     @classmethod
     def _host_port(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:9108")
+        if value is not None:
+            parse_host_port(value)
         return value
 
     # -- issue 12: sinks, sharding and the NATS bus ----------------------------------
@@ -236,6 +252,19 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
+    @model_validator(mode="after")
+    def _ready_venues_run(self) -> Settings:
+        """`/readyz` waits for `ready_venues`: one that is not an enabled venue would keep
+        it at 503 forever."""
+        enabled = [name for name, table in self.venues.items() if table.enabled]
+        for name in self.engine.ready_venues or ():
+            if name not in enabled:
+                raise ValueError(
+                    f"engine.ready_venues: {name!r} is not an enabled venue "
+                    f"(enabled: {', '.join(enabled) or 'none'})"
+                )
+        return self
+
     @property
     def default_policy(self) -> Policy:
         """`[defaults]` alone: the policy of engine-wide tasks (status board, HTTP)."""
@@ -275,7 +304,9 @@ def one_line(
     if prefix:
         loc = f"{prefix}.{loc}" if loc else prefix
     value = err.get("input")
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
+    if not loc:  # a check across fields names them itself
+        return f"config error: {msg}"
     if err["type"] == "extra_forbidden":
         msg = "unknown field (check the spelling against venues.toml's documented fields)"
     source = ""
@@ -294,23 +325,24 @@ def env_name(dotted: str) -> str:
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Read `path` (default `./venues.toml` if it exists) and the environment.
+    """Read `path` (default: `./venues.toml` if it exists, else the packaged defaults,
+    which enable every built-in venue) and the environment.
 
     Raises `ConfigError` with one line naming the field, the value and what is allowed.
     """
-    toml_path: Path | None = Path(path) if path is not None else None
-    if toml_path is not None and not toml_path.is_file():
-        raise ConfigError(f"config error: no such config file: {toml_path}")
-    if toml_path is None and DEFAULT_CONFIG.is_file():
-        toml_path = DEFAULT_CONFIG
+    source = choose_config(path)
+    if source.origin == "packaged":  # a file the user never chose: say so
+        logger.info("%s", source.describe())
     _reject_unknown_env(os.environ)
-    cls = _settings_class(toml_path)
+    cls = _settings_class(source.path)
     try:
         return cls()
     except ValidationError as exc:
         raise ConfigError(one_line(exc, env=os.environ)) from None
+    except SettingsError as exc:  # a VENUEFEED_* value that is not the JSON it must be
+        raise ConfigError(explain_env_error(Settings, os.environ, str(exc))) from None
     except ValueError as exc:  # TOML syntax errors arrive as tomllib.TOMLDecodeError
-        raise ConfigError(f"config error: {toml_path}: {exc}") from None
+        raise ConfigError(f"config error: {source.path}: {exc}") from None
 
 
 def _settings_class(toml_path: Path | None) -> type[Settings]:
@@ -345,12 +377,9 @@ Source = Literal["default", "toml", "env"]
 
 def value_sources(path: str | os.PathLike[str] | None = None) -> dict[str, Source]:
     """For `venuefeed config`: which source set each dotted field that is not a default."""
-    toml_path = (
-        Path(path) if path is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
-    )
-    cls = _settings_class(toml_path)
+    cls = _settings_class(choose_config(path).path)
     out: dict[str, Source] = {}
-    toml_values = TomlConfigSettingsSource(cls)() if toml_path is not None else {}
+    toml_values = TomlConfigSettingsSource(cls)()
     env_values = EnvSettingsSource(cls)()
     for values, source in ((toml_values, "toml"), (env_values, "env")):
         for dotted in _flatten(values):

@@ -12,6 +12,7 @@ last gate (`core/publishing/sanity.py`) would have to catch it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Annotated, Any, Final
 
@@ -72,6 +73,16 @@ def hours(value: Any, what: str = "interval") -> float:
     if not 0.0 < out <= 1e6:
         raise MalformedFrame(f"{what} = {value!r}: an interval must be > 0 hours")
     return out
+
+
+def quotient(dividend: float, divisor: float) -> float:
+    """`dividend / divisor` without binary noise in its last digits, for rates derived
+    from quoted ones (percent to fraction, per interval to per hour): 0.0012 / 100 is
+    1.1999999999999999e-05 in floating point and 1.2e-05 here, kept to 15 significant
+    digits, the most a double carries exactly from a decimal quote. A non-finite result is
+    returned as it is, for the caller to reject."""
+    value = dividend / divisor
+    return float(f"{value:.15g}") if math.isfinite(value) else value
 
 
 HOUR_MS: Final = 3_600_000

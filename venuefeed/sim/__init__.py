@@ -1,10 +1,13 @@
 """Simulated venues: loopback servers that speak each venue's real protocol.
 
-The market model (`market.py`), the server and its faults (`server.py`) are core; each venue
-plugin supplies only a small `sim.py` encoder (`SimVenue`) next to its parser, so protocol
-knowledge stays in the plugin's folder.
+`simulate(settings)` is the public way in (see `api.py`): an async context manager that
+yields settings pointed at simulated venues. The market model (`market.py`), the server
+and its faults (`server.py`) are core; each venue plugin supplies only a small `sim.py`
+encoder (`SimVenue`) next to its parser, so protocol knowledge stays in the plugin's
+folder.
 """
 
+from venuefeed.sim.api import simulate
 from venuefeed.sim.market import MarketUpdate, SimTrade, SyntheticMarket
 from venuefeed.sim.protocol import DataFrame, Frame, SimRequest, SimResponse, SimSession, SimVenue
 
@@ -18,4 +21,5 @@ __all__ = [
     "SimTrade",
     "SimVenue",
     "SyntheticMarket",
+    "simulate",
 ]

@@ -39,6 +39,7 @@ from venuefeed.sim.bounds import (
 )
 from venuefeed.sim.chaos import DISRUPTIVE, FaultLog, FaultSpan
 from venuefeed.sim.cluster import SimCluster
+from venuefeed.sim.timeline import Timeline
 
 CHECK_LEVELS = 10
 #: faults that take a connection down with the frames right after them (the engine drops
@@ -82,6 +83,8 @@ class VenueObservation:
     book_mismatches: int = 0
     crossed: int = 0
     states: dict[str, str] = field(default_factory=dict)
+    #: faults, not-live intervals, stale streams and reconnects over time (the HTML page)
+    timeline: Timeline = field(default_factory=Timeline)
 
 
 class SoakObserver:
@@ -93,6 +96,7 @@ class SoakObserver:
             for name in cluster.servers
         }
         self.events: Subscription = engine.events("soak-report", queue_max=100_000)
+        self.started_ms = time.time_ns() // 1_000_000
         self._changed = asyncio.Event()  # set on every connection state change and book
 
     async def run(self) -> None:
@@ -154,6 +158,7 @@ class SoakObserver:
     def _status(self, obs: VenueObservation, event: Status) -> None:
         now = time.time()
         stream = event.stream
+        obs.timeline.status(event)
         if not stream.startswith("ws:"):
             return
         was_live = bool(obs.states) and all(s == "live" for s in obs.states.values())
@@ -165,9 +170,11 @@ class SoakObserver:
         if was_live and not is_live:
             obs.down_since = now
             obs.down_ms.append(event.ts_recv)
+            obs.timeline.down(event.ts_recv)
         elif is_live and obs.down_since is not None:
             obs.seconds_not_live += now - obs.down_since
             obs.down_since = None
+            obs.timeline.up(event.ts_recv)
         if event.state == "recovered":
             obs.recoveries += 1
 
@@ -231,6 +238,11 @@ class SoakObserver:
         }
         ok = True
         metrics = self.engine.metrics
+        end_ms = time.time_ns() // 1_000_000
+
+        def count(counter: str, venue: str) -> int:
+            return int(metrics.value(counter, venue=venue))
+
         for name, server in self.cluster.servers.items():
             obs = self.venues[name]
             now = time.time()
@@ -265,12 +277,12 @@ class SoakObserver:
                 "trades_lost": lost,
                 "trades_lost_in_flight_at_disconnect": in_flight,
                 "trades_missed_by_websocket": self._missed_by_ws(name, obs),
-                "trades_backfilled": metrics.value("trades_backfilled", venue=name),
-                "trades_duplicate_dropped": metrics.value("trades_duplicate", venue=name),
+                "trades_backfilled": count("trades_backfilled", name),
+                "trades_duplicate_dropped": count("trades_duplicate", name),
                 "outage_gaps": obs.outage_gaps,
                 "longest_without_book_s": round(obs.longest_without_book_ms / 1000, 3),
                 "longest_without_ws_book_s": round(obs.longest_without_ws_book_ms / 1000, 3),
-                "fallback_polls": metrics.value("fallback_polls", venue=name),
+                "fallback_polls": count("fallback_polls", name),
                 "book_checks": obs.book_checks,
                 "book_mismatches": obs.book_mismatches,
                 "crossed_books": obs.crossed,
@@ -280,11 +292,14 @@ class SoakObserver:
                 "report_consumer_gaps": obs.gaps,
                 "client_drops": dict(server.client_drops),
                 "requests_refused": dict(server.refused),
-                "task_restarts": metrics.value("task_restarts", venue=name),
-                "reconnects": metrics.value("reconnects", venue=name),
-                "parse_errors": metrics.value("parse_errors", venue=name),
-                "book_resyncs": metrics.value("book_resyncs", venue=name),
+                "task_restarts": count("task_restarts", name),
+                "reconnects": count("reconnects", name),
+                "parse_errors": count("parse_errors", name),
+                "book_resyncs": count("book_resyncs", name),
                 "final_states": dict(obs.states),
+                "timeline": obs.timeline.to_report(
+                    faults.times.get(name, []), windows, self.started_ms, end_ms
+                ),
             }
         report["ok"] = ok
         return report
@@ -341,6 +356,8 @@ class SoakObserver:
             "max_by_fault": by_kind,
             "over_bound": sorted({kind for kind, _, _ in over}),
             "over_bound_s": [[kind, round(w, 3), round(b, 3)] for kind, w, b in over],
+            #: every recovery as [fault kind, seconds, its bound]: the distribution
+            "samples": [[kind, round(w, 3), round(b, 3)] for kind, w, b in waits],
         }
 
     def _lost_trades(

@@ -15,6 +15,7 @@ from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import Settings
 from venuefeed.sim.chaos import ChaosInjector, ChaosProfile
 from venuefeed.sim.cluster import SimCluster
+from venuefeed.sim.html_report import render_html
 from venuefeed.sim.report import SoakObserver
 from venuefeed.sim.server import Faults
 
@@ -34,7 +35,7 @@ class SimRun:
         host: PluginHost,
         venues: Sequence[str] | None,
         profile: ChaosProfile,
-        report_path: Path | None,
+        report_paths: Path | Sequence[Path] | None,
         checkpoint_s: float = 30.0,
         **engine_options: Any,
     ) -> None:
@@ -52,7 +53,14 @@ class SimRun:
         self.settings = settings
         self.host = host
         self.profile = profile
-        self.report_path = report_path
+        #: where the report goes: JSON, or the HTML page for a path ending in .html
+        self.report_paths: tuple[Path, ...] = (
+            ()
+            if report_paths is None
+            else (report_paths,)
+            if isinstance(report_paths, Path)
+            else tuple(report_paths)
+        )
         self.checkpoint_s = checkpoint_s
         self.engine: Engine | None = None
         self.observer: SoakObserver | None = None
@@ -132,13 +140,14 @@ class SimRun:
         if interrupted:
             report["interrupted"] = True
         self.ok = bool(report["ok"])
-        text = json.dumps(report, indent=2, sort_keys=True)
-        if self.report_path is not None:
-            self.report_path.write_text(text + "\n")
-            logger.info("soak report written to %s (ok=%s)", self.report_path, self.ok)
+        for path in self.report_paths:
+            if path.suffix.lower() in (".html", ".htm"):
+                path.write_text(render_html(report))
+            else:
+                path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+            logger.info("soak report written to %s (ok=%s)", path, self.ok)
+        # printed once, by whoever runs us (the CLI writes it after the run)
         self.summary = summary_lines(report)
-        for line in self.summary:
-            logger.info("%s", line)
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import BinaryIO, Protocol
 
-from venuefeed.core.errors import ConsumerClosedError
+from venuefeed.core.errors import ConfigError, ConsumerClosedError
 from venuefeed.core.events import Event, encode_event
 
 _BATCH = 512
@@ -31,6 +31,18 @@ class JsonlSink:
     def __init__(self, target: str) -> None:
         self.target = target
         self.written = 0
+
+    def check(self) -> None:
+        """Open the file for appending once, before the engine starts: a path that
+        cannot be written is a start-up error, not a traceback after "running"."""
+        if self.target == "-":
+            return
+        try:
+            open(self.target, "ab").close()
+        except OSError as exc:
+            raise ConfigError(
+                f"config error: sink jsonl:{self.target}: cannot write: {exc.strerror or exc}"
+            ) from None
 
     def _open(self) -> tuple[BinaryIO, bool]:
         if self.target == "-":

@@ -1,7 +1,8 @@
 """Open the sinks `run` writes to: each one an engine consumer with its own queue.
 
-Called before the engine starts, so a NATS server that cannot be reached (or refuses
-our credentials) is one line and exit 2 before any venue is contacted. The NATS sink is
+Called before the engine starts, so a file that cannot be written, or a NATS server that
+cannot be reached (or refuses our credentials), is one line and exit 2 before any venue
+is contacted. The NATS sink is
 imported only when one is configured: venuefeed without it never needs nats-py.
 """
 
@@ -26,7 +27,9 @@ async def open_sinks(engine: Engine, specs: list[SinkSpec]) -> list[SinkJob]:
     for number, spec in enumerate(specs, start=1):
         if spec.kind == "jsonl":
             name = "sink" if number == 1 else f"sink-{number}"
-            jobs.append(partial(JsonlSink(spec.target).run, engine.events(name)))
+            sink = JsonlSink(spec.target)
+            sink.check()
+            jobs.append(partial(sink.run, engine.events(name)))
             continue
         from venuefeed.bus.connect import require_nats
 
@@ -34,9 +37,9 @@ async def open_sinks(engine: Engine, specs: list[SinkSpec]) -> list[SinkJob]:
         from venuefeed.sinks.nats import NatsSink
 
         settings = engine.settings.engine
-        sink = NatsSink(
+        bus = NatsSink(
             spec.target, settings.nats, engine.metrics, log_repeat_s=settings.log_repeat_s
         )
-        await sink.start()
-        jobs.append(partial(sink.run, sink.attach(engine)))
+        await bus.start()
+        jobs.append(partial(bus.run, bus.attach(engine)))
     return jobs

@@ -26,6 +26,7 @@ from venuefeed.core.errors import (
 )
 from venuefeed.core.events import Funding, Trade
 from venuefeed.core.plugins import PluginHost
+from venuefeed.core.wire import quotient
 from venuefeed.plugins.lighter import venuefeed_register_venues
 from venuefeed.plugins.lighter.adapter import LighterAdapter
 
@@ -195,9 +196,9 @@ def test_poll_funding_rates(lt: LighterAdapter) -> None:
         ts_venue=None,
         ts_recv=RECV,
         # an 8-hour-equivalent fraction, published as Lighter's hourly payment
-        rate=0.00009599999999999999 / 8,
+        rate=quotient(0.00009599999999999999, 8),
         interval_h=1.0,
-        rate_per_hour=0.00009599999999999999 / 8,
+        rate_per_hour=quotient(0.00009599999999999999, 8),
         next_funding_ms=1774886400000,
         basis="predicted",
         source="rest",

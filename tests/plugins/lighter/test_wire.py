@@ -28,6 +28,7 @@ from venuefeed.core.errors import (
     UnknownFrame,
 )
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.wire import quotient
 from venuefeed.plugins.lighter.adapter import LighterAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -352,9 +353,9 @@ def test_market_stats_ccxt_sample(lt: LighterAdapter) -> None:
         instrument="0",
         ts_venue=1763532000004,  # funding_timestamp: when that payment was made
         ts_recv=RECV,
-        rate=0.0012 / 100,
+        rate=quotient(0.0012, 100),
         interval_h=1.0,
-        rate_per_hour=0.0012 / 100,
+        rate_per_hour=quotient(0.0012, 100),
         next_funding_ms=None,
         basis="settled",
         source="ws",
@@ -366,9 +367,9 @@ def test_market_stats_ccxt_sample(lt: LighterAdapter) -> None:
         instrument="0",
         ts_venue=None,
         ts_recv=RECV,
-        rate=0.0012 / 100,
+        rate=quotient(0.0012, 100),
         interval_h=1.0,
-        rate_per_hour=0.0012 / 100,
+        rate_per_hour=1.2e-05,  # 0.0012 / 100 without the float noise
         next_funding_ms=1774886400000,  # the whole hour after RECV
         basis="predicted",
         source="ws",

@@ -33,8 +33,9 @@ Send = Callable[[Any], Awaitable[None]]
 class Link:
     """One open websocket of a connection session."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, max_frame_bytes: int = 0) -> None:
         self.ws = ws
+        self.max_frame_bytes = max_frame_bytes  # for the message when a frame exceeds it
 
     @classmethod
     async def open(
@@ -62,7 +63,7 @@ class Link:
             ) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise VenueConnectError(f"cannot connect: {type(exc).__name__}: {exc}") from None
-        return cls(ws)
+        return cls(ws, policy.max_frame_bytes)
 
     async def send(self, message: Any) -> None:
         """Send a message (JSON-encoded unless already text); a socket closing under us
@@ -86,7 +87,10 @@ class Link:
         if ws.close_code == too_big or (
             isinstance(exc, aiohttp.WebSocketError) and exc.code == too_big
         ):
-            return FrameTooLargeError(f"frame larger than max_frame_bytes: {exc}")
+            # aiohttp often closes with code 1009 and no exception: say the limit ourselves
+            return FrameTooLargeError(
+                f"frame larger than max_frame_bytes ({self.max_frame_bytes} bytes)"
+            )
         return VenueClosedError(f"closed by venue (code {ws.close_code}, {exc or 'no error'})")
 
 

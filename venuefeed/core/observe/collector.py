@@ -2,7 +2,9 @@
 
 It turns the engine's own counters (`Metrics`) and the health read model into metric
 families; the per-message path pays nothing for any of it. It knows the engine only as
-the callables it is given.
+the callables it is given. Every family in the catalogue (`catalogue.py`) is exported from
+the first scrape, with the series known in advance at 0, so alerts have something to
+work on before the first failure.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from venuefeed.core.breaker import BreakerState
 from venuefeed.core.events import StatusState
+from venuefeed.core.observe.catalogue import FAMILIES, engine_series, venue_series
 from venuefeed.core.observe.health import VenueHealth, venue_live
 from venuefeed.core.observe.metrics import Metrics
 
@@ -38,13 +41,30 @@ class EngineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         metrics = self._metrics
-        for name, series in sorted(metrics.snapshot().items()):
+        health = self._health()
+        depths = self._depths()
+        snapshot = metrics.snapshot()
+        known = [
+            *(
+                item
+                for name, venue in health.items()
+                for item in venue_series(name, [c.stream for c in venue.connections])
+            ),
+            *engine_series([consumer for consumer, _ in depths]),
+        ]
+        for family_name, labelled in known:
+            snapshot.setdefault(family_name, {}).setdefault(tuple(sorted(labelled.items())), 0.0)
+        for family_name in FAMILIES:
+            snapshot.setdefault(family_name, {})
+        for name, series in sorted(snapshot.items()):
             if name in metrics.gauge_names:
                 continue
-            labels = sorted({k for lbls in series for k, _ in lbls})
-            family = CounterMetricFamily(
-                f"{PREFIX}{name}", f"venuefeed {name.replace('_', ' ')}", labels=labels
+            help_text, label_names, by_venue = FAMILIES.get(
+                name, (f"venuefeed {name.replace('_', ' ')}", (), False)
             )
+            declared = {*label_names, *(("venue",) if by_venue else ())}
+            labels = sorted(declared | {k for lbls in series for k, _ in lbls})
+            family = CounterMetricFamily(f"{PREFIX}{name}", help_text, labels=labels)
             for lbls, value in series.items():
                 d = dict(lbls)
                 family.add_metric([d.get(k, "") for k in labels], value)
@@ -73,7 +93,7 @@ class EngineCollector(Collector):
         lag = HistogramMetricFamily(
             f"{PREFIX}receive_lag_seconds", "receive time minus venue time", labels=["venue"]
         )
-        for name, venue in self._health().items():
+        for name, venue in health.items():
             live.add_metric([name], 1.0 if venue_live(venue) else 0.0)
             for conn in venue.connections:
                 for s in STATES:
@@ -89,7 +109,7 @@ class EngineCollector(Collector):
         depth = GaugeMetricFamily(
             f"{PREFIX}queue_depth", "events waiting per consumer", labels=["consumer"]
         )
-        for consumer, waiting in self._depths():
+        for consumer, waiting in depths:
             depth.add_metric([consumer], waiting)
         yield from (state, stale, backoff, breaker, live, lag, depth)
 

@@ -17,11 +17,24 @@ from venuefeed.core.events import StatusState
 
 @dataclass(frozen=True, slots=True)
 class StreamHealth:
-    """The last status of one stream or connection (`ws:main`, `book:BTC`, `init`)."""
+    """The last status of one stream or connection (`ws:main`, `book:BTC`, `init`);
+    `delay_s` is the wait its status announced (a retry in that long), if any."""
 
     state: StatusState
     reason: str
     since_ms: int
+    delay_s: float | None = None
+
+
+#: states whose `delay_s` is the wait before the next attempt
+WAITING_STATES = frozenset({"backoff", "init_failed", "breaker_open"})
+
+
+def retry_in_s(stream: StreamHealth | None, now_ms: int) -> float | None:
+    """Seconds until a failing stream's next attempt (None: it is not waiting)."""
+    if stream is None or stream.delay_s is None or stream.state not in WAITING_STATES:
+        return None
+    return round(max(0.0, stream.since_ms / 1000 + stream.delay_s - now_ms / 1000), 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +107,17 @@ def status_document(
     rates: Mapping[str, float],
     now_ms: int,
 ) -> dict[str, Any]:
-    """`/status` and the terminal view: per venue its streams, symbols and event rate."""
+    """`/status` and the terminal view: per venue its streams (with the seconds until a
+    failing one tries again), symbols and event rate."""
     out: dict[str, Any] = {}
     for name, venue in venues.items():
         streams: dict[str, Any] = {
-            key: {"state": s.state, "reason": s.reason, "since_ms": s.since_ms}
+            key: {
+                "state": s.state,
+                "reason": s.reason,
+                "since_ms": s.since_ms,
+                "retry_in_s": retry_in_s(s, now_ms),
+            }
             for key, s in venue.streams.items()
         }
         for conn in venue.connections:
@@ -113,6 +132,7 @@ def status_document(
                 "last_error": conn.last_error,
                 "backoff_attempt": conn.backoff_attempt,
                 "breaker": conn.breaker,
+                "retry_in_s": retry_in_s(venue.streams.get(conn.stream), now_ms),
             }
         out[name] = {
             "live": venue_live(venue),

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from venuefeed.core.endpoints import parse_host_port
 from venuefeed.core.errors import ConfigError
 from venuefeed.core.observe.collector import HealthSource
 from venuefeed.core.observe.health import ReadinessCheck, readiness
@@ -36,9 +37,10 @@ class HttpServer:
         ready_venues: Sequence[str] | None,
         checks: Mapping[str, ReadinessCheck] | None = None,
     ) -> None:
-        host, _, port = listen.rpartition(":")
-        self.host = host.strip("[]")
-        self.port = int(port)
+        try:
+            self.host, self.port = parse_host_port(listen)
+        except ValueError as exc:
+            raise ConfigError(f"config error: http listen address {listen!r}: {exc}") from None
         self._health = health
         self._status = status
         self._registry = registry

@@ -41,11 +41,12 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Hashable
+from typing import cast
 
 import msgspec
 
 from venuefeed.core.errors import ConsumerClosedError, ConsumerTooSlowError
-from venuefeed.core.events import Event, Gap, Trade
+from venuefeed.core.events import AnyEvent, Event, Gap, Trade
 from venuefeed.core.observe.logs import RateLimitedLog
 from venuefeed.core.observe.metrics import Labels, Metrics
 from venuefeed.core.settings import ConsumerPolicy, EngineSettings
@@ -56,8 +57,11 @@ StateKey = tuple[str, str, str]
 _GapKey = tuple[str, str, str]  # (venue, instrument, lost kind)
 
 
-class Subscription(AsyncIterator[Event]):
-    """One consumer's bounded, ordered view of the event stream (`engine.events()`)."""
+class Subscription(AsyncIterator[AnyEvent]):
+    """One consumer's bounded, ordered view of the event stream (`engine.events()`).
+
+    It yields `AnyEvent`, the union of the concrete event types, so that a consumer's
+    `if event.kind == "status":` narrows the event for a type checker."""
 
     def __init__(
         self,
@@ -171,7 +175,7 @@ class Subscription(AsyncIterator[Event]):
 
     # -- consumer side -----------------------------------------------------------------
 
-    def _pop(self) -> Event:
+    def _pop(self) -> AnyEvent:
         entry, event = self._queue.popitem(last=False)
         if type(entry) is int:
             gap = self._gap_at.pop(entry, None) if self._gap_at else None
@@ -180,16 +184,16 @@ class Subscription(AsyncIterator[Event]):
             else:
                 del self._gaps[gap]
         self._behind_since = time.monotonic()
-        return event
+        return cast(AnyEvent, event)  # producers offer only the concrete event types
 
-    def get_nowait(self) -> Event | None:
+    def get_nowait(self) -> AnyEvent | None:
         """The next event if one waits, else None (for sinks that write in batches)."""
         return self._pop() if self._queue else None
 
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> AnyEvent:
         while not self._queue:
             if self._closed:
                 if self._error is not None:

@@ -2,8 +2,9 @@
 REST client, books, and the status of each of its streams.
 
 Status changes go through `status()`, which offers a `Status` event to the publisher
-(never waiting), logs one line and records the latest state per stream for the health
-read model.
+(never waiting), hands the change to the `StatusLog` (which folds a failing stream's
+retries into a few lines) and records the latest state per stream for the health read
+model.
 """
 
 from __future__ import annotations
@@ -20,27 +21,13 @@ from venuefeed.core.events import Status, StatusState
 from venuefeed.core.observe.health import StreamHealth
 from venuefeed.core.observe.logs import RateLimitedLog
 from venuefeed.core.observe.metrics import LagHistogram, Metrics
+from venuefeed.core.observe.statuslog import StatusLog
 from venuefeed.core.publishing.publisher import Publisher
 from venuefeed.core.settings import Policy
 from venuefeed.core.trades import TradeMemory
 from venuefeed.core.transport.rest import RestClient
 
 logger = logging.getLogger("venuefeed.venue")
-
-_LEVELS: dict[str, int] = {
-    "connecting": logging.INFO,
-    "live": logging.INFO,
-    "recovered": logging.INFO,
-    "backoff": logging.WARNING,
-    "stale": logging.WARNING,
-    "resync": logging.WARNING,
-    "breaker_half_open": logging.WARNING,
-    "breaker_open": logging.ERROR,
-    "init_failed": logging.WARNING,
-    "backfilled": logging.INFO,
-    "fallback": logging.WARNING,
-    "error": logging.ERROR,
-}
 
 
 @dataclass
@@ -59,6 +46,7 @@ class VenueServices:
     trades: TradeMemory | None = None
     states: dict[str, StreamHealth] = field(default_factory=dict)
     lag: LagHistogram = field(default_factory=LagHistogram)
+    status_log: StatusLog = field(default_factory=lambda: StatusLog(logger))
 
     def status(
         self,
@@ -73,20 +61,12 @@ class VenueServices:
         gap_end_ms: int | None = None,
     ) -> None:
         now = wall_ms()
-        self.states[stream] = StreamHealth(state, reason, now)
+        self.states[stream] = StreamHealth(state, reason, now, delay_s)
         self.metrics.inc("status_changes", venue=self.name, state=state)
-        extra = f" in {delay_s:.2f}s" if delay_s is not None else ""
+        gap_s = None
         if gap_start_ms is not None and gap_end_ms is not None:
-            extra += f" after a {(gap_end_ms - gap_start_ms) / 1000:.1f}s gap"
-        logger.log(
-            _LEVELS.get(state, logging.INFO),
-            "%s: %s %s%s%s",
-            self.name,
-            stream,
-            state,
-            extra,
-            f": {reason}" if reason else "",
-        )
+            gap_s = (gap_end_ms - gap_start_ms) / 1000
+        self.status_log.record(self.name, stream, state, reason, delay_s=delay_s, gap_s=gap_s)
         self.publisher.offer(
             Status(
                 venue=self.name,
@@ -101,3 +81,8 @@ class VenueServices:
                 gap_end_ms=gap_end_ms,
             )
         )
+
+    def succeeded(self, stream: str, detail: str = "") -> None:
+        """A step that has no `live` status of its own (start-up) worked: ends its
+        failing episode in the log."""
+        self.status_log.succeeded(self.name, stream, detail)

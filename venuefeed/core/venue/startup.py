@@ -39,7 +39,7 @@ async def initialise(services: VenueServices) -> None:
         services.status("init", "init_failed", f"attempt {attempt}: {error}", delay_s=wait_s)
 
     await retry_until_done(one_round, Retry(policy, max_s=cap), on_failure=failed)
-    logger.info("%s: init done (%d requests)", services.name, len(requests))
+    services.succeeded("init", f"{len(requests)} requests")
 
 
 def resolve_symbols(services: VenueServices) -> list[Instrument]:

@@ -154,6 +154,7 @@ from venuefeed.core.errors import (
     UnknownSymbolError,
 )
 from venuefeed.core.events import Bbo, Funding, Mark, Source, Trade
+from venuefeed.core.wire import quotient
 from venuefeed.plugins.aster.wire import (
     ENVELOPE,
     KNOWN_EVENTS,
@@ -607,7 +608,7 @@ class AsterAdapter(VenueAdapter):
         """The rate for the coming settlement at `next_ms` (`basis="predicted"`, see the
         module docstring), for one interval of the symbol's `fundingIntervalHours`."""
         interval_h = self._intervals.get(native, self._default_interval_h)
-        rate_per_hour = rate / interval_h
+        rate_per_hour = quotient(rate, interval_h)
         if not math.isfinite(rate_per_hour):  # a huge rate over a tiny (fuzzed) interval
             raise MalformedFrame(f"funding {rate!r} per {interval_h!r} h for {native}")
         return Funding(

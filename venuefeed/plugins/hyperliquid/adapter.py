@@ -414,7 +414,7 @@ class HyperliquidAdapter(VenueAdapter):
                     instrument=d.coin,
                     bids=[(lv.px, lv.sz) for lv in bids],
                     asks=[(lv.px, lv.sz) for lv in asks],
-                    ts_venue=d.time,
+                    ts_venue=d.time or None,  # 0 is no time: null, never the epoch
                 ),
             )
         if isinstance(msg, AssetCtxMsg):

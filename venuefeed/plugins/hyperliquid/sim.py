@@ -111,7 +111,7 @@ class HyperliquidSession(SimSession):
         ack = _encode({"channel": "subscriptionResponse", "data": msg}).decode()
         out: list[Frame] = [ack]
         if sub["type"] == "l2Book":
-            out.append(self._book(self.markets[coin], 0))
+            out.append(self._book(self.markets[coin], wall_ms()))
         if sub["type"] == "trades":
             replay = [_trade(coin, t) for t in recent(self.markets[coin], REPLAY_TRADES)]
             if replay:

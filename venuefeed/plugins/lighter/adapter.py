@@ -174,7 +174,7 @@ from venuefeed.core.adapter import (
 from venuefeed.core.codec import decode_typed, integer
 from venuefeed.core.errors import MalformedFrame, UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Level, Mark, Source, Trade
-from venuefeed.core.wire import SymbolTable, next_hour_ms, price, rate, size
+from venuefeed.core.wire import SymbolTable, next_hour_ms, price, quotient, rate, size
 from venuefeed.plugins.lighter import wire
 
 T = TypeVar("T")
@@ -361,7 +361,7 @@ class LighterAdapter(VenueAdapter):
             if symbol is None:
                 continue
             # an 8-hour-equivalent fraction -> the fraction of Lighter's hourly payment
-            hourly = rate(row.get("rate"), "funding-rates rate") / FUNDING_RATES_HOURS
+            hourly = quotient(rate(row.get("rate"), "funding-rates rate"), FUNDING_RATES_HOURS)
             out.append(
                 Funding(
                     venue=self._venue,
@@ -590,7 +590,7 @@ class LighterAdapter(VenueAdapter):
             out.append(settled)
         raw_rate = stats.get("current_funding_rate")
         if raw_rate is not None:
-            value = rate(raw_rate, "current_funding_rate") / PERCENT
+            value = quotient(rate(raw_rate, "current_funding_rate"), PERCENT)
             out.append(
                 Funding(
                     venue=self._venue,
@@ -636,7 +636,7 @@ class LighterAdapter(VenueAdapter):
         raw_stamp = stats.get("funding_timestamp")
         if raw_rate is None or raw_stamp is None:
             return None
-        value = rate(raw_rate, "funding_rate") / PERCENT
+        value = quotient(rate(raw_rate, "funding_rate"), PERCENT)
         stamp = integer(raw_stamp, "funding_timestamp")
         if stamp <= 0 or stamp > (ts if ts is not None else recv_ms):
             return None

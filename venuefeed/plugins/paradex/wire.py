@@ -20,7 +20,7 @@ from typing import Any
 from venuefeed.core.codec import num
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Level
-from venuefeed.core.wire import price
+from venuefeed.core.wire import price, quotient
 
 
 def json_number(value: Any, what: str) -> float | None:
@@ -59,7 +59,7 @@ def levels(rows: Sequence[Level], side: str) -> Sequence[Level]:
 
 def rate_per_hour(rate: float, interval_h: float, market: str) -> float:
     """The hourly rate; a huge rate over a vanishing period overflows, and is malformed."""
-    hourly = rate / interval_h
+    hourly = quotient(rate, interval_h)
     if not math.isfinite(hourly):
         raise MalformedFrame(f"funding {rate!r} per {interval_h!r} h for {market}")
     return hourly
