@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from venuefeed.core.connection.link import Link
+from venuefeed.core.connection.link import WsLink
 from venuefeed.core.errors import FrameTooLargeError
 
 
@@ -18,9 +18,12 @@ class ClosedSocket:
     def exception(self) -> BaseException | None:
         return self._error
 
+    async def receive(self) -> aiohttp.WSMessage:  # the read loop's, never called here
+        raise AssertionError("not read")
+
 
 def test_an_oversized_frame_names_the_limit_not_none():
-    link = Link(ClosedSocket(aiohttp.WSCloseCode.MESSAGE_TOO_BIG, None), 1_048_576)  # type: ignore[arg-type]
+    link = WsLink(ClosedSocket(aiohttp.WSCloseCode.MESSAGE_TOO_BIG, None), 1_048_576)  # type: ignore[arg-type]
     error = link.ended()
     assert isinstance(error, FrameTooLargeError)
     assert str(error) == "frame larger than max_frame_bytes (1048576 bytes)"

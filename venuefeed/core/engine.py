@@ -34,8 +34,8 @@ from venuefeed.core.publishing.publisher import Publisher, Subscription
 from venuefeed.core.settings import ConsumerPolicy, Policy, Settings
 from venuefeed.core.sharding import owned_symbols, parse_shard
 from venuefeed.core.supervisor import Supervisor
+from venuefeed.core.transport.network import NetworkFactory, VenueSetup, live
 from venuefeed.core.transport.pools import VenuePools, tls_context
-from venuefeed.core.transport.rest import RestClient
 from venuefeed.core.venue.runner import VenueRunner
 from venuefeed.core.venue.services import VenueServices
 
@@ -55,8 +55,11 @@ class Engine:
         plugins: PluginHost | None = None,
         http_listen: str | None = None,
         board: bool = False,
+        network: NetworkFactory = live,
     ) -> None:
         self.settings = settings
+        #: builds each venue's I/O: the network (default), recorded, or a replay
+        self.network = network
         self.http_listen = http_listen or settings.engine.http_listen
         self.plugins = plugins if plugins is not None else PluginHost()
         self.plugins.check_settings(settings)
@@ -176,20 +179,23 @@ class Engine:
             policy = self.policies[name]
             pools = VenuePools(policy, self._tls[name])
             self._pools.append(pools)
+            io = self.network(VenueSetup(name, adapter, policy, pools, self.metrics))
             services = VenueServices(
                 name=name,
                 adapter=adapter,
                 policy=policy,
                 publisher=self.publisher,
                 metrics=self.metrics,
-                websockets=pools.ws,
-                rest=RestClient(pools.rest, name, adapter.ctx.rest_url, policy),
+                io=io,
+                rest=io.rest,
+                clock=io.clock,
                 log=RateLimitedLog(
                     logging.getLogger(f"venuefeed.venue.{name}"),
                     window_s=self.settings.engine.log_repeat_s,
                 ),
                 status_log=self._status_log,
             )
+            io.attach(services.status)
             self.runners[name] = VenueRunner(services)
         if self.board is not None:
             self._board_events = self.publisher.subscribe("status-board")

@@ -23,7 +23,6 @@ from typing import Any
 
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Resync
 from venuefeed.core.books import BookKeeper, BookUpdate
-from venuefeed.core.clock import wall_ms
 from venuefeed.core.connection.link import Send
 from venuefeed.core.errors import ResyncError
 from venuefeed.core.events import Event
@@ -126,11 +125,13 @@ class BookFeed:
             )
 
         results = await retry_until_done(
-            lambda: services.rest.fetch(request), Retry(services.policy), on_failure=failed
+            lambda: services.rest.fetch(request, "snapshot"),
+            Retry(services.policy),
+            on_failure=failed,
         )
         # done fetching: a break found while applying this snapshot may ask for the next
         self._fetching.pop(instrument, None)
-        now, recv_ms = self._clock(), wall_ms()
+        now, recv_ms = self._clock(), services.clock()
         for item in results:
             if isinstance(item, BookSnapshot | BookDelta):
                 await self.apply(item, recv_ms, now)

@@ -23,11 +23,10 @@ import aiohttp
 
 from venuefeed.core.adapter import BookDelta, BookSnapshot, ConnectionSpec
 from venuefeed.core.breaker import BreakerState, CircuitBreaker
-from venuefeed.core.clock import wall_ms
 from venuefeed.core.connection.bookfeed import BookFeed, forget_books
 from venuefeed.core.connection.control import ControlFrames
 from venuefeed.core.connection.freshness import Freshness, Verdict, watch
-from venuefeed.core.connection.link import Link
+from venuefeed.core.connection.link import Link, Rotation
 from venuefeed.core.connection.outage import Outage
 from venuefeed.core.connection.tradefill import TradeFill
 from venuefeed.core.errors import (
@@ -47,10 +46,6 @@ from venuefeed.core.venue.services import VenueServices
 logger = logging.getLogger(__name__)
 
 _YIELD_EVERY = 63  # a mask: yield to the loop once every 64 frames
-
-
-class _Rotate(Exception):
-    """The connection reached its planned lifetime; reopen without counting a failure."""
 
 
 class ConnectionRunner:
@@ -93,7 +88,7 @@ class ConnectionRunner:
             services.status(self.stream, "connecting", self.spec.url)
             try:
                 await self._session()
-            except _Rotate:
+            except Rotation:
                 _reraise_if_cancelling()
                 self._count_reconnect("rotate")
                 continue
@@ -160,13 +155,14 @@ class ConnectionRunner:
 
     async def _session(self) -> None:
         self._stop = None
-        link = await Link.open(self.services.websockets, self.spec, self.services.policy)
+        link = await self.services.io.open_link(self.spec)
         self._freshness = freshness = self._new_freshness()
         self._first_data = asyncio.Event()
         # after an outage, live trades wait until what the venue sent meanwhile is filled
         self._trades = self._new_tradefill(
             recovering=self._outage.ongoing and self._last_data_ms is not None
         )
+        ended: BaseException | None = None
         try:
             for message in self.spec.subscribe:
                 await link.send(message)
@@ -192,10 +188,13 @@ class ConnectionRunner:
                     raise self._stop or link.ended()
             except BaseExceptionGroup as group:
                 raise _leaf(group) from None
+        except BaseException as exc:
+            ended = exc  # what the session ended for, said to a recorder
+            raise
         finally:
             self._spawn = None
-            self._trades.end(wall_ms())
-            await link.close()
+            self._trades.end(self.services.clock())
+            await link.finish(ended)
 
     async def _read(self, link: Link, feed: BookFeed, control: ControlFrames) -> None:
         services = self.services
@@ -203,14 +202,14 @@ class ConnectionRunner:
         instruments = frozenset(services.symbols)
         marks = self._freshness.marks
         deliver = self._deliver
-        ws = link.ws
+        receive, clock = link.receive, link.clock
         loop_time = self._loop.time
         text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
         frames = 0
         frames_key = services.metrics.key("frames", venue=services.name)
         bump = services.metrics.bump
         while True:
-            msg = await ws.receive()
+            msg = await receive()
             if msg.type is not text and msg.type is not binary:
                 return  # close, closing, closed or error: Link.ended() explains
             frames += 1
@@ -219,7 +218,7 @@ class ConnectionRunner:
                 # buffered frames never suspend receive(): let other venues, the
                 # watchdog and consumers run during a burst
                 await asyncio.sleep(0)
-            recv_ms = wall_ms()
+            recv_ms = clock()
             try:
                 results = adapter.parse(msg.data, recv_ms)
                 check_results(results, instruments)
@@ -331,7 +330,7 @@ class ConnectionRunner:
 
     async def _lifetime(self, link: Link, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        self._stop = _Rotate(f"planned rotation after {seconds}s")
+        self._stop = Rotation(f"planned rotation after {seconds}s")
         await link.close()
 
     # -- the health read model -----------------------------------------------------------
@@ -371,6 +370,6 @@ def _leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
         else:
             leaves.append(exc)
     for exc in leaves:
-        if not isinstance(exc, VenueError | _Rotate):
+        if not isinstance(exc, VenueError | Rotation):
             return exc
     return leaves[0]

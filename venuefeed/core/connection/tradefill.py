@@ -122,7 +122,7 @@ class TradeFill:
         retry = Retry(services.policy)
         for attempt in range(1, BACKFILL_ATTEMPTS + 1):
             try:
-                results = await services.rest.fetch(request)
+                results = await services.rest.fetch(request, "backfill")
             except VenueError as exc:
                 services.metrics.inc("rest_failures", venue=services.name, request=request.name)
                 services.log.log(

@@ -7,21 +7,26 @@ A body is read whole: over a real link it arrives in pieces, and one `read()` re
 only what has arrived so far. It is bounded by `max_frame_bytes`, checked against the
 `Content-Length` before reading when the server sends one, and counted as it streams
 otherwise. An error status carries the venue's `Retry-After` to whoever retries.
+
+`fetch` is the exchange (`exchange`: the HTTP request, or a recorded answer in a replay)
+then the parse. Each caller says why it asks (`purpose`), so that a recorder (`tap`) can
+store the body under its request and a replay can answer the same request the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 import aiohttp
 
 from venuefeed.core.adapter import Parsed, RestRequest
-from venuefeed.core.clock import wall_ms
 from venuefeed.core.codec import decode_json
 from venuefeed.core.errors import ParseError, RestError
 from venuefeed.core.publishing.sanity import check_results
 from venuefeed.core.settings import Policy
+from venuefeed.core.transport.tap import Purpose, Tap
 
 #: plugin parse functions that trip over an unexpected body shape raise these; the
 #: body was bad, not the engine, so they count as a failed request.
@@ -30,16 +35,57 @@ _BAD_BODY = (ParseError, KeyError, IndexError, TypeError, ValueError, RecursionE
 
 class RestClient:
     def __init__(
-        self, session: aiohttp.ClientSession, venue: str, base_url: str, policy: Policy
+        self,
+        session: aiohttp.ClientSession,
+        venue: str,
+        base_url: str,
+        policy: Policy,
+        *,
+        tap: Tap | None = None,
     ) -> None:
         self._session = session
         self._venue = venue
         self._base = base_url.rstrip("/")
         self._policy = policy
+        self._tap = tap
 
-    async def fetch(self, request: RestRequest) -> Sequence[Parsed]:
+    def describe(self, request: RestRequest) -> str:
+        """How errors name a request: venue, request name, method and URL."""
+        return f"{self._venue}: {request.name} ({request.method} {self._base + request.path})"
+
+    async def fetch(self, request: RestRequest, purpose: Purpose = "request") -> Sequence[Parsed]:
+        body, recv_ms = await self.exchange(request, purpose)
+        try:
+            results = request.parse(decode_json(body), recv_ms)
+            check_results(results)
+        except _BAD_BODY as exc:
+            what = self.describe(request)
+            raise RestError(f"{what}: bad body: {type(exc).__name__}: {exc}") from None
+        return results
+
+    async def exchange(self, request: RestRequest, purpose: Purpose) -> tuple[bytes, int]:
+        """The body of a successful answer and its receive time (wall ms); `RestError`
+        otherwise. Both, failures too, go to the tap when there is one."""
+        tap = self._tap
+        try:
+            body, status, retry_after = await self._request(request)
+        except RestError as exc:
+            if tap is not None:
+                tap.failed(purpose, request, exc, time.time_ns())
+            raise
+        ns = time.time_ns()
+        if tap is not None:
+            tap.answered(purpose, request, status, body, ns)
+        if status >= 400:
+            raise RestError(
+                f"{self.describe(request)}: HTTP {status}: {body[:200]!r}",
+                retry_after_s=retry_after,
+            )
+        return body, ns // 1_000_000
+
+    async def _request(self, request: RestRequest) -> tuple[bytes, int, float | None]:
         url = self._base + request.path
-        what = f"{self._venue}: {request.name} ({request.method} {url})"
+        what = self.describe(request)
         try:
             async with asyncio.timeout(self._policy.request_timeout_s):
                 async with self._session.request(
@@ -50,21 +96,12 @@ class RestClient:
                     headers=request.headers,
                 ) as resp:
                     body = await self._read_body(resp, what)
-                    if resp.status >= 400:
-                        raise RestError(
-                            f"{what}: HTTP {resp.status}: {body[:200]!r}",
-                            retry_after_s=_retry_after(resp.headers.get("Retry-After")),
-                        )
+                    retry_after = _retry_after(resp.headers.get("Retry-After"))
+                    return body, resp.status, retry_after
         except TimeoutError:
             raise RestError(f"{what}: timed out after {self._policy.request_timeout_s}s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise RestError(f"{what}: {type(exc).__name__}: {exc}") from None
-        try:
-            results = request.parse(decode_json(body), wall_ms())
-            check_results(results)
-        except _BAD_BODY as exc:
-            raise RestError(f"{what}: bad body: {type(exc).__name__}: {exc}") from None
-        return results
 
     async def _read_body(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
         cap = self._policy.max_frame_bytes

@@ -18,8 +18,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from venuefeed.core.adapter import BookSnapshot
-from venuefeed.core.clock import wall_ms
+from venuefeed.core.adapter import BookSnapshot, RestRequest
 from venuefeed.core.connection.runner import ConnectionRunner
 from venuefeed.core.errors import RestError
 from venuefeed.core.events import Event, from_rest
@@ -73,28 +72,29 @@ class RestFallback:
         return due
 
     async def _poll(self, conn: ConnectionRunner) -> None:
+        for instrument in sorted(conn.book_instruments):
+            for request in self._services.adapter.fallback_requests(instrument):
+                await self.poll_request(request)
+
+    async def poll_request(self, request: RestRequest) -> None:
+        """One REST poll, its book and mark published (a replay calls this where the
+        recording polled)."""
         services = self._services
         books = services.books
         assert books is not None
-        for instrument in sorted(conn.book_instruments):
-            for request in services.adapter.fallback_requests(instrument):
-                try:
-                    results = await services.rest.fetch(request)
-                except RestError as exc:
-                    services.metrics.inc(
-                        "fallback_failures", venue=services.name, request=request.name
-                    )
-                    services.log.log(
-                        logging.WARNING, f"fallback:{request.name}", "%s (polling on)", exc
-                    )
-                    continue
-                recv_ms = wall_ms()
-                for item in results:
-                    events: Sequence[Event] = (
-                        books.polled(item, recv_ms) if isinstance(item, BookSnapshot) else ()
-                    )
-                    if isinstance(item, Event):
-                        events = (from_rest(item),)
-                    for event in events:
-                        services.publisher.offer(event)
-                services.metrics.inc("fallback_polls", venue=services.name)
+        try:
+            results = await services.rest.fetch(request, "fallback")
+        except RestError as exc:
+            services.metrics.inc("fallback_failures", venue=services.name, request=request.name)
+            services.log.log(logging.WARNING, f"fallback:{request.name}", "%s (polling on)", exc)
+            return
+        recv_ms = services.clock()
+        for item in results:
+            events: Sequence[Event] = (
+                books.polled(item, recv_ms) if isinstance(item, BookSnapshot) else ()
+            )
+            if isinstance(item, Event):
+                events = (from_rest(item),)
+            for event in events:
+                services.publisher.offer(event)
+        services.metrics.inc("fallback_polls", venue=services.name)

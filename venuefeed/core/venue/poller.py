@@ -42,7 +42,7 @@ class Poller:
         """One poll; returns the venue's Retry-After when it asked for one."""
         services = self.services
         try:
-            results = await services.rest.fetch(request)
+            results = await services.rest.fetch(request, "poll")
         except RestError as exc:
             services.metrics.inc("poll_failures", venue=services.name, request=request.name)
             services.log.log(logging.WARNING, f"poll:{request.name}", "%s (will poll again)", exc)

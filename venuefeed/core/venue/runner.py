@@ -4,11 +4,17 @@ VenueRunner.run
   ├─ start-up       init requests (retried forever), symbols resolved   (startup.py)
   ├─ books          one BookKeeper for the venue's instruments
   └─ Supervisor     one ConnectionRunner per ConnectionSpec + the Poller  (poller.py)
+                    + the REST fallback (fallback.py)
+
+In a replay (`services.io.replays`) the poller and the fallback do not run on timers:
+the recording says when they polled, and the replay calls them there (`io.drive`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 
 from venuefeed.core.adapter import Resync
 from venuefeed.core.books import BookKeeper
@@ -16,6 +22,7 @@ from venuefeed.core.connection.runner import ConnectionRunner
 from venuefeed.core.observe.health import VenueHealth
 from venuefeed.core.supervisor import Child, Supervisor
 from venuefeed.core.trades import TradeMemory
+from venuefeed.core.transport.tap import request_call, request_key
 from venuefeed.core.venue.fallback import RestFallback
 from venuefeed.core.venue.poller import Poller
 from venuefeed.core.venue.services import VenueServices
@@ -55,11 +62,24 @@ class VenueRunner:
             self.connections.append(conn)
             children[conn.stream] = conn.run
         polls = adapter.poll_requests(services.instruments)
-        if polls:
-            children["poll:funding"] = Poller(services, polls).run
-        self.fallback = RestFallback(services, self.connections)
-        if self.fallback.enabled:
-            children["fallback"] = self.fallback.run
+        poller = Poller(services, polls)
+        self.fallback = fallback = RestFallback(services, self.connections)
+        if services.io.replays:
+            driven: dict[str, Callable[[], Awaitable[object]]] = {}
+            for request in polls:
+                key = request_key("poll", request_call(request))
+                driven[key] = functools.partial(poller.poll_once, request)
+            for conn in self.connections:
+                for instrument in sorted(conn.book_instruments):
+                    for request in adapter.fallback_requests(instrument):
+                        key = request_key("fallback", request_call(request))
+                        driven[key] = functools.partial(fallback.poll_request, request)
+            services.io.drive(driven)
+        else:
+            if polls:
+                children["poll:funding"] = poller.run
+            if fallback.enabled:
+                children["fallback"] = fallback.run
         await Supervisor(services.name, services.policy, services.metrics).run(children)
 
     def health(self) -> VenueHealth:

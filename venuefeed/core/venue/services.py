@@ -1,5 +1,10 @@
-"""What every task of one venue uses: its adapter, policy, publisher, metrics, HTTP pools,
-REST client, books, and the status of each of its streams.
+"""What every task of one venue uses: its adapter, policy, publisher, metrics, I/O (the
+venue's sockets, or a recording's), REST client, wall clock, books, and the status of each
+of its streams.
+
+Wall time outside a frame (REST results, statuses, gap bounds) comes from `clock`, the
+I/O's: live it is `wall_ms`, in a replay the recorded time, so replayed events carry the
+times the live run gave them.
 
 Status changes go through `status()`, which offers a `Status` event to the publisher
 (never waiting), hands the change to the `StatusLog` (which folds a failing stream's
@@ -10,9 +15,8 @@ model.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import aiohttp
 
 from venuefeed.core.adapter import Instrument, VenueAdapter
 from venuefeed.core.books import BookKeeper
@@ -25,6 +29,7 @@ from venuefeed.core.observe.statuslog import StatusLog
 from venuefeed.core.publishing.publisher import Publisher
 from venuefeed.core.settings import Policy
 from venuefeed.core.trades import TradeMemory
+from venuefeed.core.transport.network import VenueIO
 from venuefeed.core.transport.rest import RestClient
 
 logger = logging.getLogger("venuefeed.venue")
@@ -37,9 +42,10 @@ class VenueServices:
     policy: Policy
     publisher: Publisher
     metrics: Metrics
-    websockets: aiohttp.ClientSession
+    io: VenueIO
     rest: RestClient
     log: RateLimitedLog
+    clock: Callable[[], int] = wall_ms
     instruments: list[Instrument] = field(default_factory=list)
     symbols: dict[str, str] = field(default_factory=dict)  # instrument -> symbol
     books: BookKeeper | None = None
@@ -60,7 +66,7 @@ class VenueServices:
         gap_start_ms: int | None = None,
         gap_end_ms: int | None = None,
     ) -> None:
-        now = wall_ms()
+        now = self.clock()
         self.states[stream] = StreamHealth(state, reason, now, delay_s)
         self.metrics.inc("status_changes", venue=self.name, state=state)
         gap_s = None

@@ -30,7 +30,7 @@ async def initialise(services: VenueServices) -> None:
 
     async def one_round() -> None:
         for request in requests:
-            for item in await services.rest.fetch(request):
+            for item in await services.rest.fetch(request, "init"):
                 if isinstance(item, Event):
                     services.publisher.offer(item)
 
