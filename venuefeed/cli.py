@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import logging
 import os
@@ -35,6 +36,8 @@ from venuefeed.tui import run_view
 logger = logging.getLogger("venuefeed.cli")
 
 EXIT_USAGE = 2
+#: at the end of a run, how long sinks may take to write what the engine published
+_DRAIN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,34 @@ config_option = click.option(
 )
 @click.option("--http", "http_listen", default=None, help="Serve /metrics etc. on HOST:PORT.")
 @click.option(
+    "--record",
+    "record_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Record every venue's raw traffic into this (new or empty) directory; "
+    "`venuefeed replay DIR` plays it back.",
+)
+@click.option(
+    "--record-max-mb",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Delete the oldest recording files past this size.",
+)
+@click.option(
+    "--record-rotate-mb",
+    type=click.FloatRange(min=1),
+    default=256.0,
+    show_default=True,
+    help="Start a new recording file past this size (compressed).",
+)
+@click.option(
+    "--record-rotate-s",
+    type=click.FloatRange(min=1),
+    default=3600.0,
+    show_default=True,
+    help="Start a new recording file after this many seconds.",
+)
+@click.option(
     "--no-tui",
     is_flag=True,
     help="Status changes as plain lines instead of the live view (which is shown when "
@@ -129,6 +160,10 @@ def run(
     chaos_file: Path | None,
     report_paths: tuple[Path, ...],
     http_listen: str | None,
+    record_dir: Path | None,
+    record_max_mb: float | None,
+    record_rotate_mb: float,
+    record_rotate_s: float,
     no_tui: bool,
     log_level: str,
     log_format: str,
@@ -158,9 +193,22 @@ def run(
         if not sim and (chaos != "none" or report_paths or chaos_file is not None):
             raise StartupError("usage error: --chaos, --chaos-file and --report need --sim")
         view = ViewOptions(source, live=tui)
+        recorder = None
+        if record_dir is not None:
+            from venuefeed.record import Recorder
+
+            recorder = Recorder(
+                record_dir,
+                rotate_mb=record_rotate_mb,
+                rotate_s=record_rotate_s,
+                max_mb=record_max_mb,
+            )
+        network: dict[str, Any] = {} if recorder is None else {"network": recorder.network}
+        if recorder is not None:
+            recorder.start()  # an unusable directory is one line and exit 2, here
         try:
             if sim:
-                options = {"http_listen": http_listen, "board": tui}
+                options = {"http_listen": http_listen, "board": tui, **network}
                 ok = asyncio.run(
                     _run_sim(
                         _sim_universe(settings),
@@ -181,11 +229,16 @@ def run(
                     )
                     sys.exit(1)
             else:
-                engine = Engine(settings, venues=venues, http_listen=http_listen, board=tui)
+                engine = Engine(
+                    settings, venues=venues, http_listen=http_listen, board=tui, **network
+                )
                 _require_venues(engine)
                 asyncio.run(_run(engine, target, duration, view=view))
         except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
             logger.info("stopped")
+        finally:
+            if recorder is not None:
+                recorder.close()  # after the engine stopped: everything it read is written
 
 
 def _require_venues(engine: Engine) -> None:
@@ -272,10 +325,12 @@ async def _run(
     logger.info("running %s", ", ".join(engine.adapters))
     async with engine, asyncio.TaskGroup() as tg:
         consumers = [tg.create_task(job()) for job in sinks]
+        writers = list(consumers)  # what must see every event before the run ends
         if view.live:
             consumers.append(tg.create_task(run_view(engine.status, caption=view.config)))
         elif not sinks:
             consumers.append(tg.create_task(_print_status(engine.events("terminal"))))
+            writers = list(consumers)
         stopper = tg.create_task(_wait_stop(signalled, duration))
         engine_task = tg.create_task(engine.wait())
         helpers = [tg.create_task(job()) for job in extra]
@@ -284,12 +339,26 @@ async def _run(
         )
         if stopper in done and before_stop is not None:
             await _unless_signalled(before_stop, signalled, tg)
+        if stopper in done:
+            await _drain(engine, writers, signalled)
         for task in (*consumers, stopper, engine_task, *helpers):
             task.cancel()
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
     logger.info("stopped")
+
+
+async def _drain(
+    engine: Engine, writers: list[asyncio.Task[None]], signalled: asyncio.Event
+) -> None:
+    """The run ends: stop the engine (nothing more is read), then give the sinks the time
+    to write what it published, so that a sink file holds every event made from what
+    was received (and what `--record` recorded). Bounded: `_DRAIN_S`, a fraction of a
+    second after a signal."""
+    await engine.stop()
+    if writers:
+        await asyncio.wait(writers, timeout=0.3 if signalled.is_set() else _DRAIN_S)
 
 
 async def _unless_signalled(
@@ -564,6 +633,101 @@ def tail(
             asyncio.run(run_tail(options, settings.engine.nats))
         except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
             logger.info("stopped")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--speed",
+    default="max",
+    show_default=True,
+    help="N: N times the recorded pace; max: as fast as the engine goes.",
+)
+@click.option("--venues", "venue_list", default=None, help="Comma-separated venues to replay.")
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    help="Publish only events received from T on (ISO 8601 UTC, or epoch ms).",
+)
+@click.option("--to", "end", default=None, help="Stop at T (ISO 8601 UTC, or epoch ms).")
+@click.option("--sink", multiple=True, help="jsonl:PATH or jsonl:- (default); repeat for several.")
+@log_options
+def replay(
+    directory: Path,
+    speed: str,
+    venue_list: str | None,
+    start: str | None,
+    end: str | None,
+    sink: tuple[str, ...],
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Play a recording (`run --record DIR`) through the engine: the same parsers, books,
+    trade deduplication and publisher, fed the recorded frames and REST answers."""
+    with _user_errors():
+        target = parse_sinks(sink) if sink else [SinkSpec("jsonl", "-")]
+        for spec in target:
+            if spec.kind != "jsonl":
+                raise StartupError(f"usage error: --sink {spec}: replay writes jsonl:PATH or -")
+            JsonlSink(spec.target).check()
+        pace = None if speed == "max" else _number("--speed", speed)
+        from_ms = None if start is None else _when("--from", start)
+        to_ms = None if end is None else _when("--to", end)
+        _setup_logging(log_level, log_format)
+        from venuefeed.record.replay import Replay
+
+        player = Replay(directory, speed=pace, venues=_csv(venue_list), to_ms=to_ms)
+        try:
+            asyncio.run(_replay(player, target, from_ms))
+        except KeyboardInterrupt:
+            logger.info("stopped")
+
+
+async def _replay(player: Any, target: list[SinkSpec], from_ms: int | None) -> None:
+    from venuefeed.record.replay import Since
+
+    engine: Engine = player.engine
+    source = None if from_ms is None else (lambda name: Since(engine.events(name), from_ms))
+    sinks = await open_sinks(engine, target, source=source)
+    async with engine, asyncio.TaskGroup() as tg:
+        writers = [tg.create_task(job()) for job in sinks]
+        await player.play()
+        await engine.stop()  # the publisher ends each sink once it wrote everything
+        await asyncio.wait(writers, timeout=_DRAIN_S * 6)
+        for task in writers:
+            task.cancel()
+    tape = player.tape
+    skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(tape.skipped.items())) or "none"
+    logger.info(
+        "replayed %d records of %s; skipped: %s; gap marks: %d",
+        tape.played,
+        ", ".join(player.venues),
+        skipped,
+        tape.gaps,
+    )
+
+
+def _number(option: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise StartupError(f"usage error: {option} {text!r}: a number or max") from None
+
+
+def _when(option: str, text: str) -> int:
+    """Epoch ms, or an ISO 8601 time (UTC unless it says otherwise), as epoch ms."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise StartupError(
+            f"usage error: {option} {text!r}: ISO 8601 (2025-01-31T12:00:00Z) or epoch ms"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return int(moment.timestamp() * 1000)
 
 
 def _csv(text: str | None) -> tuple[str, ...] | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from venuefeed.sinks.jsonl import JsonlSink
+from venuefeed.sinks.jsonl import EventSource, JsonlSink
 from venuefeed.sinks.spec import SinkSpec
 
 if TYPE_CHECKING:
@@ -21,15 +21,22 @@ if TYPE_CHECKING:
 SinkJob = Callable[[], Coroutine[Any, Any, None]]
 
 
-async def open_sinks(engine: Engine, specs: list[SinkSpec]) -> list[SinkJob]:
-    """One job per sink, to run in the caller's task group (each owns its cleanup)."""
+async def open_sinks(
+    engine: Engine,
+    specs: list[SinkSpec],
+    *,
+    source: Callable[[str], EventSource] | None = None,
+) -> list[SinkJob]:
+    """One job per sink, to run in the caller's task group (each owns its cleanup).
+    `source(name)` gives a JSON-lines sink its events (default: `engine.events`)."""
     jobs: list[SinkJob] = []
     for number, spec in enumerate(specs, start=1):
         if spec.kind == "jsonl":
             name = "sink" if number == 1 else f"sink-{number}"
             sink = JsonlSink(spec.target)
             sink.check()
-            jobs.append(partial(sink.run, engine.events(name)))
+            events = source(name) if source is not None else engine.events(name)
+            jobs.append(partial(sink.run, events))
             continue
         from venuefeed.bus.connect import require_nats
 

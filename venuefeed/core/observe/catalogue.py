@@ -55,6 +55,11 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "trades_duplicate": ("trades dropped as already published", (), True),
     "trade_gaps": ("outages whose trades could not be fetched", (), True),
     "fallback_polls": ("REST book polls while a socket was down", (), True),
+    "record_dropped": (
+        "records `run --record` dropped (the disk fell behind; a gap mark in their place)",
+        (),
+        True,
+    ),
     "consumer_dropped": ("events dropped, by consumer", ("consumer",), False),
     "consumers_evicted": ("consumers closed for falling behind, by policy", ("policy",), False),
     "events_discarded": ("events pending when their consumer closed", (), False),
