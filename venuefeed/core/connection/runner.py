@@ -64,7 +64,7 @@ class ConnectionRunner:
         )
         self.book_instruments = frozenset(s.instrument for s in spec.streams if s.kind == "book")
         self._trade_instruments = frozenset(s.instrument for s in spec.streams if s.kind == "trade")
-        self._outage = Outage()
+        self._outage = Outage(services.clock)  # a replay's outages are the recorded ones
         self._last_data_ms: int | None = None  # across sessions
         self._reconnects = 0
         self._last_error = ""
@@ -209,15 +209,16 @@ class ConnectionRunner:
         frames_key = services.metrics.key("frames", venue=services.name)
         bump = services.metrics.bump
         while True:
+            if not frames & _YIELD_EVERY:
+                # buffered frames never suspend receive(): let other venues, the watchdog
+                # and consumers run during a burst (before a receive, never between a
+                # receive and its parse: a recording's order is the order of processing)
+                await asyncio.sleep(0)
             msg = await receive()
             if msg.type is not text and msg.type is not binary:
                 return  # close, closing, closed or error: Link.ended() explains
             frames += 1
             bump(frames_key)
-            if not frames & _YIELD_EVERY:
-                # buffered frames never suspend receive(): let other venues, the
-                # watchdog and consumers run during a burst
-                await asyncio.sleep(0)
             recv_ms = clock()
             try:
                 results = adapter.parse(msg.data, recv_ms)
