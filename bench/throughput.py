@@ -199,6 +199,9 @@ def main() -> None:
             f"(peak before this run {before:.1f} MB); it saw {slow_books} book events "
             f"for {n} frames (conflated)"
         )
+        from bench.record import main as record_bench  # (e): with and without --record
+
+        record_bench(port, n)
     finally:
         server.kill()
     from bench.bus import main as bus_bench  # (d): through a local nats-server (issue 12)

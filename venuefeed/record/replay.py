@@ -80,6 +80,8 @@ class Replay:
         plugins: PluginHost | None = None,
         wait_s: float = 5.0,
     ) -> None:
+        if speed is not None and speed <= 0:
+            raise ConfigError(f"usage error: --speed {speed}: must be > 0 (or max)")
         setups = read_setup(directory)
         if venues is not None:
             wanted = list(venues)
@@ -90,8 +92,6 @@ class Replay:
                     f"(it has {', '.join(setups)})"
                 )
             setups = {name: setups[name] for name in wanted}
-        if speed is not None and speed <= 0:
-            raise ConfigError(f"usage error: --speed {speed}: must be > 0 (or max)")
         self.directory = directory
         self.venues = list(setups)
         self.tape = Tape(
