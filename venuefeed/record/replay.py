@@ -97,7 +97,7 @@ class Replay:
         self.tape = Tape(
             _only(traffic(directory), set(setups)),
             speed=speed,
-            to_ns=None if to_ms is None else to_ms * 1_000_000,
+            to_ns=None if to_ms is None else (to_ms + 1) * 1_000_000 - 1,  # all of that ms
             wait_s=wait_s,
         )
         self.engine = Engine(
