@@ -11,7 +11,7 @@ Files rotate when they reach `rotate_mb` (compressed) or `rotate_s` of age; with
 `max_mb`, the oldest files are deleted after each rotation until the recording fits.
 Every file starts with the header and the venue set-ups, so any file can be read alone.
 A write error (a full disk) stops the recording, never the engine: `error` says why,
-and the recorder reports it as a status event (`record.py`).
+and the recorder reports it as a status event (`recorder.py`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,13 @@ logger = logging.getLogger(__name__)
 
 #: the writer thread wakes this often to drain the queue
 _DRAIN_S = 0.02
+#: records encoded per call: msgspec holds the GIL while it encodes, so a small batch
+#: keeps the event loop's waits for it short (about a millisecond)
+_BATCH = 256
 #: compressed blocks are flushed this often, so a crash loses at most this much
 _FLUSH_S = 1.0
+#: how long closing waits for the writer to write what is queued
+_JOIN_S = 30.0
 #: free space below this at start-up is a start-up error
 MIN_FREE_BYTES = 64 * 1024 * 1024
 _MB = 1024 * 1024
@@ -179,7 +184,7 @@ class RecordWriter:
         while queue:
             batch: list[Record] = []
             size = 0
-            while queue and len(batch) < 4096:
+            while queue and len(batch) < _BATCH:
                 record, weight = queue.popleft()
                 batch.append(record)
                 size += weight
@@ -248,7 +253,15 @@ class RecordWriter:
         if thread is None:
             return
         self._stop.set()
-        thread.join()
+        thread.join(_JOIN_S)
+        if thread.is_alive():  # a disk that hangs (a dead network mount) cannot hold us
+            logger.error(
+                "recording to %s: the writer did not finish within %.0fs; what it had not "
+                "written is lost",
+                self.directory,
+                _JOIN_S,
+            )
+            return
         if not self.written and self.error is None:
             for path in self.files:  # the engine never started: leave the directory empty
                 path.unlink(missing_ok=True)
