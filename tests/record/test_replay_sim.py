@@ -15,7 +15,7 @@ from recordings import VENUES, as_dicts, mismatch, record_sim, replay_recording
 
 from venuefeed.record.compare import outcome, read_jsonl
 from venuefeed.record.format import Record, Recv, decoder, encoder
-from venuefeed.record.reader import recording_files
+from venuefeed.record.reader import recording_files, traffic
 
 
 async def test_a_replay_gives_the_live_trades_and_books_of_every_venue(tmp_path: Path):
@@ -118,3 +118,23 @@ def test_the_cli_replays_a_recording_made_under_chaos(tmp_path: Path):
     assert "skipped: none" in replay.stderr, replay.stderr[-2000:]
     assert mismatch(read_jsonl(live), read_jsonl(replayed)) == []
     shutil.rmtree(rec)
+
+
+async def test_a_recording_whose_oldest_file_was_deleted_still_replays(tmp_path: Path):
+    """`--record-max-mb` deletes the oldest files: every file opens with the venues'
+    start-up answers, and a session the recording starts inside opens at its first frame,
+    so the trades of the files kept come back."""
+    rec = tmp_path / "rec"
+    live = await record_sim(rec, ["hyperliquid", "aster"], trades=40, rotate_mb=0.01)
+    files = recording_files(rec)
+    assert len(files) >= 2
+    files[0].unlink()
+    kept_from_ms = next(
+        r.ns // 1_000_000 for r in traffic(rec) if isinstance(r, Recv)
+    )  # the first frame kept
+    result = await replay_recording(rec)
+    replayed = outcome(as_dicts(result)).trades
+    recorded = outcome(live).trades
+    later = outcome(e for e in live if e["ts_recv"] > kept_from_ms).trades
+    assert later and later <= replayed <= recorded
+    assert {venue for venue, *_ in replayed} == {"hyperliquid", "aster"}

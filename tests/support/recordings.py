@@ -37,12 +37,13 @@ async def record_sim(
     trades: int = 10,
     symbols: Sequence[str] = ("BTC", "ETH"),
     timeout_s: float = 30.0,
+    rotate_mb: float = 256.0,
 ) -> list[dict[str, Any]]:
     """Run the simulated `venues`, recorded into `directory`, until each published
     `trades` trades; returns every event the engine published, as JSON objects."""
     events: list[dict[str, Any]] = []
     counts: collections.Counter[str] = collections.Counter()
-    with Recorder(directory) as recorder:
+    with Recorder(directory, rotate_mb=rotate_mb) as recorder:
         async with simulate(sim_settings(venues, symbols), tick_s=0.02) as simulated:
             async with Engine(simulated, network=recorder.network) as engine:
                 live = engine.events("live", policy="lossless")

@@ -5,8 +5,9 @@ read in name order. Each file is a zstd stream (one or more frames; a file cut s
 a crash reads up to its last flushed block) of JSON lines, one record per line, each an
 object whose `kind` says what it is. Times (`ns`) are wall-clock nanoseconds since the
 epoch, taken when the frame or body was received. Every file starts with a `header`,
-then a `venue` record per recorded venue (repeated in every file, so each file can be
-read alone), then traffic in the order the engine saw it:
+then a `venue` record per recorded venue and the venues' last start-up answers (both
+repeated in every file, so each file can be read, and replayed, alone), then traffic in
+the order the engine saw it:
 
     header       format "venuefeed-recording", version 1, run (id), file (number), ns
     venue        venue, symbols, ws_url, rest_url, options, policy: how it was set up
@@ -18,7 +19,10 @@ read alone), then traffic in the order the engine saw it:
                  class and message; CancelledError is the engine stopping)
     rest         venue, purpose (init, poll, snapshot, backfill, fallback), request
                  (name, method, path, params, json), then either status and body (text)
-                 or data (binary body, base64), or error and detail (no answer)
+                 or data (binary body, base64), or error and detail (no answer);
+                 carried: true on the copies of each venue's last successful start-up
+                 answers that open every later file (a reader of the whole recording
+                 skips them)
     gap          from_ns, lost: the recorder dropped `lost` records since from_ns
                  because the disk could not keep up; what is missing is unknown
 
@@ -103,6 +107,9 @@ class Rest(msgspec.Struct, tag="rest", tag_field="kind", omit_defaults=True):
     data: bytes | None = None
     error: str | None = None
     detail: str | None = None
+    #: a copy of the venue's last start-up answer at the top of a later file, so that a
+    #: file whose predecessors were deleted (`--record-max-mb`) can still be replayed
+    carried: bool = False
 
     def raw(self) -> bytes:
         """The body as received."""

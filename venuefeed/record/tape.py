@@ -71,6 +71,8 @@ class Tape:
         #: gap marks met: records the recorder lost
         self.gaps = 0
         self.ended = False
+        self._opened: set[ConnKey] = set()  # connections whose open record was played
+        self._started: set[str] = set()  # venues whose start-up answers were played
 
     # -- the parties' side -------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class Tape:
         key: ConnKey
         if isinstance(record, Open | OpenFailed):
             key = (record.venue, record.conn)
+            self._opened.add(key)
             if not await self._until(lambda: key in self._opening):
                 self._skip(record, "no connection of that name was being opened")
                 return
@@ -157,7 +160,10 @@ class Tape:
             await self._hand(record, future.set_result)
             return
         if isinstance(record, Recv | Close):
-            take = self._links.get((record.venue, record.conn))
+            key = (record.venue, record.conn)
+            if key not in self._opened and isinstance(record, Recv):
+                await self._open_implicitly(record)
+            take = self._links.get(key)
             if take is None:
                 if isinstance(record, Recv):
                     self._skip(record, "its session is not open in the replay")
@@ -165,6 +171,11 @@ class Tape:
             await self._hand(record, take)
             return
         assert isinstance(record, Rest)
+        if record.purpose == "init":
+            if not record.carried:
+                self._started.add(record.venue)
+            elif record.venue in self._started:
+                return  # the original answers were played: these copies are for cut files
         claim = (record.venue, request_key(record.purpose, record.request))
         if not self._claims.get(claim):
             call = self._driven.get(record.venue, {}).get(claim[1])
@@ -174,6 +185,15 @@ class Tape:
             self._skip(record, "nobody made that request")
             return
         await self._hand(record, self._claims[claim].popleft().set_result)
+
+    async def _open_implicitly(self, first: Recv) -> None:
+        """The recording starts inside this session (its older files were deleted, or
+        it was cut): open it where its first frame is, as if it had just connected."""
+        key = (first.venue, first.conn)
+        self._opened.add(key)
+        if await self._until(lambda: key in self._opening):
+            opened = Open(first.ns, first.venue, first.conn, "")
+            await self._hand(opened, self._opening.pop(key).set_result)
 
     async def _hand(self, record: Played, give: Callable[[Handoff], Any]) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

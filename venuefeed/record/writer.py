@@ -9,7 +9,8 @@ there is room again, so the recording says where it is incomplete.
 
 Files rotate when they reach `rotate_mb` (compressed) or `rotate_s` of age; with
 `max_mb`, the oldest files are deleted after each rotation until the recording fits.
-Every file starts with the header and the venue set-ups, so any file can be read alone.
+Every file starts with the header, the venue set-ups and each venue's last successful
+start-up answers (`carried`), so any file can be read, and replayed, alone.
 A write error (a full disk) stops the recording, never the engine: `error` says why,
 and the recorder reports it as a status event (`recorder.py`).
 """
@@ -26,10 +27,22 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
+import msgspec
 import zstandard
 
 from venuefeed.core.errors import ConfigError
-from venuefeed.record.format import FORMAT, PREFIX, SUFFIX, VERSION, Gap, Header, Record, encoder
+from venuefeed.core.transport.tap import request_key
+from venuefeed.record.format import (
+    FORMAT,
+    PREFIX,
+    SUFFIX,
+    VERSION,
+    Gap,
+    Header,
+    Record,
+    Rest,
+    encoder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +92,8 @@ class RecordWriter:
         #: why the recording stopped (a write error), None while it runs
         self.error: str | None = None
         self._heads: list[Record] = []  # venue set-ups, at the top of every file
+        #: each venue's last successful start-up answers (writer thread only)
+        self._inits: dict[tuple[str, str], Rest] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._number = 0
@@ -188,10 +203,17 @@ class RecordWriter:
                 record, weight = queue.popleft()
                 batch.append(record)
                 size += weight
+                if type(record) is Rest and record.purpose == "init":
+                    self._keep_init(record)
             assert self._zst is not None
             self._zst.write(encoder.encode_lines(batch))
             self.written += len(batch)
             self._out_bytes += size
+
+    def _keep_init(self, record: Rest) -> None:
+        if record.error is None and (record.status or 0) < 400:
+            key = (record.venue, request_key(record.purpose, record.request))
+            self._inits[key] = msgspec.structs.replace(record, carried=True)
 
     def _rotate_if_due(self, now: float) -> None:
         assert self._raw is not None
@@ -212,7 +234,7 @@ class RecordWriter:
         self._opened_at = time.monotonic()
         self.files.append(path)
         header = Header(FORMAT, VERSION, self.run, self._number, time.time_ns())
-        self._zst.write(encoder.encode_lines([header, *self._heads]))
+        self._zst.write(encoder.encode_lines([header, *self._heads, *self._inits.values()]))
         self._zst.flush(zstandard.FLUSH_BLOCK)
 
     def _close_file(self) -> None:
