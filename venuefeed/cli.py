@@ -82,7 +82,7 @@ config_option = click.option(
 @click.option(
     "--sink",
     multiple=True,
-    help="jsonl:PATH, jsonl:- (stdout) or nats://HOST:PORT; repeat for several "
+    help="jsonl:PATH, jsonl:- (stdout) or nats://HOST:PORT[,nats://...]; repeat for several "
     "(replaces [engine] sinks).",
 )
 @click.option(

@@ -14,9 +14,10 @@ Publishing
     timeout and stay pending (holding a slot) when a send fails mid-reconnect.
 
     A message not acknowledged within `ack_timeout_s`, or answered "no responders" (no
-    stream, JetStream restarting), is sent again together with every unacknowledged
-    message after it, in order. Sending again is safe for history: the server drops the
-    copy by its id. A state message sent twice just replaces itself.
+    stream, JetStream restarting) or "duplicate message id is in process" (a clustered
+    stream still replicating another engine's copy), is sent again together with every
+    unacknowledged message after it, in order. Sending again is safe for history: the
+    server drops the copy by its id. A state message sent twice just replaces itself.
 
 While NATS is unreachable
     Nothing is sent, and the sink stops taking events from its subscription. That
@@ -55,6 +56,7 @@ import msgspec
 
 from venuefeed.bus.connect import connect
 from venuefeed.bus.streams import ensure_streams
+from venuefeed.bus.url import servers
 from venuefeed.bus.wire import ENGINE_HEADER, MSG_ID_HEADER, encode, message_id, subject
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.events import Event, Gap, Status
@@ -74,6 +76,12 @@ logger = logging.getLogger(__name__)
 FLUSH_ON_STOP_S = 1.0
 #: a "no responders" answer is retried after this long (JetStream restarting)
 _RETRY_NO_RESPONDERS_S = 0.25
+#: JetStream's "duplicate message id is in process" (409): on a clustered stream another
+#: copy with the same Nats-Msg-Id (the other engine's) is still being replicated. Not a
+#: refusal: asked again, the server answers a duplicate ack once that copy is stored, or
+#: stores ours if it was lost (its engine died, a leader changed). Dropping ours here
+#: would lose the trade whenever the other copy never lands.
+_IN_PROCESS = 10158
 
 
 class _Ack(msgspec.Struct):
@@ -116,7 +124,7 @@ class NatsSink:
         self.settings = settings
         self.metrics = metrics
         self.engine_id = engine_id or default_engine_id()
-        self.name = f"nats:{url.partition('://')[2]}"
+        self.name = "nats:" + ",".join(u.partition("://")[2] for u in servers(url))
         self._log = RateLimitedLog(logger, window_s=log_repeat_s)
         self._prefix = settings.subject_prefix
         self._nc: NATS | None = None
@@ -349,7 +357,8 @@ class NatsSink:
             ack = _Ack(error={"description": f"undecodable ack {msg.data[:80]!r}"})
         if ack.error is not None:
             code = ack.error.get("code")
-            if code == 503:  # JetStream temporarily unavailable
+            # 503: JetStream temporarily unavailable. 10158: not a refusal, see _IN_PROCESS
+            if code == 503 or ack.error.get("err_code") == _IN_PROCESS:
                 pending.due = time.monotonic() + _RETRY_NO_RESPONDERS_S
                 return
             self.metrics.inc("nats_rejected", sink=self.name, kind=pending.kind)
