@@ -42,7 +42,6 @@ from venuefeed.core.settings import load_settings
 from venuefeed.core.sharding import shard_of
 from venuefeed.sim.cluster import base_symbols
 
-SHARDS = 2
 ENGINES_PER_SHARD = 2
 
 
@@ -55,6 +54,8 @@ def say(text: str) -> None:
 class Procs:
     """Every process the demo started; `close()` kills and reaps whatever still runs."""
 
+    #: the children's working directory: no ./venues.toml of the caller's is picked up
+    cwd: Path
     running: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
 
     async def spawn(
@@ -62,7 +63,12 @@ class Procs:
     ) -> asyncio.subprocess.Process:
         with log.open("wb") as err:
             proc = await asyncio.create_subprocess_exec(
-                *args, stdin=asyncio.subprocess.DEVNULL, stdout=stdout, stderr=err, env=env
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=err,
+                env=env,
+                cwd=self.cwd,
             )
         self.running[name] = proc
         return proc
@@ -150,9 +156,14 @@ class Demo:
     duration_s: float
     drain_s: float
     nodes: int
-    procs: Procs = field(default_factory=Procs)
+    shards: int = 2
+    venues: str | None = None  # comma-separated: the simulator's venues (default: all)
+    procs: Procs = field(init=False)
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.procs = Procs(self.work)
 
     def vf(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "venuefeed", *args]
@@ -196,9 +207,10 @@ class Demo:
         say(f"{len(nodes)} NATS nodes ready: {servers}")
         env = child_env(replicas=len(nodes))
         config, made_file = self.work / "sim.toml", self.work / "trades.json"
+        only = ("--venues", self.venues) if self.venues else ()
         sim = await self.procs.spawn(
             "sim",
-            self.vf("sim", "--write-config", str(config), "--trades", str(made_file)),
+            self.vf("sim", "--write-config", str(config), "--trades", str(made_file), *only),
             self.work / "sim.log",
             env,
             stdout=asyncio.subprocess.PIPE,
@@ -208,18 +220,18 @@ class Demo:
             say((await sim.stdout.readline()).decode().strip())
         live_ms: dict[int, int] = {}
         engines: dict[int, list[str]] = {}
-        for shard in range(1, SHARDS + 1):
+        for shard in range(1, self.shards + 1):
             for copy in range(1, ENGINES_PER_SHARD + 1):
                 name = f"engine-{shard}{'ab'[copy - 1]}"
                 http = free_port()
-                args = self.vf("run", "--config", str(config), "--shard", f"{shard}/{SHARDS}")
+                args = self.vf("run", "--config", str(config), "--shard", f"{shard}/{self.shards}")
                 args += ["--sink", servers, "--http", f"127.0.0.1:{http}", "--no-tui"]
                 await self.procs.spawn(name, args, self.work / f"{name}.log", env, stdout=-3)
                 engines.setdefault(shard, []).append(f"http://127.0.0.1:{http}/readyz")
         for shard, urls in engines.items():
             await until_ok(session, urls, 60, f"both engines of shard {shard} to be ready")
             live_ms[shard] = time.time_ns() // 1_000_000
-        say("4 engines live (2 shards x 2), publishing to the cluster")
+        say(f"{self.shards * ENGINES_PER_SHARD} engines live ({self.shards} shards x 2)")
         tail_args = self.vf("tail", servers, "--kinds", "trade", "--from", "start")
         tail = await self.procs.spawn(
             "tail", tail_args, self.work / "tail.log", env, stdout=asyncio.subprocess.PIPE
@@ -243,16 +255,16 @@ class Demo:
         reader: asyncio.Task[None],
     ) -> int:
         await asyncio.sleep(self.duration_s / 2)
-        for shard in range(1, SHARDS + 1):
+        for shard in range(1, self.shards + 1):
             await self.procs.end(f"engine-{shard}a", signal.SIGKILL)
         await self.procs.end(nodes[0].name, signal.SIGKILL)
         killed_at = time.time()
-        say(f"SIGKILLed engine-1a, engine-2a and NATS node {nodes[0].name}")
+        say(f"SIGKILLed engine-Na (one per shard) and NATS node {nodes[0].name}")
         await asyncio.sleep(self.duration_s / 2)
         cutoff_ms = time.time_ns() // 1_000_000
         sim_code = await self.procs.end("sim", signal.SIGTERM)
         made = read_made(made_file)
-        owner = owners(config, SHARDS)
+        owner = owners(config, self.shards)
         windows = {pair: (live_ms[shard], cutoff_ms) for pair, shard in owner.items()}
         owed = {
             (venue, symbol, i)
@@ -268,7 +280,8 @@ class Demo:
                     self.arrived.clear()
                     await self.arrived.wait()
         codes = {
-            name: await self.procs.end(name, signal.SIGTERM) for name in ("engine-1b", "engine-2b")
+            name: await self.procs.end(name, signal.SIGTERM)
+            for name in [f"engine-{shard}b" for shard in range(1, self.shards + 1)]
         }
         codes["tail"] = await self.procs.end("tail", signal.SIGINT)
         codes["sim"] = sim_code
@@ -276,7 +289,7 @@ class Demo:
         rows = account(made, self.received, windows)
         print(
             f"cluster-demo {time.strftime('%Y-%m-%d')}: {self.duration_s:g}s, "
-            f"{len(nodes)} NATS nodes (replicas {len(nodes)}), {SHARDS} shards x "
+            f"{len(nodes)} NATS nodes (replicas {len(nodes)}), {self.shards} shards x "
             f"{ENGINES_PER_SHARD} engines; at +{killed_at - started:.0f}s SIGKILL of one "
             f"engine per shard and one NATS node"
         )
@@ -303,7 +316,7 @@ def workdir(keep: Path | None) -> Iterator[Path]:
 
 async def main_async(args: argparse.Namespace) -> int:
     with workdir(args.keep) as work:
-        demo = Demo(work, args.duration, args.drain, args.nodes)
+        demo = Demo(work, args.duration, args.drain, args.nodes, args.shards, args.venues)
         try:
             return await demo.run()
         finally:
@@ -317,10 +330,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--drain", type=float, default=10.0, help="max drain seconds")
     parser.add_argument("--nodes", type=int, choices=(1, 3, 5), default=3)
+    parser.add_argument("--shards", type=int, default=2, help="each run by two engines")
+    parser.add_argument("--venues", default=None, help="comma-separated (default: all five)")
     parser.add_argument("--keep", type=Path, default=None, help="keep logs in this directory")
     args = parser.parse_args()
-    if args.duration <= 0 or args.drain <= 0:
-        parser.error("--duration and --drain must be > 0")
+    if args.duration <= 0 or args.drain <= 0 or args.shards < 1:
+        parser.error("--duration and --drain must be > 0, --shards at least 1")
     sys.exit(asyncio.run(main_async(args)))
 
 

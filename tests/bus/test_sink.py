@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 
 import pytest
@@ -16,7 +17,9 @@ from venuefeed import bus
 from venuefeed.core.events import Event, Gap, Trade
 from venuefeed.core.observe.health import readiness, venue_live
 
-OUTAGE_S = 2.5
+#: the outage the default suite runs; the issue's 10 s, run by hand:
+#: BUS_OUTAGE_S=10 .venv/bin/pytest tests/bus/test_sink.py -k outage -o log_cli=true
+OUTAGE_S = float(os.environ.get("BUS_OUTAGE_S", "2.5"))
 
 
 async def collect_until(sub: bus.BusSubscription, done, within: float) -> list[Event]:

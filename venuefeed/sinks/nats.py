@@ -425,7 +425,7 @@ class NatsSink:
                     f"streams:{self.url}",
                     "nats %s: reconnected, but the streams could not be checked (%s); retrying",
                     self.url,
-                    exc,
+                    str(exc) or f"no answer within {self.settings.connect_timeout_s:g}s",
                 )
                 await asyncio.sleep(self.settings.reconnect_wait_s)
                 self._link.set()
