@@ -9,7 +9,8 @@ On loopback, every piece a separate process:
   publishing with `--sink` listing the three servers;
 - `venuefeed tail <servers> --kinds trade --from start`, read line by line.
 
-Midway one engine of each shard and one NATS node are SIGKILLed. At the cutoff the
+Midway one engine of each shard and one NATS node (the history stream's leader, the
+harder failover) are SIGKILLed. At the cutoff the
 simulator stops and writes every trade it made; the demo then waits (at most `drain_s`)
 for the tail to receive each trade it owes, stops everything and prints per venue the
 trades sent in the window, received, duplicates, lost and the longest gap the tail saw
@@ -38,6 +39,7 @@ import aiohttp
 
 from bench.bus import free_port, nats_server_binary
 from bench.cluster_accounting import Pair, Received, account, failed, table
+from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.settings import load_settings
 from venuefeed.core.sharding import shard_of
 from venuefeed.sim.cluster import base_symbols
@@ -140,6 +142,20 @@ def owners(config: Path, shards: int) -> dict[Pair, int]:
             for symbol in settings.symbols_for(venue):
                 out[(venue, base_symbols([symbol])[0])] = shard_of(venue, symbol, shards)
     return out
+
+
+async def history_leader(nodes: list[Node]) -> Node:
+    """The node leading the history stream: killing it is the harder failover (a new
+    leader must be elected before any trade is stored again). The first node if unknown."""
+    import nats
+
+    nc = await nats.connect(servers=[n.url for n in nodes], connect_timeout=2)
+    try:
+        info = await nc.jetstream().stream_info(NatsSettings().history_stream)
+    finally:
+        await nc.close()
+    leader = info.cluster.leader if info.cluster is not None else None
+    return next((n for n in nodes if n.name == leader), nodes[0])
 
 
 def read_made(path: Path) -> dict[str, dict[str, list[tuple[int, int]]]]:
@@ -257,9 +273,10 @@ class Demo:
         await asyncio.sleep(self.duration_s / 2)
         for shard in range(1, self.shards + 1):
             await self.procs.end(f"engine-{shard}a", signal.SIGKILL)
-        await self.procs.end(nodes[0].name, signal.SIGKILL)
+        victim = await history_leader(nodes)
+        await self.procs.end(victim.name, signal.SIGKILL)
         killed_at = time.time()
-        say(f"SIGKILLed engine-Na (one per shard) and NATS node {nodes[0].name}")
+        say(f"SIGKILLed engine-Na (one per shard) and NATS node {victim.name} (history leader)")
         await asyncio.sleep(self.duration_s / 2)
         cutoff_ms = time.time_ns() // 1_000_000
         sim_code = await self.procs.end("sim", signal.SIGTERM)
@@ -291,7 +308,7 @@ class Demo:
             f"cluster-demo {time.strftime('%Y-%m-%d')}: {self.duration_s:g}s, "
             f"{len(nodes)} NATS nodes (replicas {len(nodes)}), {self.shards} shards x "
             f"{ENGINES_PER_SHARD} engines; at +{killed_at - started:.0f}s SIGKILL of one "
-            f"engine per shard and one NATS node"
+            f"engine per shard and of the NATS node leading the history stream"
         )
         print("\n".join(table(rows)))
         why = failed(rows) + [f"{n} exited {c}" for n, c in codes.items() if c != 0]

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from venuefeed.bus.connect import connect
-from venuefeed.bus.streams import ensure_streams
+from venuefeed.bus.streams import StreamsUnansweredError, ensure_streams
 from venuefeed.bus.url import servers
 from venuefeed.bus.wire import ENGINE_HEADER, MSG_ID_HEADER, encode, message_id, subject
 from venuefeed.core.bus_settings import NatsSettings
@@ -144,6 +144,8 @@ class NatsSink:
         self._outage_backlog = False  # dropped now = dropped because of an outage
         self._keys: dict[tuple[str, str], tuple[str, Labels]] = {}
         self._stopping = False
+        #: the streams still need checking after a check that got no answer
+        self._recheck = False
 
     # -- wiring ------------------------------------------------------------------------
 
@@ -409,45 +411,72 @@ class NatsSink:
         self._link.set()
 
     async def _link_loop(self) -> None:
-        """After a reconnect: check the streams, then resume (resending what is unacked)."""
+        """After a reconnect: check the streams, then resume (resending what is unacked).
+
+        A check that gets no answer (a cluster electing a JetStream leader after losing
+        the node we were on: seconds) does not hold publishing back: publishes are
+        answered by the stream's own leader, unanswered ones are sent again, and the
+        check is repeated until it passes. Any other failure holds publishing until a
+        check passes."""
         while True:
             await self._link.wait()
             self._link.clear()
             nc = self._nc
-            if nc is None or not nc.is_connected or self._down_since is None:
+            if nc is None or not nc.is_connected:
+                continue
+            if self._down_since is None and not self._recheck:
                 continue
             try:
                 async with asyncio.timeout(self.settings.connect_timeout_s):
                     await ensure_streams(nc.jetstream(), self.settings, update=True)
-            except Exception as exc:  # the server is not ready yet: try again shortly
+                self._recheck = False
+            except (TimeoutError, StreamsUnansweredError) as exc:
+                self._recheck = True
+                self._log.log(
+                    logging.WARNING,
+                    f"streams:{self.url}",
+                    "nats %s: the streams could not be checked (%s); publishing on, checking again",
+                    self.url,
+                    str(exc) or f"no answer within {self.settings.connect_timeout_s:g}s",
+                )
+            except Exception as exc:  # the server refused the check: try again shortly
                 self._log.log(
                     logging.WARNING,
                     f"streams:{self.url}",
                     "nats %s: reconnected, but the streams could not be checked (%s); retrying",
                     self.url,
-                    str(exc) or f"no answer within {self.settings.connect_timeout_s:g}s",
+                    exc,
                 )
                 await asyncio.sleep(self.settings.reconnect_wait_s)
                 self._link.set()
                 continue
-            down_s = time.monotonic() - self._down_since
-            buffered = len(self._unacked) + (self._events.depth if self._events else 0)
-            dropped = self._dropped_since_down()
-            self.metrics.inc("nats_buffered", buffered, sink=self.name)
-            self._down_since = None
-            for pending in self._unacked.values():
-                pending.due = 0.0
-            self._open.set()
-            logger.log(
-                logging.ERROR if dropped else logging.WARNING,
-                "nats %s reachable again after %.1fs: %d events were buffered, %d dropped%s",
-                self.url,
-                down_s,
-                buffered,
-                dropped,
-                " (gap events say which)" if dropped else "",
-            )
-            await self._send_due()
+            if self._down_since is not None:
+                await self._resume()
+            if self._recheck:
+                await asyncio.sleep(self.settings.reconnect_wait_s)
+                self._link.set()
+
+    async def _resume(self) -> None:
+        """The outage is over: say what it cost, resend what is unacked, publish on."""
+        assert self._down_since is not None
+        down_s = time.monotonic() - self._down_since
+        buffered = len(self._unacked) + (self._events.depth if self._events else 0)
+        dropped = self._dropped_since_down()
+        self.metrics.inc("nats_buffered", buffered, sink=self.name)
+        self._down_since = None
+        for pending in self._unacked.values():
+            pending.due = 0.0
+        self._open.set()
+        logger.log(
+            logging.ERROR if dropped else logging.WARNING,
+            "nats %s reachable again after %.1fs: %d events were buffered, %d dropped%s",
+            self.url,
+            down_s,
+            buffered,
+            dropped,
+            " (gap events say which)" if dropped else "",
+        )
+        await self._send_due()
 
     def _dropped_since_down(self) -> int:
         return (self._events.dropped if self._events else 0) - self._down_dropped
