@@ -54,7 +54,7 @@ def say(text: str) -> None:
 
 @dataclass
 class Procs:
-    """Every process the demo started; `close()` kills and reaps whatever still runs."""
+    """Every process the demo started; `close()` stops and reaps whatever still runs."""
 
     #: the children's working directory: no ./venues.toml of the caller's is picked up
     cwd: Path
@@ -92,8 +92,19 @@ class Procs:
         return proc.returncode
 
     async def close(self) -> None:
-        for name in list(self.running):
-            await self.end(name, signal.SIGKILL)
+        """SIGTERM first, so the simulator removes its CA directory; SIGKILL if need be."""
+        for proc in self.running.values():
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+        for name, proc in self.running.items():
+            try:
+                async with asyncio.timeout(5.0):
+                    await proc.wait()
+            except TimeoutError:
+                say(f"{name} did not stop within 5s: killed")
+                proc.kill()
+                await proc.wait()
 
 
 @dataclass
@@ -116,10 +127,16 @@ async def http_ok(session: aiohttp.ClientSession, url: str) -> bool:
         return False
 
 
-async def until_ok(session: aiohttp.ClientSession, urls: list[str], within: float, what: str):
-    """Poll another process's health endpoint (no event crosses processes), bounded."""
+async def until_ok(
+    session: aiohttp.ClientSession, urls: list[str], within: float, what: str, procs: Procs
+) -> None:
+    """Poll other processes' health endpoints (no event crosses processes), bounded; a
+    process that exited meanwhile ends the wait at once (its log says why)."""
     deadline = time.monotonic() + within
     while not all([await http_ok(session, u) for u in urls]):
+        dead = [f"{n} (exit {p.returncode})" for n, p in procs.running.items() if p.returncode]
+        if dead:
+            raise RuntimeError(f"waiting for {what}: {', '.join(dead)} exited; see its log")
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out after {within:g}s waiting for {what}")
         await asyncio.sleep(0.2)
@@ -200,7 +217,7 @@ class Demo:
                 node.name, args, self.work / f"{node.name}.log", dict(os.environ), stdout=-3
             )
         health = [f"http://127.0.0.1:{n.monitor_port}/healthz" for n in nodes]
-        await until_ok(session, health, 30, "the NATS cluster (JetStream meta leader)")
+        await until_ok(session, health, 30, "the NATS cluster (JetStream meta leader)", self.procs)
         return nodes
 
     async def read_tail(self, stdout: asyncio.StreamReader) -> None:
@@ -233,7 +250,11 @@ class Demo:
         )
         assert sim.stdout is not None
         async with asyncio.timeout(30):
-            say((await sim.stdout.readline()).decode().strip())
+            line = (await sim.stdout.readline()).decode().strip()
+        if not line:
+            tail = (self.work / "sim.log").read_text().strip().splitlines()[-1:]
+            raise RuntimeError(f"venuefeed sim did not start: {' '.join(tail)}")
+        say(line)
         live_ms: dict[int, int] = {}
         engines: dict[int, list[str]] = {}
         for shard in range(1, self.shards + 1):
@@ -245,7 +266,7 @@ class Demo:
                 await self.procs.spawn(name, args, self.work / f"{name}.log", env, stdout=-3)
                 engines.setdefault(shard, []).append(f"http://127.0.0.1:{http}/readyz")
         for shard, urls in engines.items():
-            await until_ok(session, urls, 60, f"both engines of shard {shard} to be ready")
+            await until_ok(session, urls, 60, f"shard {shard}'s engines to be ready", self.procs)
             live_ms[shard] = time.time_ns() // 1_000_000
         say(f"{self.shards * ENGINES_PER_SHARD} engines live ({self.shards} shards x 2)")
         tail_args = self.vf("tail", servers, "--kinds", "trade", "--from", "start")
@@ -336,6 +357,9 @@ async def main_async(args: argparse.Namespace) -> int:
         demo = Demo(work, args.duration, args.drain, args.nodes, args.shards, args.venues)
         try:
             return await demo.run()
+        except RuntimeError as exc:  # a piece did not come up: one line, not a traceback
+            say(f"FAILED: {exc}{'' if args.keep else ' (--keep DIR keeps the logs)'}")
+            return 1
         finally:
             await demo.procs.close()
             if args.keep is not None:
