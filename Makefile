@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 CONFIG ?=
 ARGS   ?=
 
-.PHONY: setup run test lint typecheck bench fuzz mutate demo soak clean
+.PHONY: setup run test lint typecheck bench fuzz mutate demo soak cluster-demo clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,13 @@ demo: $(STAMP)
 soak: $(STAMP)
 	@$(BIN)/venuefeed run --sim --chaos heavy --duration 600 --report report.json \
 		--report report.html --sink jsonl:/dev/null
+
+# A three-node NATS cluster, `venuefeed sim`, two shards run by two engines each and a
+# tail; one engine per shard and one NATS node SIGKILLed midway. Prints per venue the trades
+# sent, received, duplicates, lost and the longest gap; exits 1 on a loss or a duplicate.
+# ARGS="--duration 120" for longer (default 60 s, plus ~20 s of start and drain).
+cluster-demo: $(STAMP)
+	@$(BIN)/python -m bench.cluster_demo $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info mutants mutants-run.log \

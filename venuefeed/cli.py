@@ -85,7 +85,7 @@ config_option = click.option(
 @click.option(
     "--sink",
     multiple=True,
-    help="jsonl:PATH, jsonl:- (stdout) or nats://HOST:PORT; repeat for several "
+    help="jsonl:PATH, jsonl:- (stdout) or nats://HOST:PORT[,nats://...]; repeat for several "
     "(replaces [engine] sinks).",
 )
 @click.option(
@@ -728,6 +728,62 @@ def _when(option: str, text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.UTC)
     return int(moment.timestamp() * 1000)
+
+
+@cli.command("sim")
+@config_option
+@click.option(
+    "--write-config",
+    "config_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write a venues.toml pointing engines at the simulator here.",
+)
+@click.option("--venues", "venue_list", default=None, help="Comma-separated venues to simulate.")
+@click.option("--chaos", default="none", show_default=True, help="Chaos profile.")
+@click.option(
+    "--chaos-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="TOML file with [profiles.<name>] tables.",
+)  # fmt: skip
+@click.option(
+    "--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+    help="Stop after this many seconds (default: until SIGINT or SIGTERM).",
+)  # fmt: skip
+@click.option(
+    "--port-base", type=click.IntRange(0, 65535), default=0,
+    help="Serve the venues on consecutive ports from here (0: free ports).",
+)  # fmt: skip
+@click.option(
+    "--trades", "trades_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="On exit, write every trade each market made (ids, times) as JSON.",
+)  # fmt: skip
+@log_options
+def sim_command(
+    config_path: Path | None,
+    config_out: Path,
+    venue_list: str | None,
+    chaos: str,
+    chaos_file: Path | None,
+    duration: float | None,
+    port_base: int,
+    trades_out: Path | None,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Serve the simulated venues on loopback until stopped, for any number of engines
+    in other processes; they all see the same books and the same trades."""
+    with _user_errors():
+        from venuefeed.sim.chaos import load_profile
+        from venuefeed.sim.standalone import SimOptions, StandaloneSim, serve_until_signalled
+
+        options = SimOptions(
+            config_out, load_profile(chaos, chaos_file), _csv(venue_list), duration, port_base,
+            trades_out,
+        )  # fmt: skip
+        standalone = StandaloneSim(load_settings(config_path), PluginHost(), options)
+        _setup_logging(log_level, log_format)
+        with contextlib.suppress(KeyboardInterrupt):  # before the loop's handler is set
+            asyncio.run(serve_until_signalled(standalone, lambda line: click.echo(line)))
 
 
 def _csv(text: str | None) -> tuple[str, ...] | None:

@@ -101,11 +101,24 @@ def test_nats_urls():
     assert parse_nats_url("nats://127.0.0.1:4333") == "nats://127.0.0.1:4333"
     assert parse_nats_url("nats://localhost") == "nats://localhost:4222"
     assert parse_nats_url("tls://[::1]:1") == "tls://[::1]:1"
+    cluster = "nats://127.0.0.1:1, nats://localhost,nats://127.0.0.1:3"
+    assert parse_nats_url(cluster) == "nats://127.0.0.1:1,nats://localhost:4222,nats://127.0.0.1:3"
     assert parse_sink("nats://h:1").kind == "nats" and parse_sink("jsonl:-").target == "-"
 
 
 @pytest.mark.parametrize(
-    "url", ["http://h:1", "nats://", "nats://h:99999", "nats://h:1/x", "nats://u:hunter2@h:1"]
+    "url",
+    [
+        "http://h:1",
+        "nats://",
+        "nats://h:99999",
+        "nats://h:1/x",
+        "nats://u:hunter2@h:1",
+        "nats://h:1,nats://u:hunter2@h:2",
+        "nats://h:1,nats://h:1",
+        "nats://h:1,tls://h:2",
+        "nats://h:1,",
+    ],
 )
 def test_bad_urls_are_one_line_and_never_echo_a_password(url: str):
     with pytest.raises(ConfigError) as info:

@@ -4,7 +4,8 @@ nats-py is imported here, lazily (`require_nats`), so that venuefeed without a N
 never needs it installed. Start-up is bounded: a server that cannot be reached (or that
 refuses our credentials) within `connect_timeout_s` is a `BusUnreachableError`, one line
 naming the URL and the last error, and the CLI exits 2. After that the client reconnects
-on its own, forever, every `reconnect_wait_s`.
+on its own, forever, every `reconnect_wait_s`, to any server of the URL's list (a cluster's
+servers, comma-separated) or that the cluster announced: one node's death is a failover.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from venuefeed.bus.url import servers
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.errors import ConfigError, StartupError
 from venuefeed.core.observe.logs import RateLimitedLog
@@ -42,7 +44,7 @@ def require_nats() -> ModuleType:
 
 
 def tls_for(settings: NatsSettings, url: str) -> ssl.SSLContext | None:
-    if settings.tls_ca_file is None and not url.startswith("tls://"):
+    if settings.tls_ca_file is None and not url.startswith("tls://"):  # lists: one scheme
         return None
     try:
         return ssl.create_default_context(cafile=settings.tls_ca_file)
@@ -103,7 +105,7 @@ async def connect(
     client = Client()
     attempt = asyncio.create_task(
         client.connect(
-            servers=[url],
+            servers=servers(url),  # a cluster: the client fails over between them
             name=name,
             error_cb=on_error,
             disconnected_cb=on_disconnect,

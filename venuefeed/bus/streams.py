@@ -41,6 +41,13 @@ _CHECKED = (
 )
 
 
+class StreamsUnansweredError(StartupError):
+    """JetStream did not answer a stream request in time: busy, or a cluster electing a
+    leader after losing a node. At start-up it stops the engine like any StartupError; a
+    reconnecting sink publishes on meanwhile (publishes are answered by the stream's own
+    leader) and checks again."""
+
+
 @dataclass(frozen=True, slots=True)
 class StreamNames:
     history: str
@@ -114,6 +121,10 @@ async def ensure_streams(js: JetStreamContext, settings: NatsSettings, *, update
             elif changed:
                 logger.info("nats: stream %s differs from this config: %s", name, changed)
         except NatsError as exc:
+            if isinstance(exc, TimeoutError):
+                raise StreamsUnansweredError(
+                    f"nats: stream {name}: no answer (JetStream busy, or electing a leader)"
+                ) from None
             raise StartupError(f"nats: stream {name}: {_describe(exc)}") from None
 
 

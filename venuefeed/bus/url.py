@@ -1,4 +1,6 @@
-"""NATS server URLs as venuefeed accepts them: `nats://HOST:PORT` or `tls://HOST:PORT`.
+"""NATS server URLs as venuefeed accepts them: `nats://HOST:PORT` or `tls://HOST:PORT`,
+or several of a cluster's servers separated by commas (`nats://a:4222,nats://b:4222`), the
+NATS tools' convention: the client connects to one and fails over to the others.
 
 Credentials in a URL are refused, not stripped: a URL is echoed by `venuefeed config`,
 logs, `ps` and shell history, so secrets come from `[engine.nats]` or
@@ -15,7 +17,24 @@ SCHEMES = ("nats", "tls")
 
 
 def parse_nats_url(url: str, *, where: str = "nats url") -> str:
-    """Validate and return `scheme://host:port` (port 4222 when omitted)."""
+    """Validate and return `scheme://host:port` (port 4222 when omitted), or a comma-
+    separated list of them, each once and all with the same scheme."""
+    if "," not in url:
+        return _parse_one(url, where)
+    parsed = [_parse_one(part.strip(), where) for part in url.split(",")]
+    if len(set(parsed)) < len(parsed):
+        raise ConfigError(f"usage error: {where} {_redacted(url)!r}: a server is listed twice")
+    if len({p.partition("://")[0] for p in parsed}) > 1:
+        raise ConfigError(f"usage error: {where} {_redacted(url)!r}: mixes nats:// and tls://")
+    return ",".join(parsed)
+
+
+def servers(url: str) -> list[str]:
+    """The server URLs of a (validated) `url`, for the client's failover list."""
+    return url.split(",")
+
+
+def _parse_one(url: str, where: str) -> str:
     shown = _redacted(url)
     try:
         parts = urlsplit(url)

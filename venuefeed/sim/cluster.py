@@ -54,6 +54,8 @@ class SimCluster:
 
     `ping_s` is the venues' ping period, one for all or per venue name: `run --sim` passes
     each venue's configured `heartbeat_interval_s`, the unit its idle limits scale with.
+    `port_base` (0: any free port) puts the venues on consecutive ports from there, in the
+    order of `adapters`, so a standalone simulator (`venuefeed sim`) can be found again.
     `slow_tick_s` is the cadence of the frames not tied to a book step (mark, funding):
     about a second on the real venues, shorter for a test whose thresholds are shorter.
     """
@@ -68,7 +70,9 @@ class SimCluster:
         ping_s: float | Mapping[str, float] = 5.0,
         seed: int = 1,
         realism: Realism | None = None,
+        port_base: int = 0,
     ) -> None:
+        self.port_base = port_base
         self.realism = realism if realism is not None else Realism()
         self.servers: dict[str, SimServer] = {}
         self.certificates: SimCertificates | None = None
@@ -95,8 +99,8 @@ class SimCluster:
             for server in self.servers.values():
                 server.certificates = self.certificates
         try:
-            for server in self.servers.values():
-                await server.start()
+            for number, server in enumerate(self.servers.values()):
+                await server.start(self.port_base + number if self.port_base else 0)
         except BaseException:
             await self.__aexit__()
             raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import logging
 import resource
 import statistics
 import time
@@ -40,6 +41,8 @@ from venuefeed.sim.bounds import (
 from venuefeed.sim.chaos import DISRUPTIVE, FaultLog, FaultSpan
 from venuefeed.sim.cluster import SimCluster
 from venuefeed.sim.timeline import Timeline
+
+logger = logging.getLogger(__name__)
 
 CHECK_LEVELS = 10
 #: faults that take a connection down with the frames right after them (the engine drops
@@ -218,9 +221,22 @@ class SoakObserver:
                     obs.book_checks += 1
                     if (name, symbol) in pending:
                         obs.book_mismatches += 1
+                        logger.warning("checkpoint: %s", self._mismatch(name, symbol))
         finally:
             for server in self.cluster.servers.values():
                 server.faults.frozen = False
+
+    def _mismatch(self, venue: str, symbol: str) -> str:
+        """What a book that never matched looked like, so that the failure can be traced."""
+        book = self.venues[venue].books.get(symbol)
+        if book is None:
+            return f"{venue} {symbol}: no book was ever published"
+        bids, asks = self.cluster.servers[venue].venue.markets[symbol].book_top(1)
+        age_s = (time.time() * 1000 - book.ts_recv) / 1000
+        return (
+            f"{venue} {symbol}: last book from {book.source}, seq {book.seq}, {age_s:.1f}s old,"
+            f" top {book.bids[:1]} / {book.asks[:1]}; the venue's top {bids[:1]} / {asks[:1]}"
+        )
 
     def _book_matches(self, venue: str, symbol: str) -> bool:
         book = self.venues[venue].books.get(symbol)

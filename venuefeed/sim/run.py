@@ -26,6 +26,17 @@ logger = logging.getLogger(__name__)
 SIM_MAX_FRAME_BYTES = 1024 * 1024
 
 
+def engine_settings(cluster: SimCluster, settings: Settings) -> Settings:
+    """`settings` for an engine against the started `cluster`: its URLs and CA, and the
+    frame cap of a simulated run. `run --sim` and the standalone `venuefeed sim` (which
+    writes these settings as a venues.toml) share it, so both engines see the same."""
+    data: dict[str, Any] = cluster.apply(settings).model_dump()
+    data["defaults"]["max_frame_bytes"] = min(
+        data["defaults"]["max_frame_bytes"], SIM_MAX_FRAME_BYTES
+    )
+    return Settings.model_validate(data)
+
+
 class SimRun:
     """Owns the cluster, the engine built against it, the chaos injector and the observer."""
 
@@ -71,12 +82,8 @@ class SimRun:
 
     async def __aenter__(self) -> Engine:
         await self.cluster.__aenter__()
-        data: dict[str, Any] = self.cluster.apply(self.settings).model_dump()
-        data["defaults"]["max_frame_bytes"] = min(
-            data["defaults"]["max_frame_bytes"], SIM_MAX_FRAME_BYTES
-        )
         self.engine = Engine(
-            Settings.model_validate(data),
+            engine_settings(self.cluster, self.settings),
             venues=self.names,
             plugins=self.host,
             **self.engine_options,

@@ -14,9 +14,10 @@ Publishing
     timeout and stay pending (holding a slot) when a send fails mid-reconnect.
 
     A message not acknowledged within `ack_timeout_s`, or answered "no responders" (no
-    stream, JetStream restarting), is sent again together with every unacknowledged
-    message after it, in order. Sending again is safe for history: the server drops the
-    copy by its id. A state message sent twice just replaces itself.
+    stream, JetStream restarting) or "duplicate message id is in process" (a clustered
+    stream still replicating another engine's copy), is sent again together with every
+    unacknowledged message after it, in order. Sending again is safe for history: the
+    server drops the copy by its id. A state message sent twice just replaces itself.
 
 While NATS is unreachable
     Nothing is sent, and the sink stops taking events from its subscription. That
@@ -54,7 +55,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from venuefeed.bus.connect import connect
-from venuefeed.bus.streams import ensure_streams
+from venuefeed.bus.streams import StreamsUnansweredError, ensure_streams
+from venuefeed.bus.url import servers
 from venuefeed.bus.wire import ENGINE_HEADER, MSG_ID_HEADER, encode, message_id, subject
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.events import Event, Gap, Status
@@ -74,6 +76,12 @@ logger = logging.getLogger(__name__)
 FLUSH_ON_STOP_S = 1.0
 #: a "no responders" answer is retried after this long (JetStream restarting)
 _RETRY_NO_RESPONDERS_S = 0.25
+#: JetStream's "duplicate message id is in process" (409): on a clustered stream another
+#: copy with the same Nats-Msg-Id (the other engine's) is still being replicated. Not a
+#: refusal: asked again, the server answers a duplicate ack once that copy is stored, or
+#: stores ours if it was lost (its engine died, a leader changed). Dropping ours here
+#: would lose the trade whenever the other copy never lands.
+_IN_PROCESS = 10158
 
 
 class _Ack(msgspec.Struct):
@@ -116,7 +124,7 @@ class NatsSink:
         self.settings = settings
         self.metrics = metrics
         self.engine_id = engine_id or default_engine_id()
-        self.name = f"nats:{url.partition('://')[2]}"
+        self.name = "nats:" + ",".join(u.partition("://")[2] for u in servers(url))
         self._log = RateLimitedLog(logger, window_s=log_repeat_s)
         self._prefix = settings.subject_prefix
         self._nc: NATS | None = None
@@ -136,6 +144,8 @@ class NatsSink:
         self._outage_backlog = False  # dropped now = dropped because of an outage
         self._keys: dict[tuple[str, str], tuple[str, Labels]] = {}
         self._stopping = False
+        #: the streams still need checking after a check that got no answer
+        self._recheck = False
 
     # -- wiring ------------------------------------------------------------------------
 
@@ -349,7 +359,8 @@ class NatsSink:
             ack = _Ack(error={"description": f"undecodable ack {msg.data[:80]!r}"})
         if ack.error is not None:
             code = ack.error.get("code")
-            if code == 503:  # JetStream temporarily unavailable
+            # 503: JetStream temporarily unavailable. 10158: not a refusal, see _IN_PROCESS
+            if code == 503 or ack.error.get("err_code") == _IN_PROCESS:
                 pending.due = time.monotonic() + _RETRY_NO_RESPONDERS_S
                 return
             self.metrics.inc("nats_rejected", sink=self.name, kind=pending.kind)
@@ -400,17 +411,35 @@ class NatsSink:
         self._link.set()
 
     async def _link_loop(self) -> None:
-        """After a reconnect: check the streams, then resume (resending what is unacked)."""
+        """After a reconnect: check the streams, then resume (resending what is unacked).
+
+        A check that gets no answer (a cluster electing a JetStream leader after losing
+        the node we were on: seconds) does not hold publishing back: publishes are
+        answered by the stream's own leader, unanswered ones are sent again, and the
+        check is repeated until it passes. Any other failure holds publishing until a
+        check passes."""
         while True:
             await self._link.wait()
             self._link.clear()
             nc = self._nc
-            if nc is None or not nc.is_connected or self._down_since is None:
+            if nc is None or not nc.is_connected:
+                continue
+            if self._down_since is None and not self._recheck:
                 continue
             try:
                 async with asyncio.timeout(self.settings.connect_timeout_s):
                     await ensure_streams(nc.jetstream(), self.settings, update=True)
-            except Exception as exc:  # the server is not ready yet: try again shortly
+                self._recheck = False
+            except (TimeoutError, StreamsUnansweredError) as exc:
+                self._recheck = True
+                self._log.log(
+                    logging.WARNING,
+                    f"streams:{self.url}",
+                    "nats %s: the streams could not be checked (%s); publishing on, checking again",
+                    self.url,
+                    str(exc) or f"no answer within {self.settings.connect_timeout_s:g}s",
+                )
+            except Exception as exc:  # the server refused the check: try again shortly
                 self._log.log(
                     logging.WARNING,
                     f"streams:{self.url}",
@@ -421,24 +450,33 @@ class NatsSink:
                 await asyncio.sleep(self.settings.reconnect_wait_s)
                 self._link.set()
                 continue
-            down_s = time.monotonic() - self._down_since
-            buffered = len(self._unacked) + (self._events.depth if self._events else 0)
-            dropped = self._dropped_since_down()
-            self.metrics.inc("nats_buffered", buffered, sink=self.name)
-            self._down_since = None
-            for pending in self._unacked.values():
-                pending.due = 0.0
-            self._open.set()
-            logger.log(
-                logging.ERROR if dropped else logging.WARNING,
-                "nats %s reachable again after %.1fs: %d events were buffered, %d dropped%s",
-                self.url,
-                down_s,
-                buffered,
-                dropped,
-                " (gap events say which)" if dropped else "",
-            )
-            await self._send_due()
+            if self._down_since is not None:
+                await self._resume()
+            if self._recheck:
+                await asyncio.sleep(self.settings.reconnect_wait_s)
+                self._link.set()
+
+    async def _resume(self) -> None:
+        """The outage is over: say what it cost, resend what is unacked, publish on."""
+        assert self._down_since is not None
+        down_s = time.monotonic() - self._down_since
+        buffered = len(self._unacked) + (self._events.depth if self._events else 0)
+        dropped = self._dropped_since_down()
+        self.metrics.inc("nats_buffered", buffered, sink=self.name)
+        self._down_since = None
+        for pending in self._unacked.values():
+            pending.due = 0.0
+        self._open.set()
+        logger.log(
+            logging.ERROR if dropped else logging.WARNING,
+            "nats %s reachable again after %.1fs: %d events were buffered, %d dropped%s",
+            self.url,
+            down_s,
+            buffered,
+            dropped,
+            " (gap events say which)" if dropped else "",
+        )
+        await self._send_due()
 
     def _dropped_since_down(self) -> int:
         return (self._events.dropped if self._events else 0) - self._down_dropped

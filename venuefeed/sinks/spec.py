@@ -3,6 +3,7 @@
     jsonl:PATH      JSON lines appended to PATH
     jsonl:-         JSON lines on stdout
     nats://H:P      NATS JetStream (tls://H:P for TLS); see venuefeed/sinks/nats.py
+    nats://H:P,nats://H2:P2,...   the servers of one NATS cluster (failover)
 
 Parsing imports nothing optional, so a bad spec is one clear line before anything starts.
 """
