@@ -375,3 +375,36 @@ def test_removing_a_level_that_is_not_there_is_harmless():
     k.on_snapshot(SNAP, 0)
     update = k.on_delta(BookDelta("X-1", [(97.0, 0.0)], [(150.0, 0.0)], seq=11), 1)
     assert update.applied
+
+
+def test_a_polled_book_is_sorted_cut_to_depth_and_marked_rest():
+    """A REST body's levels come in any order and may list empty levels: the polled book
+    is the venue's top `depth` on each side, best first, with the poll's seq and time."""
+    k = keeper(depth=2)
+    poll = BookSnapshot(
+        "X-1",
+        [(98.0, 3.0), (100.0, 1.0), (99.5, 0.0), (99.0, 2.0)],
+        [(102.0, 2.5), (101.5, 0.0), (101.0, 1.5), (103.0, 1.0)],
+        seq=7,
+        ts_venue=40,
+    )
+    events = k.polled(poll, 50)
+    book = next(e for e in events if isinstance(e, Book))
+    assert book.bids == [(100.0, 1.0), (99.0, 2.0)]
+    assert book.asks == [(101.0, 1.5), (102.0, 2.5)]
+    assert (book.symbol, book.seq, book.ts_venue, book.ts_recv) == ("X", 7, 40, 50)
+    assert book.source == "rest"
+    bbo = next(e for e in events if isinstance(e, Bbo))
+    assert (bbo.bid_px, bbo.ask_px, bbo.source) == (100.0, 101.0, "rest")
+
+
+def test_a_crossed_poll_is_not_published_and_the_socket_book_is_untouched():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    assert k.polled(BookSnapshot("X-1", [(101.0, 1.0)], [(101.0, 1.0)], seq=3), 1) == []
+    assert k.polled(BookSnapshot("X-1", [(102.0, 1.0)], [(101.0, 1.0)], seq=3), 1) == []
+    # the websocket's book still chains from its own snapshot (seq 10), not from the poll
+    update = k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11), 2)
+    assert book_of(update).bids == [(100.0, 1.0), (99.5, 4.0)]
+    # a poll whose one side is empty is still published: it is not crossed
+    assert k.polled(BookSnapshot("X-1", [(1.0, 2.0)], [], seq=None), 3)
