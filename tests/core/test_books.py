@@ -63,6 +63,8 @@ def test_duplicate_delta_is_ignored():
     k.on_delta(BookDelta("X-1", [(99.0, 5.0)], [], seq=11), 1)
     update = k.on_delta(BookDelta("X-1", [(99.0, 7.0)], [], seq=11), 2)
     assert update.resync is None and not update.events and k.duplicates == 1
+    older = k.on_delta(BookDelta("X-1", [(99.0, 8.0)], [], seq=10), 3)
+    assert older.resync is None and not older.events and k.duplicates == 2
 
 
 def test_prev_link_rule():
@@ -175,6 +177,8 @@ def test_a_rest_snapshot_older_than_the_held_book_is_discarded():
     )
     assert late.events == () and not late.applied and late.resync is None
     assert k.stale_snapshots == 1
+    k.on_snapshot(BookSnapshot("X-1", [(90.0, 1.0)], [(91.0, 1.0)], seq=3001, from_rest=True), 3)
+    assert k.stale_snapshots == 2
     after = k.on_delta(BookDelta("X-1", [], [(101.0, 3.0)], seq=3003, prev_seq=3002), 4)
     assert book_of(after).bids == [(100.0, 2.0)] and book_of(after).seq == 3003
 
