@@ -375,3 +375,46 @@ def test_removing_a_level_that_is_not_there_is_harmless():
     k.on_snapshot(SNAP, 0)
     update = k.on_delta(BookDelta("X-1", [(97.0, 0.0)], [(150.0, 0.0)], seq=11), 1)
     assert update.applied
+
+
+def test_a_delta_applied_quietly_is_checked_and_published_by_the_next_that_emits():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    quiet = k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11, ts_venue=7), 1, emit=False)
+    assert quiet.applied and quiet.events == () and quiet.resync is None
+    update = k.on_delta(BookDelta("X-1", [], [(101.0, 0.5)], seq=12, ts_venue=8), 2)
+    book = book_of(update)
+    assert book.bids == [(100.0, 1.0), (99.5, 4.0)] and book.asks[0] == (101.0, 0.5)
+    assert (book.seq, book.ts_venue) == (12, 8)
+    # a quiet delta still keeps the chain: a gap after it is a gap
+    assert k.on_delta(BookDelta("X-1", [], [], seq=14), 3, emit=False).resync is not None
+
+
+def test_an_emitting_duplicate_publishes_what_quiet_deltas_changed():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11, ts_venue=7), 1, emit=False)
+    update = k.on_delta(BookDelta("X-1", [(99.5, 9.0)], [], seq=11, ts_venue=9), 2)
+    book = book_of(update)
+    assert not update.applied  # the repeat itself changed nothing
+    assert book.bids[1] == (99.5, 4.0) and (book.seq, book.ts_venue) == (11, 7)
+    # published once: a second repeat publishes nothing
+    assert k.on_delta(BookDelta("X-1", [], [], seq=11), 3).events == ()
+
+
+def test_a_quiet_duplicate_publishes_nothing_and_a_break_forgets_unpublished_deltas():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    assert k.on_delta(BookDelta("X-1", [], [], seq=10), 1, emit=False).events == ()
+    k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11), 1, emit=False)
+    assert k.on_delta(BookDelta("X-1", [], [], seq=13), 2, emit=False).resync is not None
+    k.on_snapshot(BookSnapshot("X-1", [(90.0, 1.0)], [(91.0, 1.0)], seq=20), 3)
+    assert k.on_delta(BookDelta("X-1", [], [], seq=20), 4).events == ()  # nothing pending
+
+
+def test_a_snapshot_publishes_and_clears_what_quiet_deltas_left():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11), 1, emit=False)
+    assert book_of(k.on_snapshot(SNAP, 2)).seq == 10
+    assert k.on_delta(BookDelta("X-1", [], [], seq=10), 3).events == ()

@@ -277,3 +277,12 @@ async def test_same_books_and_trades_in_the_same_order_with_and_without_it(
     # the skipped frames' books are fresh: their newest frame marked them
     assert marks.keys() == plain_marks.keys()
     assert ("book", "BTC") in marks and ("book", "ETH") in marks
+
+
+def test_only_the_last_delta_of_each_book_in_a_batch_builds_a_book():
+    from venuefeed.core.adapter import BookDelta
+
+    a1, b1, a2 = BookDelta("A", [], []), BookDelta("B", [], []), BookDelta("A", [], [])
+    last = runner._last_deltas([[a1], [b1, a2]])
+    assert last["A"] is a2 and last["B"] is b1
+    assert runner._last_deltas([[a1, a2]]) == {}  # one frame's results: nothing deferred

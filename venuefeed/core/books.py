@@ -44,6 +44,9 @@ class _Book:
     bridging: bool = False  # a REST snapshot was applied; the next delta must span it
     awaiting: bool = False  # a resync was requested and not yet answered
     buffer: deque[BookDelta] = field(default_factory=deque)
+    #: deltas applied without a Book event (`emit=False`); the next emit publishes them
+    unpublished: bool = False
+    ts_venue: int | None = None  # of the last delta applied without an event
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class BookUpdate:
 
 _NOTHING = BookUpdate()
 _BUFFERED = BookUpdate(buffered=True)
+_APPLIED = BookUpdate(applied=True)
 
 
 class BookKeeper:
@@ -111,6 +115,7 @@ class BookKeeper:
         book.asks = {p: s for p, s in snap.asks if s > 0}
         book.seq = snap.seq
         book.synced = True
+        book.unpublished = False
         book.bridging = snap.from_rest
         if snap.from_rest:
             pending = list(book.buffer)
@@ -153,7 +158,12 @@ class BookKeeper:
             snap.instrument, bids, asks, snap.seq, snap.ts_venue, recv_ms, source="rest"
         )
 
-    def on_delta(self, delta: BookDelta, recv_ms: int) -> BookUpdate:
+    def on_delta(self, delta: BookDelta, recv_ms: int, *, emit: bool = True) -> BookUpdate:
+        """Apply one delta. `emit=False` (a later delta of this book is already waiting,
+        `BookFeed` knows) applies and checks it without building a Book event nobody
+        could see: the publisher would replace it with the next one before any consumer
+        read it. The next `emit=True` delta publishes the book, even one it ignores as
+        a duplicate."""
         book = self._book(delta.instrument)
         if not book.synced:
             if self._rest:
@@ -173,8 +183,18 @@ class BookKeeper:
         update = self._apply_delta(book, delta)
         if update.resync is not None:
             return self._break(book, update.resync)
-        if not update.applied:
+        if not emit:
+            if update.applied:
+                book.unpublished = True
+                book.ts_venue = delta.ts_venue
+                return _APPLIED
             return _NOTHING
+        if not update.applied:
+            if book.unpublished:  # ignored, but the deltas before it are not published yet
+                book.unpublished = False
+                return BookUpdate(self._emit(delta.instrument, book, book.ts_venue, recv_ms))
+            return _NOTHING
+        book.unpublished = False
         return BookUpdate(self._emit(delta.instrument, book, delta.ts_venue, recv_ms), applied=True)
 
     def _apply_delta(self, book: _Book, delta: BookDelta) -> BookUpdate:
@@ -220,6 +240,7 @@ class BookKeeper:
         book.buffer.clear()
         book.synced = False
         book.awaiting = True
+        book.unpublished = False
         return BookUpdate(resync=reason)
 
     @staticmethod

@@ -65,19 +65,23 @@ class BookFeed:
         self._fetching: dict[str, asyncio.Task[None]] = {}
         forget_books(services, instruments)
 
-    async def apply(self, item: BookSnapshot | BookDelta, recv_ms: int, now: float) -> None:
+    async def apply(
+        self, item: BookSnapshot | BookDelta, recv_ms: int, now: float, *, emit: bool = True
+    ) -> None:
+        """Apply one book message; `emit=False` for a delta that a later one of the same
+        book in this batch supersedes (see `BookKeeper.on_delta`)."""
         books = self._books
         update: BookUpdate = (
             books.on_snapshot(item, recv_ms)
             if isinstance(item, BookSnapshot)
-            else books.on_delta(item, recv_ms)
+            else books.on_delta(item, recv_ms, emit=emit)
         )
         if update.buffered or update.applied:
             # held for a REST snapshot or applied: either way the stream is alive
             self._mark(item.instrument, now)
-        if update.applied:
-            if item.ts_venue is not None:
-                self._services.lag.observe_ms(recv_ms - item.ts_venue)
+        if update.applied and item.ts_venue is not None:
+            self._services.lag.observe_ms(recv_ms - item.ts_venue)
+        if update.events:
             deliver = self._deliver
             for event in update.events:
                 deliver(event, recv_ms, now)

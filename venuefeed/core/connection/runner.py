@@ -19,12 +19,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from venuefeed.core.adapter import (
-    BookDelta,
-    BookSnapshot,
-    ConnectionSpec,
-    Continuity,
-)
+from venuefeed.core.adapter import BookDelta, BookSnapshot, ConnectionSpec, Continuity, Parsed
 from venuefeed.core.breaker import BreakerState, CircuitBreaker
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.connection.bookfeed import BookFeed, forget_books
@@ -217,18 +212,24 @@ class ConnectionRunner:
                 bump(frames_key, len(batch))
                 recv_ms = wall_ms()
                 skipped = conflation.skipped
+                batch_results: list[Sequence[Parsed]] = []
                 for frame, key, older in conflation.plan(batch):
                     results = parse(frame, recv_ms)
                     if key is not None and not conflation.confirm(key, results):
                         results = parse.fall_back(older, results, recv_ms)
-                    if results is None:
-                        continue
+                    if results:
+                        batch_results.append(results)
+                last = _last_deltas(batch_results)
+                for results in batch_results:
                     now = loop_time()
                     for item in results:
                         if isinstance(item, Event):
                             marks[(item.kind, item.instrument)] = now
                             deliver(item, recv_ms, now)
-                        elif isinstance(item, BookDelta | BookSnapshot):
+                        elif isinstance(item, BookDelta):
+                            emit = last.get(item.instrument, item) is item
+                            await feed.apply(item, recv_ms, now, emit=emit)
+                        elif isinstance(item, BookSnapshot):
                             await feed.apply(item, recv_ms, now)
                         else:
                             await control.handle(item)
@@ -336,6 +337,19 @@ class ConnectionRunner:
             backoff_attempt=self.retry.attempt,
             breaker=self.breaker.state.value,
         )
+
+
+def _last_deltas(batch: Sequence[Sequence[Parsed]]) -> dict[str, BookDelta]:
+    """The last delta of each book in a batch: only it builds a Book event, the ones
+    before it are applied and checked (a consumer could never see their books: the
+    publisher conflates books per key before anybody reads them)."""
+    last: dict[str, BookDelta] = {}
+    if len(batch) > 1:
+        for results in batch:
+            for item in results:
+                if type(item) is BookDelta:
+                    last[item.instrument] = item
+    return last
 
 
 def _reraise_if_cancelling() -> None:
