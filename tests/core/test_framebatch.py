@@ -87,8 +87,31 @@ async def test_next_batch_takes_what_is_buffered_up_to_the_limit_and_sees_the_en
     async def receive() -> _Msg:
         return queue.pop(0)
 
-    assert await next_batch(receive, lambda: len(queue), limit=2) == (["a", "b"], False)
-    assert await next_batch(receive, lambda: len(queue)) == (["c"], True)
+    def ready() -> bool:
+        return bool(queue) and queue[0].type is WSMsgType.TEXT
+
+    assert await next_batch(receive, ready, limit=2) == (["a", "b"], False)
+    assert await next_batch(receive, ready) == (["c"], False)  # the close is not a frame
+    assert await next_batch(receive, ready) == ([], True)
+
+
+async def test_the_link_says_a_data_frame_is_ready_only_when_one_is_next():
+    from venuefeed.core.connection.link import Link
+
+    class _Reader:
+        def __init__(self) -> None:
+            self._buffer: list[Any] = []
+
+    class _Ws:
+        _reader = _Reader()
+
+    ws = _Ws()
+    link = Link(ws)  # type: ignore[arg-type]
+    assert not link.data_ready()
+    ws._reader._buffer = [(_Msg("x"), 1)]
+    assert link.data_ready()
+    ws._reader._buffer = [(_Msg(b"", WSMsgType.PING), 1), (_Msg("x"), 1)]
+    assert not link.data_ready()  # receive() would answer the ping, then wait
 
 
 # -- every plugin's rule, proved on the frames its simulator sends --------------------

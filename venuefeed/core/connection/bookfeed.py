@@ -68,8 +68,18 @@ class BookFeed:
     async def apply(
         self, item: BookSnapshot | BookDelta, recv_ms: int, now: float, *, emit: bool = True
     ) -> None:
-        """Apply one book message; `emit=False` for a delta that a later one of the same
-        book in this batch supersedes (see `BookKeeper.on_delta`)."""
+        """Apply one book message and act on a break (see `take`)."""
+        broken = self.take(item, recv_ms, now, emit=emit)
+        if broken is not None:
+            await self.repair(item, broken)
+
+    def take(
+        self, item: BookSnapshot | BookDelta, recv_ms: int, now: float, *, emit: bool = True
+    ) -> BookUpdate | None:
+        """Apply one book message and publish what it produced, without suspending (the
+        read loop's path); returns the update when the book needs `repair`. `emit=False`
+        for a delta that a later one of the same book in this batch supersedes
+        (`BookKeeper.on_delta`)."""
         books = self._books
         update: BookUpdate = (
             books.on_snapshot(item, recv_ms)
@@ -85,8 +95,12 @@ class BookFeed:
             deliver = self._deliver
             for event in update.events:
                 deliver(event, recv_ms, now)
-        if update.resync is not None:
-            await self._resync(item.instrument, update.resync, initial=update.initial)
+        return None if update.resync is None else update
+
+    async def repair(self, item: BookSnapshot | BookDelta, update: BookUpdate) -> None:
+        """Resync a book `take` found broken, by the venue's means."""
+        assert update.resync is not None
+        await self._resync(item.instrument, update.resync, initial=update.initial)
 
     async def _resync(self, instrument: str, reason: str, *, initial: bool) -> None:
         services = self._services

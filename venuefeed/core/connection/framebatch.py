@@ -47,16 +47,18 @@ _DATA = (WSMsgType.TEXT, WSMsgType.BINARY)
 
 
 async def next_batch(
-    receive: Callable[[], Awaitable[Any]], buffered: Callable[[], int], limit: int = BATCH_MAX
+    receive: Callable[[], Awaitable[Any]], ready: Callable[[], bool], limit: int = BATCH_MAX
 ) -> tuple[list[Frame], bool]:
-    """The next frame (awaited) and those already buffered behind it, up to `limit`;
-    True when the socket ended (a close, closing or error message) after these frames."""
+    """The next frame (awaited) and the data frames already buffered behind it, up to
+    `limit`; True when the socket ended (a close, closing or error message) after these
+    frames. `ready()` says a data frame is next in the buffer (`Link.data_ready`), so a
+    batch never waits on the network once it holds a frame."""
     msg = await receive()
     if msg.type not in _DATA:
         return [], True
     frames: list[Frame] = [msg.data]
-    while len(frames) < limit and buffered():
-        msg = await receive()  # buffered: returns without suspending
+    while len(frames) < limit and ready():
+        msg = await receive()  # a data frame is buffered: returns without suspending
         if msg.type not in _DATA:
             return frames, True
         frames.append(msg.data)

@@ -25,6 +25,7 @@ from venuefeed.core.errors import (
 from venuefeed.core.settings import Policy
 
 _CLOSE_TIMEOUT_S = 0.5
+_DATA_TYPES = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 
 #: what a part of a session may do with its socket: send a message (`Link.send`)
 Send = Callable[[Any], Awaitable[None]]
@@ -65,12 +66,16 @@ class Link:
             raise VenueConnectError(f"cannot connect: {type(exc).__name__}: {exc}") from None
         return cls(ws, policy.max_frame_bytes)
 
-    def buffered(self) -> int:
-        """Frames aiohttp has already read and parsed but `receive()` has not returned:
-        they come back without suspending. 0 where this aiohttp keeps them elsewhere
+    def data_ready(self) -> bool:
+        """True when the next message aiohttp has already read and parsed is a data
+        frame, which `receive()` returns without suspending. A ping, pong or close first
+        is False: `receive()` would handle it and then wait for the network, holding up
+        frames a batch already took. False where this aiohttp keeps its queue elsewhere
         (then every batch is one frame: slower, never wrong)."""
         buffer = getattr(getattr(self.ws, "_reader", None), "_buffer", None)
-        return len(buffer) if buffer is not None else 0
+        if not buffer:
+            return False
+        return getattr(buffer[0][0], "type", None) in _DATA_TYPES
 
     async def send(self, message: Any) -> None:
         """Send a message (JSON-encoded unless already text); a socket closing under us

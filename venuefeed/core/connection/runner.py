@@ -207,7 +207,7 @@ class ConnectionRunner:
         skipped_key = services.metrics.key("frames_skipped", venue=services.name)
         bump = services.metrics.bump
         while True:
-            batch, ended = await next_batch(ws.receive, link.buffered)
+            batch, ended = await next_batch(ws.receive, link.data_ready)
             if batch:
                 bump(frames_key, len(batch))
                 recv_ms = wall_ms()
@@ -226,18 +226,18 @@ class ConnectionRunner:
                         if isinstance(item, Event):
                             marks[(item.kind, item.instrument)] = now
                             deliver(item, recv_ms, now)
-                        elif isinstance(item, BookDelta):
+                        elif isinstance(item, BookDelta | BookSnapshot):
                             emit = last.get(item.instrument, item) is item
-                            await feed.apply(item, recv_ms, now, emit=emit)
-                        elif isinstance(item, BookSnapshot):
-                            await feed.apply(item, recv_ms, now)
+                            broken = feed.take(item, recv_ms, now, emit=emit)
+                            if broken is not None:
+                                await feed.repair(item, broken)
                         else:
                             await control.handle(item)
                 if conflation.skipped != skipped:
                     bump(skipped_key, conflation.skipped - skipped)
             if ended:
                 return  # close, closing, closed or error: Link.ended() explains
-            if link.buffered():
+            if link.data_ready():
                 # more is waiting, so the next receive() would not suspend: let other
                 # venues, the watchdog and consumers run between batches
                 await asyncio.sleep(0)
