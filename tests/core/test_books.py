@@ -418,3 +418,42 @@ def test_a_snapshot_publishes_and_clears_what_quiet_deltas_left():
     k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11), 1, emit=False)
     assert book_of(k.on_snapshot(SNAP, 2)).seq == 10
     assert k.on_delta(BookDelta("X-1", [], [], seq=10), 3).events == ()
+
+
+def _level_lists():
+    from hypothesis import strategies as st
+
+    price = st.integers(90, 110).map(float)
+    size = st.sampled_from([0.0, 0.5, 1.0, 2.0])
+    return st.lists(st.tuples(price, size), max_size=6)
+
+
+def test_top_n_and_crossed_check_follow_every_delta():
+    """The sorted price lists the keeper keeps beside its level maps give the same top N
+    as sorting the maps would, after any sequence of sets and removals."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(_level_lists(), _level_lists()), max_size=12))
+    def run(deltas):
+        k = keeper(depth=3)
+        k.on_snapshot(BookSnapshot("X-1", [(95.0, 1.0), (94.0, 1.0)], [(105.0, 1.0)], seq=0), 0)
+        bids, asks = {95.0: 1.0, 94.0: 1.0}, {105.0: 1.0}
+        for seq, (delta_bids, delta_asks) in enumerate(deltas, start=1):
+            update = k.on_delta(BookDelta("X-1", delta_bids, delta_asks, seq=seq), seq)
+            for side, levels in ((bids, delta_bids), (asks, delta_asks)):
+                for p, s in levels:
+                    if s <= 0:
+                        side.pop(p, None)
+                    else:
+                        side[p] = s
+            crossed = bool(bids and asks and max(bids) >= min(asks))
+            if crossed:
+                assert update.resync == "crossed book"
+                return
+            book = book_of(update)
+            assert book.bids == sorted(bids.items(), reverse=True)[:3]
+            assert book.asks == sorted(asks.items())[:3]
+
+    run()
