@@ -104,17 +104,20 @@ async def memory(settings: Settings, seconds: float, feed_rate: float) -> list[t
     return samples
 
 
-def _memory_child(raw: str, seconds: float, rate: float, conn: Any) -> None:
+def _latency_child(conn: Any, raw: str, seconds: float) -> None:
+    runner.wall_ms = lambda: time.time() * 1000  # type: ignore[assignment,return-value]
+    conn.send(asyncio.run(latency(_settings(raw), seconds)))
+
+
+def _memory_child(conn: Any, raw: str, seconds: float, rate: float) -> None:
     conn.send(asyncio.run(memory(_settings(raw), seconds, rate)))
 
 
-def _in_own_process(ctx: Any, settings: Settings, seconds: float, rate: float) -> Any:
-    """The memory run in a fresh process: its RSS is the engine's, not this bench's (ccxt
-    and the throughput runs would count)."""
+def _in_own_process(ctx: Any, target: Any, settings: Settings, *args: float) -> Any:
+    """A run in a fresh process: its RSS is the engine's, and its pauses the engine's
+    (ccxt's modules and the throughput runs' garbage would make every GC pass longer)."""
     parent, child = ctx.Pipe()
-    proc = ctx.Process(
-        target=_memory_child, args=(settings.model_dump_json(), seconds, rate, child)
-    )
+    proc = ctx.Process(target=target, args=(child, settings.model_dump_json(), *args))
     proc.start()
     try:
         return parent.recv()
@@ -139,17 +142,12 @@ def fleet(table: Table, *, latency_s: float, memory_s: float) -> None:
     parent, child = ctx.Pipe()
     sim = ctx.Process(target=_sim, args=(TICK_S, child), daemon=True)
     sim.start()
-    clock = runner.wall_ms
     try:
         if not parent.poll(60):
             table.add(Row("five simulated venues", "skipped", note="simulator did not start"))
             return
         settings = _settings(parent.recv())
-        runner.wall_ms = lambda: time.time() * 1000  # type: ignore[assignment,return-value]
-        try:
-            lat, rate = asyncio.run(latency(settings, latency_s))
-        finally:
-            runner.wall_ms = clock
+        lat, rate = _in_own_process(ctx, _latency_child, settings, latency_s)
         table.add(
             Row(
                 f"latency receive -> consumer, 5 venues x 10 symbols, {rate:,.0f} frames/s",
@@ -158,7 +156,7 @@ def fleet(table: Table, *, latency_s: float, memory_s: float) -> None:
                 note=f"{len(lat):,} events over {latency_s:.0f} s",
             )
         )
-        samples = _in_own_process(ctx, settings, memory_s, rate)
+        samples = _in_own_process(ctx, _memory_child, settings, memory_s, rate)
         peak = max(m for _, m in samples)
         table.add(
             Row(
