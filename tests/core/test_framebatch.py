@@ -13,7 +13,7 @@ from loopback import loopback
 
 from venuefeed.core.adapter import BookSnapshot, FrameKey
 from venuefeed.core.connection import runner
-from venuefeed.core.connection.framebatch import SnapshotConflation, next_batch
+from venuefeed.core.connection.framebatch import BATCH_MAX, SnapshotConflation, next_batch
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Book, Trade
 from venuefeed.core.plugins import PluginHost
@@ -309,3 +309,66 @@ def test_only_the_last_delta_of_each_book_in_a_batch_builds_a_book():
     last = runner._last_deltas([[a1], [b1, a2]])
     assert last["A"] is a2 and last["B"] is b1
     assert runner._last_deltas([[a1, a2]]) == {}  # one frame's results: nothing deferred
+
+
+async def test_a_burst_is_read_in_batches_that_let_other_tasks_run(aiohttp_server, monkeypatch):
+    """Fairness: frames already waiting never hold the loop; another task (another venue,
+    a consumer, the watchdog) runs between batches of at most BATCH_MAX frames."""
+    total = 2_000
+    sent = asyncio.Event()
+
+    async def after_the_burst(receive: Any, ready: Any, limit: int = BATCH_MAX) -> Any:
+        if not sent.is_set():
+            await sent.wait()  # let the whole burst reach the client's buffers first
+            for _ in range(20):
+                await asyncio.sleep(0)
+        return await next_batch(receive, ready, limit)
+
+    monkeypatch.setattr(runner, "next_batch", after_the_burst)
+    trade = {"coin": "BTC", "side": "B", "px": "100.5", "sz": "0.1", "time": 1, "tid": 1}
+    frame = json.dumps({"channel": "trades", "data": [trade]}, separators=(",", ":"))
+
+    async def info(request: web.Request) -> web.Response:
+        body = await request.json()
+        universe = [{"name": "BTC", "szDecimals": 5}]
+        if body["type"] == "meta":
+            return web.json_response({"universe": universe})
+        ctx = {"funding": "0.00001", "markPx": "100", "oraclePx": "100"}
+        return web.json_response([{"universe": universe}, [ctx]])
+
+    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        for _ in range(4):
+            msg = await ws.receive()
+            await ws.send_str(json.dumps({"channel": "subscriptionResponse", "data": msg.json()}))
+        for _ in range(total):
+            await ws.send_str(frame)
+        sent.set()
+        await ws.receive()
+        return ws
+
+    app = web.Application()
+    app.router.add_post("/info", info)
+    app.router.add_get("/ws", ws_handler)
+    server = await aiohttp_server(app)
+    host = PluginHost(builtin_modules=("venuefeed.plugins.hyperliquid",), load_entry_points=False)
+    settings = Settings.model_validate(
+        {
+            "defaults": {"symbols": ["BTC"], "funding_poll_s": 3600},
+            "venues": {
+                "hyperliquid": {
+                    "ws_url": f"ws://{server.host}:{server.port}/ws",
+                    "rest_url": str(server.make_url("")),
+                }
+            },
+        }
+    )
+    seen: list[float] = []
+    async with Engine(settings, plugins=host) as engine:
+        async with asyncio.timeout(20):
+            while (frames := engine.metrics.value("frames", venue="hyperliquid")) < total + 4:
+                seen.append(frames)
+                await asyncio.sleep(0)  # one turn of the loop, as any other task gets
+    # it ran after the first batch of the burst, not only once the buffer was empty
+    assert any(4 < f <= 4 + BATCH_MAX for f in seen), seen[:5]
