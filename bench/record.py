@@ -1,9 +1,9 @@
-"""(e) The engine's throughput with and without `--record` (issue 11), for `make bench`.
+"""The engine's throughput with and without `--record` (issue 11), rows of `make bench`.
 
-The same loopback server and frames as `bench/throughput.py`'s (b): the full engine path
-through the Hyperliquid plugin, once as is and once with a `Recorder` writing every frame
-to a temporary directory, interleaved so machine noise hits both alike. Also: how large
-the recording is per frame, and whether the writer dropped anything.
+The same loopback server and frames as `bench/throughput.py`'s snapshot feed: the full
+engine path through the Hyperliquid plugin, once as is and once with a `Recorder` writing
+every frame to a temporary directory, interleaved so machine noise hits both alike. Also:
+how large the recording is per frame, and whether the writer dropped anything.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.table import Row
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Book, Status
 from venuefeed.core.plugins import PluginHost
@@ -28,7 +29,7 @@ async def _engine_fps(port: int, recorder: Recorder | None) -> float:
     options: dict[str, Any] = {} if recorder is None else {"network": recorder.network}
     books = 0
     t0 = 0.0
-    async with Engine(settings_for(port), plugins=host, **options) as engine:
+    async with Engine(settings_for("hyperliquid", port), plugins=host, **options) as engine:
         async for event in engine.events():
             if isinstance(event, Book):
                 if books == 0:
@@ -41,8 +42,8 @@ async def _engine_fps(port: int, recorder: Recorder | None) -> float:
     return frames / elapsed
 
 
-def main(port: int, n: int, runs: int = 3) -> None:
-    """Print row (e); the server at `port` sends `n` frames per connection."""
+def rows(port: int, n: int, runs: int = 3) -> list[Row]:
+    """The server at `port` sends `n` frames per connection."""
     plain: list[float] = []
     recorded: list[float] = []
     sizes: list[int] = []
@@ -55,10 +56,13 @@ def main(port: int, n: int, runs: int = 3) -> None:
             dropped += recorder.writer.dropped
             sizes.append(sum(p.stat().st_size for p in (Path(tmp) / "rec").iterdir()))
     without, with_record = statistics.median(plain), statistics.median(recorded)
-    print(
-        f"(e) engine path without --record:       {without:,.0f} frames/s (median of {runs})\n"
-        f"    engine path with --record:          {with_record:,.0f} frames/s "
-        f"(median of {runs}; ratio {with_record / without:.2f})\n"
-        f"    recording: {statistics.median(sizes) / n:,.0f} bytes per frame compressed "
-        f"({statistics.median(sizes) / 1e6:.1f} MB for {n} frames); dropped {dropped}"
-    )
+    size = statistics.median(sizes)
+    return [
+        Row("venuefeed, snapshot feed, without --record", f"{without:,.0f} frames/s"),
+        Row(
+            "venuefeed, snapshot feed, with --record",
+            f"{with_record:,.0f} frames/s",
+            f"{with_record / without:.2f}x without",
+            note=f"{size / n:,.0f} bytes/frame compressed; dropped {dropped}",
+        ),
+    ]

@@ -1,102 +1,48 @@
-"""Loopback throughput and memory benchmark (`make bench`), never part of the tests.
+"""Loopback throughput, latency and memory benchmark (`make bench`), never part of the tests.
 
-A fake Hyperliquid server in a child process sends N realistic 20-level `l2Book` frames as
-fast as the socket takes them. In one run we measure:
-  (a) bare: an aiohttp client receive loop + msgspec JSON decode: the practical limit;
-  (b) engine: the full path (receive, parse, normalize, book keeping, conflate, publish, one
-      consumer) through the real Hyperliquid plugin.
-Then (c) peak RSS of the engine path with a consumer ten times slower than the feed.
+Every figure lands in one table (bench/table.py), measured in one run on this machine:
+
+- throughput, a fake venue in a child process (bench/feeds.py) sending as fast as the
+  socket takes it, each row the median of `--runs` interleaved runs:
+  bare aiohttp receive + msgspec JSON decode (the practical limit of a Python client);
+  venuefeed on the snapshot feed (Hyperliquid `l2Book`) and on the delta feed (Lighter
+  `order_book`, every sequence check kept), through the real plugin, book keeper and
+  publisher to one consumer reading every event; ccxt pro on the same Hyperliquid
+  stream where ccxt is installed (`pip install -e '.[bench]'`);
+- latency and memory on the simulator's five venues (bench/fleet.py);
+- the NATS bus (bench/bus.py) where nats-server is installed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import multiprocessing
 import os
-import random
-import resource
+import platform
 import statistics
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
 import msgspec
-from aiohttp import web
 
+from bench.feeds import serve, snapshot_frames
+from bench.table import Row, Table
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Book, Status
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import Settings
 
-LEVELS = 20
 
-
-def make_frames(count: int = 64) -> list[str]:
-    rng = random.Random(7)
-    frames = []
-    for i in range(count):
-        mid = 65_000 + rng.uniform(-50, 50)
-        bids = [
-            {
-                "px": f"{mid - 0.5 - k:.1f}",
-                "sz": f"{rng.uniform(0.01, 5):.5f}",
-                "n": rng.randint(1, 9),
-            }
-            for k in range(LEVELS)
-        ]
-        asks = [
-            {
-                "px": f"{mid + 0.5 + k:.1f}",
-                "sz": f"{rng.uniform(0.01, 5):.5f}",
-                "n": rng.randint(1, 9),
-            }
-            for k in range(LEVELS)
-        ]
-        data = {"coin": "BTC", "time": 1_700_000_000_000 + i, "levels": [bids, asks]}
-        frames.append(msgspec.json.encode({"channel": "l2Book", "data": data}).decode())
-    return frames
-
-
-def serve(port: int, n: int, ready: Any) -> None:
-    frames = make_frames()
-
-    async def info(request: web.Request) -> web.Response:
-        body = await request.json()
-        if body.get("type") == "meta":
-            return web.json_response(
-                {"universe": [{"name": "BTC", "szDecimals": 5, "maxLeverage": 50}]}
-            )
-        ctx = {"funding": "0.0000125", "markPx": "65000.0", "oraclePx": "65001.0"}
-        return web.json_response([{"universe": [{"name": "BTC", "szDecimals": 5}]}, [ctx]])
-
-    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(max_msg_size=0)
-        await ws.prepare(request)
-        await ws.receive()  # the first subscribe message
-        for i in range(n):
-            await ws.send_str(frames[i % len(frames)])
-        await ws.close()
-        return ws
-
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/info", info)
-        app.router.add_get("/ws", ws_handler)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        ready.set()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-
-
-async def bare(port: int, n: int) -> float:
+async def bare(port: int, feed: str, n: int) -> float:
+    """Frames per second of a bare receive + decode loop, first frame to last."""
     decode = msgspec.json.Decoder().decode
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(f"ws://127.0.0.1:{port}/ws") as ws,
+        session.ws_connect(f"ws://127.0.0.1:{port}/bare/{feed}", max_msg_size=0) as ws,
     ):
         await ws.send_str('{"method":"subscribe"}')
         got = 0
@@ -111,7 +57,12 @@ async def bare(port: int, n: int) -> float:
     return n / elapsed
 
 
-def settings_for(port: int) -> Settings:
+def settings_for(venue: str, port: int) -> Settings:
+    base = f"127.0.0.1:{port}"
+    urls = {
+        "hyperliquid": (f"ws://{base}/ws", f"http://{base}"),
+        "lighter": (f"ws://{base}/lighter/stream", f"http://{base}/lighter"),
+    }[venue]
     return Settings.model_validate(
         {
             "defaults": {
@@ -121,92 +72,133 @@ def settings_for(port: int) -> Settings:
                 "backoff_initial_s": 30,
                 "backoff_max_s": 60,
             },
-            "venues": {
-                "hyperliquid": {
-                    "ws_url": f"ws://127.0.0.1:{port}/ws",
-                    "rest_url": f"http://127.0.0.1:{port}",
-                }
-            },
+            "venues": {venue: {"ws_url": urls[0], "rest_url": urls[1]}},
         }
     )
 
 
-async def engine_path(
-    port: int, n: int, slow_factor: float = 0.0, per_frame_s: float = 0.0
-) -> tuple[float, int]:
-    host = PluginHost(builtin_modules=("venuefeed.plugins.hyperliquid",), load_entry_points=False)
+async def engine_path(venue: str, port: int) -> tuple[float, int]:
+    """Frames per second through the engine to one consumer reading every event (from the
+    first book it sees to the end of the stream), and how many books it saw."""
+    host = PluginHost(builtin_modules=(f"venuefeed.plugins.{venue}",), load_entry_points=False)
     books = 0
     t0 = 0.0
-    async with Engine(settings_for(port), plugins=host) as engine:
-        sub = engine.events()
-        async for event in sub:
+    async with Engine(settings_for(venue, port), plugins=host) as engine:
+        async for event in engine.events():
             if isinstance(event, Book):
                 if books == 0:
                     t0 = time.perf_counter()
+                    first = engine.metrics.value("frames", venue=venue)
                 books += 1
-                if slow_factor and books % 100 == 0:
-                    await asyncio.sleep(100 * per_frame_s * slow_factor)
             elif isinstance(event, Status) and event.state == "backoff" and books:
                 break
         elapsed = time.perf_counter() - t0
-        frames = int(engine.metrics.value("frames", venue="hyperliquid"))
+        frames = engine.metrics.value("frames", venue=venue) - first
     return frames / elapsed, books
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def median_of(runs: int, measure: Callable[[], Coroutine[Any, Any, Any]]) -> list[Any]:
+    return [asyncio.run(measure()) for _ in range(runs)]
+
+
+def throughput(table: Table, port: int, n: int, runs: int) -> None:
+    bare_snap, engine_snap, ccxt_snap, bare_delta, engine_delta = [], [], [], [], []
+    ccxt_row = _ccxt_measure()
+    for _ in range(runs):  # interleaved, so machine noise hits every row alike
+        bare_snap.append(asyncio.run(bare(port, "snapshot", n)))
+        engine_snap.append(asyncio.run(engine_path("hyperliquid", port)))
+        if ccxt_row is not None:
+            ccxt_snap.append(asyncio.run(ccxt_row(port, n)))
+        bare_delta.append(asyncio.run(bare(port, "delta", n)))
+        engine_delta.append(asyncio.run(engine_path("lighter", port)))
+    b_snap = statistics.median(bare_snap)
+    e_snap = statistics.median(fps for fps, _ in engine_snap)
+    b_delta = statistics.median(bare_delta)
+    e_delta = statistics.median(fps for fps, _ in engine_delta)
+    seen = statistics.median(books for _, books in engine_snap)
+    table.add(Row("bare aiohttp receive + JSON decode, snapshot feed", f"{b_snap:,.0f} frames/s"))
+    table.add(
+        Row(
+            "venuefeed, snapshot feed (Hyperliquid l2Book) -> consumer",
+            f"{e_snap:,.0f} frames/s",
+            f"{e_snap / b_snap:.2f}x bare",
+            ">= 1.0x bare",
+            f"consumer saw {seen:.0f} books of {n:,}",
+        )
+    )
+    if ccxt_snap:
+        c = statistics.median(ccxt_snap)
+        table.add(
+            Row(
+                "ccxt pro watch_order_book, same stream",
+                f"{c:,.0f} frames/s",
+                f"venuefeed {e_snap / c:.1f}x ccxt",
+                ">= 8x",
+            )
+        )
+    else:
+        table.add(Row("ccxt pro", "skipped", note="pip install -e '.[bench]'"))
+    table.add(Row("bare aiohttp receive + JSON decode, delta feed", f"{b_delta:,.0f} frames/s"))
+    table.add(
+        Row(
+            "venuefeed, delta feed (Lighter order_book) -> consumer",
+            f"{e_delta:,.0f} frames/s",
+            f"{e_delta / b_delta:.2f}x bare",
+            ">= 0.7x bare",
+            "every delta applied and chain-checked",
+        )
+    )
+
+
+def _ccxt_measure() -> Callable[[int, int], Coroutine[Any, Any, float]] | None:
+    try:
+        from bench.ccxt_row import ccxt_pro
+    except ImportError:
+        return None
+    return ccxt_pro
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency-seconds", type=float, default=15.0)
+    parser.add_argument("--memory-minutes", type=float, default=1.0)
+    parser.add_argument("--skip", default="", help="comma list of: throughput,fleet,bus")
     args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
     n = args.frames
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    port = 20000 + os.getpid() % 20000
-    server = ctx.Process(target=serve, args=(port, n, ready), daemon=True)
-    server.start()
-    try:
-        ready.wait(10)
-        frame_bytes = len(make_frames(1)[0])
-        print(
-            f"{n} frames of {LEVELS}-level books, {frame_bytes} bytes each, loopback, 2 processes"
-        )
-        runs = 3
-        bares, engines = [], []
-        books = 0
-        for _ in range(runs):  # interleaved, so machine noise hits both alike
-            bares.append(asyncio.run(bare(port, n)))
-            fps, books = asyncio.run(engine_path(port, n))
-            engines.append(fps)
-        bare_fps = statistics.median(bares)
-        engine_fps = statistics.median(engines)
-        print(
-            f"(a) bare aiohttp receive + JSON decode: {bare_fps:,.0f} frames/s (median of {runs})"
-        )
-        print(
-            f"(b) full engine path, one consumer:     {engine_fps:,.0f} frames/s (median of {runs})"
-        )
-        print(f"    the consumer saw {books} book events: a burst conflates per key")
-        print(f"    ratio engine / bare: {engine_fps / bare_fps:.2f}  (target >= 0.50)")
-        before = rss_mb()
-        _slow_fps, slow_books = asyncio.run(
-            engine_path(port, n, slow_factor=10, per_frame_s=1 / engine_fps)
-        )
-        print(
-            f"(c) consumer 10x slower than the feed: peak RSS {rss_mb():.1f} MB "
-            f"(peak before this run {before:.1f} MB); it saw {slow_books} book events "
-            f"for {n} frames (conflated)"
-        )
-        from bench.record import main as record_bench  # (e): with and without --record
+    load = os.getloadavg()[0]
+    table = Table(
+        f"venuefeed bench, {datetime.date.today()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} cores, load {load:.1f} at start; {n:,} frames "
+        f"({len(snapshot_frames(1)[0])} bytes a snapshot), loopback, median of {args.runs}"
+    )
+    if "throughput" not in skip:
+        ctx = multiprocessing.get_context("spawn")
+        ready = ctx.Event()
+        port = 20000 + os.getpid() % 20000
+        server = ctx.Process(target=serve, args=(port, n, ready), daemon=True)
+        server.start()
+        try:
+            ready.wait(30)
+            throughput(table, port, n, args.runs)
+            from bench.record import rows as record_rows  # with and without --record
 
-        record_bench(port, n)
-    finally:
-        server.kill()
-    from bench.bus import main as bus_bench  # (d): through a local nats-server (issue 12)
+            for row in record_rows(port, n, args.runs):
+                table.add(row)
+        finally:
+            server.kill()
+    if "fleet" not in skip:
+        from bench.fleet import fleet
 
-    bus_bench()
+        fleet(table, latency_s=args.latency_seconds, memory_s=args.memory_minutes * 60)
+    if "bus" not in skip:
+        from bench.bus import rows as bus_rows
+
+        for row in bus_rows():
+            table.add(row)
+    print(table.render())
 
 
 if __name__ == "__main__":

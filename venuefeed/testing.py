@@ -25,6 +25,9 @@ with short thresholds and requires, for every symbol:
 
 The kit's own tests run deliberately broken adapters (one drops a trade, one swaps the
 side, one reorders) and require each to fail.
+
+A connection that declares a `snapshot_key` (frames the core may skip unread) proves it
+with `check_frame_key(adapter, rule, frames)` on the frames its simulator sends.
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from venuefeed.core.adapter import VenueAdapter
+from venuefeed.core.adapter import BookSnapshot, FrameKey, VenueAdapter
+from venuefeed.core.connection.framebatch import Frame, SnapshotConflation
 from venuefeed.core.engine import Engine
+from venuefeed.core.errors import ParseError
 from venuefeed.core.events import Book, Event, Level, Status, Trade
 from venuefeed.core.hookspecs import hookimpl
 from venuefeed.core.plugins import PluginHost
@@ -294,3 +299,48 @@ def _lost(server: SimServer, result: CaseResult, fault: str, fault_ms: int) -> s
             if not in_flight:
                 lost.add(trade_id)
     return lost
+
+
+def check_frame_key(
+    adapter: VenueAdapter, rule: FrameKey, frames: Sequence[Frame], recv_ms: int = 0
+) -> int:
+    """Prove a `FrameKey` on real frames (recorded, or from the simulator) and return how
+    many it matched; an `AssertionError` names the first frame that breaks it:
+
+    - every frame it matches parses to exactly one `BookSnapshot` (a trade, delta or
+      control frame skipped unread would be lost);
+    - one key always means one instrument, and one instrument one key (a rule that maps
+      two books to one key would skip one book's frames for the other's);
+    - its `seq` group, if any, reads the snapshot's own `seq`, and a snapshot with a seq
+      has one in its key (the core keeps the highest, as the book keeper would);
+    - every frame that parses to a lone `BookSnapshot` matches (else the rule misses the
+      feed it was written for, and the core decodes everything: slow, never wrong).
+    """
+    conflation = SnapshotConflation(rule)
+    instrument_of: dict[Any, str] = {}
+    key_of: dict[str, Any] = {}
+    matched = 0
+    for frame in frames:
+        found = conflation.key(frame)
+        try:
+            results = adapter.parse(frame, recv_ms)
+        except ParseError:
+            assert found is None, f"key rule matches a frame the adapter refuses: {frame!r:.200}"
+            continue
+        whole = len(results) == 1 and isinstance(results[0], BookSnapshot)
+        if found is None:
+            assert not whole, f"key rule misses a snapshot frame: {frame!r:.200}"
+            continue
+        key, seq = found
+        assert whole, f"key rule matches a frame that is not one book snapshot: {frame!r:.200}"
+        snap = results[0]
+        assert isinstance(snap, BookSnapshot)
+        known = instrument_of.setdefault(key, snap.instrument)
+        assert known == snap.instrument, (
+            f"key {key!r} maps two instruments: {known!r} and {snap.instrument!r}"
+        )
+        other = key_of.setdefault(snap.instrument, key)
+        assert other == key, f"instrument {snap.instrument!r} has two keys: {other!r}, {key!r}"
+        assert seq == snap.seq, f"key rule reads seq {seq}, the snapshot has {snap.seq}"
+        matched += 1
+    return matched

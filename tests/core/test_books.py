@@ -412,3 +412,85 @@ def test_a_crossed_poll_is_not_published_and_the_socket_book_is_untouched():
     assert book_of(update).bids == [(100.0, 1.0), (99.5, 4.0)]
     # a poll whose one side is empty is still published: it is not crossed
     assert k.polled(BookSnapshot("X-1", [(1.0, 2.0)], [], seq=None), 3)
+
+
+def test_a_delta_applied_quietly_is_checked_and_published_by_the_next_that_emits():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    quiet = k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11, ts_venue=7), 1, emit=False)
+    assert quiet.applied and quiet.events == () and quiet.resync is None
+    update = k.on_delta(BookDelta("X-1", [], [(101.0, 0.5)], seq=12, ts_venue=8), 2)
+    book = book_of(update)
+    assert book.bids == [(100.0, 1.0), (99.5, 4.0)] and book.asks[0] == (101.0, 0.5)
+    assert (book.seq, book.ts_venue) == (12, 8)
+    # a quiet delta still keeps the chain: a gap after it is a gap
+    assert k.on_delta(BookDelta("X-1", [], [], seq=14), 3, emit=False).resync is not None
+
+
+def test_an_emitting_duplicate_publishes_what_quiet_deltas_changed():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11, ts_venue=7), 1, emit=False)
+    update = k.on_delta(BookDelta("X-1", [(99.5, 9.0)], [], seq=11, ts_venue=9), 2)
+    book = book_of(update)
+    assert not update.applied  # the repeat itself changed nothing
+    assert book.bids[1] == (99.5, 4.0) and (book.seq, book.ts_venue) == (11, 7)
+    # published once: a second repeat publishes nothing
+    assert k.on_delta(BookDelta("X-1", [], [], seq=11), 3).events == ()
+
+
+def test_a_quiet_duplicate_publishes_nothing_and_a_break_forgets_unpublished_deltas():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    assert k.on_delta(BookDelta("X-1", [], [], seq=10), 1, emit=False).events == ()
+    k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11), 1, emit=False)
+    assert k.on_delta(BookDelta("X-1", [], [], seq=13), 2, emit=False).resync is not None
+    k.on_snapshot(BookSnapshot("X-1", [(90.0, 1.0)], [(91.0, 1.0)], seq=20), 3)
+    assert k.on_delta(BookDelta("X-1", [], [], seq=20), 4).events == ()  # nothing pending
+
+
+def test_a_snapshot_publishes_and_clears_what_quiet_deltas_left():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    k.on_delta(BookDelta("X-1", [(99.5, 4.0)], [], seq=11), 1, emit=False)
+    assert book_of(k.on_snapshot(SNAP, 2)).seq == 10
+    assert k.on_delta(BookDelta("X-1", [], [], seq=10), 3).events == ()
+
+
+def _level_lists():
+    from hypothesis import strategies as st
+
+    price = st.integers(90, 110).map(float)
+    size = st.sampled_from([0.0, 0.5, 1.0, 2.0])
+    return st.lists(st.tuples(price, size), max_size=6)
+
+
+def test_top_n_and_crossed_check_follow_every_delta():
+    """The sorted price lists the keeper keeps beside its level maps give the same top N
+    as sorting the maps would, after any sequence of sets and removals."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(_level_lists(), _level_lists()), max_size=12))
+    def run(deltas):
+        k = keeper(depth=3)
+        k.on_snapshot(BookSnapshot("X-1", [(95.0, 1.0), (94.0, 1.0)], [(105.0, 1.0)], seq=0), 0)
+        bids, asks = {95.0: 1.0, 94.0: 1.0}, {105.0: 1.0}
+        for seq, (delta_bids, delta_asks) in enumerate(deltas, start=1):
+            update = k.on_delta(BookDelta("X-1", delta_bids, delta_asks, seq=seq), seq)
+            for side, levels in ((bids, delta_bids), (asks, delta_asks)):
+                for p, s in levels:
+                    if s <= 0:
+                        side.pop(p, None)
+                    else:
+                        side[p] = s
+            crossed = bool(bids and asks and max(bids) >= min(asks))
+            if crossed:
+                assert update.resync == "crossed book"
+                return
+            book = book_of(update)
+            assert book.bids == sorted(bids.items(), reverse=True)[:3]
+            assert book.asks == sorted(asks.items())[:3]
+
+    run()

@@ -101,6 +101,24 @@ class StreamSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameKey:
+    """Which book a whole-snapshot frame replaces, told without decoding it (data only;
+    the core interprets it, `core/connection/framebatch.py`).
+
+    `pattern` is a regular expression (`str` for text frames, `bytes` for binary ones)
+    matched at the start of a frame. A frame it matches must be a complete book snapshot
+    of one instrument and nothing else; group `key` names that book (one key per
+    instrument, never one for two); optional group `seq` is its sequence number (decimal
+    digits in text, a little-endian signed integer in binary), required when the venue
+    numbers its snapshots. When several frames of one key wait in the socket, the core
+    decodes only the one conflation would deliver anyway. Trades, deltas and control
+    frames must never match. `venuefeed.testing.check_frame_key` proves a rule on frames.
+    """
+
+    pattern: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionSpec:
     """One websocket the core keeps open: where, how to subscribe, what it carries.
 
@@ -112,6 +130,9 @@ class ConnectionSpec:
     the venue sends for `subscribe`; when it is not 0, the core requires them within
     `subscribe_timeout_s` and otherwise recycles the connection: a swallowed subscribe
     is noticed by its own deadline, not after a whole stale period.
+
+    `snapshot_key` (venues whose every book frame is a whole snapshot) lets the core
+    skip snapshot frames that a newer one of the same book already replaces.
     """
 
     name: str
@@ -121,6 +142,7 @@ class ConnectionSpec:
     headers: Mapping[str, str] = field(default_factory=dict)
     max_lifetime_s: float | None = None
     acks_expected: int = 0
+    snapshot_key: FrameKey | None = None
 
 
 @dataclass(frozen=True, slots=True)

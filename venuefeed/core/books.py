@@ -19,7 +19,7 @@ removed instead of lingering as 5.55e-17 at the top of the book.
 
 from __future__ import annotations
 
-import heapq
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,11 +39,18 @@ SIZE_DECIMALS = 12
 class _Book:
     bids: dict[float, float] = field(default_factory=dict)
     asks: dict[float, float] = field(default_factory=dict)
+    #: the prices of `bids` and `asks`, ascending, kept in step with them: the top N and
+    #: the crossed check are slices and ends, not a sort or a scan of the book per delta
+    bid_px: list[float] = field(default_factory=list)
+    ask_px: list[float] = field(default_factory=list)
     seq: int | None = None
     synced: bool = False
     bridging: bool = False  # a REST snapshot was applied; the next delta must span it
     awaiting: bool = False  # a resync was requested and not yet answered
     buffer: deque[BookDelta] = field(default_factory=deque)
+    #: deltas applied without a Book event (`emit=False`); the next emit publishes them
+    unpublished: bool = False
+    ts_venue: int | None = None  # of the last delta applied without an event
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,7 @@ class BookUpdate:
 
 _NOTHING = BookUpdate()
 _BUFFERED = BookUpdate(buffered=True)
+_APPLIED = BookUpdate(applied=True)
 
 
 class BookKeeper:
@@ -109,8 +117,11 @@ class BookKeeper:
             return _NOTHING
         book.bids = {p: s for p, s in snap.bids if s > 0}
         book.asks = {p: s for p, s in snap.asks if s > 0}
+        book.bid_px = sorted(book.bids)
+        book.ask_px = sorted(book.asks)
         book.seq = snap.seq
         book.synced = True
+        book.unpublished = False
         book.bridging = snap.from_rest
         if snap.from_rest:
             pending = list(book.buffer)
@@ -153,7 +164,12 @@ class BookKeeper:
             snap.instrument, bids, asks, snap.seq, snap.ts_venue, recv_ms, source="rest"
         )
 
-    def on_delta(self, delta: BookDelta, recv_ms: int) -> BookUpdate:
+    def on_delta(self, delta: BookDelta, recv_ms: int, *, emit: bool = True) -> BookUpdate:
+        """Apply one delta. `emit=False` (a later delta of this book is already waiting,
+        `BookFeed` knows) applies and checks it without building a Book event nobody
+        could see: the publisher would replace it with the next one before any consumer
+        read it. The next `emit=True` delta publishes the book, even one it ignores as
+        a duplicate."""
         book = self._book(delta.instrument)
         if not book.synced:
             if self._rest:
@@ -173,8 +189,18 @@ class BookKeeper:
         update = self._apply_delta(book, delta)
         if update.resync is not None:
             return self._break(book, update.resync)
-        if not update.applied:
+        if not emit:
+            if update.applied:
+                book.unpublished = True
+                book.ts_venue = delta.ts_venue
+                return _APPLIED
             return _NOTHING
+        if not update.applied:
+            if book.unpublished:  # ignored, but the deltas before it are not published yet
+                book.unpublished = False
+                return BookUpdate(self._emit(delta.instrument, book, book.ts_venue, recv_ms))
+            return _NOTHING
+        book.unpublished = False
         return BookUpdate(self._emit(delta.instrument, book, delta.ts_venue, recv_ms), applied=True)
 
     def _apply_delta(self, book: _Book, delta: BookDelta) -> BookUpdate:
@@ -205,8 +231,8 @@ class BookKeeper:
                     return BookUpdate(
                         resync=f"gap: previous seq {last}, delta follows {delta.prev_seq}"
                     )
-        _apply_side(book.bids, delta.bids, delta.sizes_are_changes)
-        _apply_side(book.asks, delta.asks, delta.sizes_are_changes)
+        _apply_side(book.bids, book.bid_px, delta.bids, delta.sizes_are_changes)
+        _apply_side(book.asks, book.ask_px, delta.asks, delta.sizes_are_changes)
         if seq is not None:
             book.seq = seq
         if self._crossed(book):
@@ -217,21 +243,25 @@ class BookKeeper:
         """Forget the book until its next snapshot, which sets everything else anew."""
         book.bids.clear()
         book.asks.clear()
+        book.bid_px.clear()
+        book.ask_px.clear()
         book.buffer.clear()
         book.synced = False
         book.awaiting = True
+        book.unpublished = False
         return BookUpdate(resync=reason)
 
     @staticmethod
     def _crossed(book: _Book) -> bool:
-        return bool(book.bids and book.asks and max(book.bids) >= min(book.asks))
+        return bool(book.bid_px and book.ask_px and book.bid_px[-1] >= book.ask_px[0])
 
     def _emit(
         self, instrument: str, book: _Book, ts_venue: int | None, recv_ms: int
     ) -> list[Event]:
         n = self._depth
-        bids: list[Level] = [(p, book.bids[p]) for p in heapq.nlargest(n, book.bids)]
-        asks: list[Level] = [(p, book.asks[p]) for p in heapq.nsmallest(n, book.asks)]
+        bid_sizes, ask_sizes = book.bids, book.asks
+        bids: list[Level] = [(p, bid_sizes[p]) for p in reversed(book.bid_px[-n:])] if n else []
+        asks: list[Level] = [(p, ask_sizes[p]) for p in book.ask_px[:n]]
         return self._events(instrument, bids, asks, book.seq, ts_venue, recv_ms)
 
     def _events(
@@ -278,11 +308,17 @@ class BookKeeper:
         return events
 
 
-def _apply_side(side: dict[float, float], levels: Sequence[Level], changes: bool) -> None:
+def _apply_side(
+    side: dict[float, float], prices: list[float], levels: Sequence[Level], changes: bool
+) -> None:
+    """Set, change or remove levels in `side`, keeping `prices` (ascending) in step."""
     for price, size in levels:
         if changes:
             size = round(side.get(price, 0.0) + size, SIZE_DECIMALS)
         if size <= 0:
-            side.pop(price, None)
+            if side.pop(price, None) is not None:
+                del prices[bisect_left(prices, price)]
         else:
+            if price not in side:
+                insort(prices, price)
             side[price] = size

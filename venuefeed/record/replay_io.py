@@ -14,7 +14,7 @@ params, JSON body), failures included.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 
@@ -99,6 +99,14 @@ class ReplayLink:
         return _CLOSED
 
     def _clock(self) -> int:
+        return self._recv_ms
+
+    def data_ready(self) -> bool:
+        """Never: each recorded frame is its own batch, handed over by the tape."""
+        return False
+
+    def taken(self, frames: Sequence[str | bytes]) -> int:
+        """The recorded receive time, the one the live run stamped the frame's batch with."""
         return self._recv_ms
 
     async def send(self, message: object) -> None:

@@ -64,24 +64,42 @@ class BookFeed:
         self._fetching: dict[str, asyncio.Task[None]] = {}
         forget_books(services, instruments)
 
-    async def apply(self, item: BookSnapshot | BookDelta, recv_ms: int, now: float) -> None:
+    async def apply(
+        self, item: BookSnapshot | BookDelta, recv_ms: int, now: float, *, emit: bool = True
+    ) -> None:
+        """Apply one book message and act on a break (see `take`)."""
+        broken = self.take(item, recv_ms, now, emit=emit)
+        if broken is not None:
+            await self.repair(item, broken)
+
+    def take(
+        self, item: BookSnapshot | BookDelta, recv_ms: int, now: float, *, emit: bool = True
+    ) -> BookUpdate | None:
+        """Apply one book message and publish what it produced, without suspending (the
+        read loop's path); returns the update when the book needs `repair`. `emit=False`
+        for a delta that a later one of the same book in this batch supersedes
+        (`BookKeeper.on_delta`)."""
         books = self._books
         update: BookUpdate = (
             books.on_snapshot(item, recv_ms)
             if isinstance(item, BookSnapshot)
-            else books.on_delta(item, recv_ms)
+            else books.on_delta(item, recv_ms, emit=emit)
         )
         if update.buffered or update.applied:
             # held for a REST snapshot or applied: either way the stream is alive
             self._mark(item.instrument, now)
-        if update.applied:
-            if item.ts_venue is not None:
-                self._services.lag.observe_ms(recv_ms - item.ts_venue)
+        if update.applied and item.ts_venue is not None:
+            self._services.lag.observe_ms(recv_ms - item.ts_venue)
+        if update.events:
             deliver = self._deliver
             for event in update.events:
                 deliver(event, recv_ms, now)
-        if update.resync is not None:
-            await self._resync(item.instrument, update.resync, initial=update.initial)
+        return None if update.resync is None else update
+
+    async def repair(self, item: BookSnapshot | BookDelta, update: BookUpdate) -> None:
+        """Resync a book `take` found broken, by the venue's means."""
+        assert update.resync is not None
+        await self._resync(item.instrument, update.resync, initial=update.initial)
 
     async def _resync(self, instrument: str, reason: str, *, initial: bool) -> None:
         services = self._services

@@ -6,9 +6,9 @@ handles one family of errors and nothing else touches the socket's API.
 
 `Link` is what a session needs from its socket; `WsLink` is the live one. A replay
 (`venuefeed/record/`) plugs in a link that yields recorded frames instead. A `WsLink`
-with a `Tap` tells the recorder every frame it receives and sends, stamped once: the
-receive time it records is the `clock()` the session stamps the frame's events with.
-Without a tap, `receive` is the socket's own method and `clock` is `wall_ms`: no cost.
+with a `Tap` tells the recorder every frame the read loop takes (`taken`, one stamp per
+batch: the receive time it records is the one the frames' events carry) and every frame it
+sends. `receive` is the socket's own method, and without a tap `taken` is `wall_ms`: no cost.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import aiohttp
@@ -34,6 +34,7 @@ from venuefeed.core.settings import Policy
 from venuefeed.core.transport.tap import Tap
 
 _CLOSE_TIMEOUT_S = 0.5
+_DATA_TYPES = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 
 #: what a part of a session may do with its socket: send a message (`Link.send`)
 Send = Callable[[Any], Awaitable[None]]
@@ -48,8 +49,13 @@ class Link(Protocol):
 
     #: the next message (text, binary, or anything else: the end)
     receive: Callable[[], Awaitable[aiohttp.WSMessage]]
-    #: wall ms of the message `receive` returned last (ts_recv of its events)
-    clock: Callable[[], int]
+
+    def data_ready(self) -> bool:
+        """True when `receive()` would return a data frame without suspending."""
+
+    def taken(self, frames: Sequence[str | bytes]) -> int:
+        """The read loop took these frames in one batch: their receive time in wall ms
+        (ts_recv of their events), one for the batch, and what a recorder writes for each."""
 
     async def send(self, message: Any) -> None: ...
 
@@ -78,11 +84,7 @@ class WsLink:
         self.max_frame_bytes = max_frame_bytes  # for the message when a frame exceeds it
         self._tap = tap
         self._conn = conn
-        self._recv_ms = 0
-        self.receive: Callable[[], Awaitable[aiohttp.WSMessage]] = (
-            ws.receive if tap is None else self._tapped_receive
-        )
-        self.clock: Callable[[], int] = wall_ms if tap is None else self._stamped
+        self.receive: Callable[[], Awaitable[aiohttp.WSMessage]] = ws.receive
 
     @classmethod
     async def open(
@@ -130,17 +132,27 @@ class WsLink:
             raise VenueConnectError(f"cannot connect: {type(exc).__name__}: {exc}") from None
         return cls(ws, policy.max_frame_bytes, tap=tap, conn=spec.name)
 
-    async def _tapped_receive(self) -> aiohttp.WSMessage:
-        msg = await self.ws.receive()
+    def taken(self, frames: Sequence[str | bytes]) -> int:
+        """One stamp per batch: the frames left the socket together, and a recording
+        holds the time their events carry, so that a replay gives the same ts_recv."""
+        tap = self._tap
+        if tap is None:
+            return wall_ms()
         ns = time.time_ns()
-        self._recv_ms = ns // 1_000_000
-        if msg.type is aiohttp.WSMsgType.TEXT or msg.type is aiohttp.WSMsgType.BINARY:
-            assert self._tap is not None
-            self._tap.received(self._conn, msg.data, ns)
-        return msg
+        for frame in frames:
+            tap.received(self._conn, frame, ns)
+        return ns // 1_000_000
 
-    def _stamped(self) -> int:
-        return self._recv_ms
+    def data_ready(self) -> bool:
+        """True when the next message aiohttp has already read and parsed is a data
+        frame, which `receive()` returns without suspending. A ping, pong or close first
+        is False: `receive()` would handle it and then wait for the network, holding up
+        frames a batch already took. False where this aiohttp keeps its queue elsewhere
+        (then every batch is one frame: slower, never wrong)."""
+        buffer = getattr(getattr(self.ws, "_reader", None), "_buffer", None)
+        if not buffer:
+            return False
+        return getattr(buffer[0][0], "type", None) in _DATA_TYPES
 
     async def send(self, message: Any) -> None:
         """Send a message (JSON-encoded unless already text); a socket closing under us

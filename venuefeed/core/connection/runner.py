@@ -19,33 +19,27 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-import aiohttp
-
-from venuefeed.core.adapter import BookDelta, BookSnapshot, ConnectionSpec
+from venuefeed.core.adapter import BookDelta, BookSnapshot, ConnectionSpec, Continuity, Parsed
 from venuefeed.core.breaker import BreakerState, CircuitBreaker
 from venuefeed.core.connection.bookfeed import BookFeed, forget_books
 from venuefeed.core.connection.control import ControlFrames
+from venuefeed.core.connection.framebatch import FrameParser, SnapshotConflation, next_batch
 from venuefeed.core.connection.freshness import Freshness, Verdict, watch
 from venuefeed.core.connection.link import Link, Rotation
 from venuefeed.core.connection.outage import Outage
 from venuefeed.core.connection.tradefill import TradeFill
 from venuefeed.core.errors import (
     FrameTooLargeError,
-    MalformedFrame,
-    ParseError,
     StaleError,
     SubscribeTimeoutError,
     VenueError,
 )
 from venuefeed.core.events import Event, Trade
 from venuefeed.core.observe.health import ConnectionHealth, StreamHealth
-from venuefeed.core.publishing.sanity import check_results
 from venuefeed.core.retry import Retry
 from venuefeed.core.venue.services import VenueServices
 
 logger = logging.getLogger(__name__)
-
-_YIELD_EVERY = 63  # a mask: yield to the loop once every 64 frames
 
 
 class ConnectionRunner:
@@ -197,47 +191,54 @@ class ConnectionRunner:
             await link.finish(ended)
 
     async def _read(self, link: Link, feed: BookFeed, control: ControlFrames) -> None:
+        """Batches of buffered frames (framebatch.py): every frame is received and counted,
+        snapshots a newer one of the same book replaces are not decoded."""
         services = self.services
-        adapter = services.adapter  # parse is looked up per frame: it may be replaced
-        instruments = frozenset(services.symbols)
         marks = self._freshness.marks
         deliver = self._deliver
-        receive, clock = link.receive, link.clock
         loop_time = self._loop.time
-        text, binary = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
-        frames = 0
+        conflation = SnapshotConflation(
+            self.spec.snapshot_key if services.adapter.continuity is Continuity.SNAPSHOTS else None
+        )
+        parse = FrameParser(services, self.stream, conflation)
         frames_key = services.metrics.key("frames", venue=services.name)
+        skipped_key = services.metrics.key("frames_skipped", venue=services.name)
         bump = services.metrics.bump
         while True:
-            if not frames & _YIELD_EVERY:
-                # buffered frames never suspend receive(): let other venues, the watchdog
-                # and consumers run during a burst (before a receive, never between a
-                # receive and its parse: a recording's order is the order of processing)
-                await asyncio.sleep(0)
-            msg = await receive()
-            if msg.type is not text and msg.type is not binary:
+            batch, ended = await next_batch(link.receive, link.data_ready)
+            if batch:
+                bump(frames_key, len(batch))
+                recv_ms = link.taken(batch)
+                skipped = conflation.skipped
+                batch_results: list[Sequence[Parsed]] = []
+                for frame, key, older in conflation.plan(batch):
+                    results = parse(frame, recv_ms)
+                    if key is not None and not conflation.confirm(key, results):
+                        results = parse.fall_back(older, results, recv_ms)
+                    if results:
+                        batch_results.append(results)
+                last = _last_deltas(batch_results)
+                for results in batch_results:
+                    now = loop_time()
+                    for item in results:
+                        if isinstance(item, Event):
+                            marks[(item.kind, item.instrument)] = now
+                            deliver(item, recv_ms, now)
+                        elif isinstance(item, BookDelta | BookSnapshot):
+                            emit = last.get(item.instrument, item) is item
+                            broken = feed.take(item, recv_ms, now, emit=emit)
+                            if broken is not None:
+                                await feed.repair(item, broken)
+                        else:
+                            await control.handle(item)
+                if conflation.skipped != skipped:
+                    bump(skipped_key, conflation.skipped - skipped)
+            if ended:
                 return  # close, closing, closed or error: Link.ended() explains
-            frames += 1
-            bump(frames_key)
-            recv_ms = clock()
-            try:
-                results = adapter.parse(msg.data, recv_ms)
-                check_results(results, instruments)
-            except ParseError as exc:
-                self._bad_frame(exc, msg.data)
-                continue
-            except RecursionError:
-                self._bad_frame(MalformedFrame("nested too deeply"), msg.data)
-                continue
-            now = loop_time()
-            for item in results:
-                if isinstance(item, Event):
-                    marks[(item.kind, item.instrument)] = now
-                    deliver(item, recv_ms, now)
-                elif isinstance(item, BookDelta | BookSnapshot):
-                    await feed.apply(item, recv_ms, now)
-                else:
-                    await control.handle(item)
+            if link.data_ready():
+                # more is waiting, so the next receive() would not suspend: let other
+                # venues, the watchdog and consumers run between batches
+                await asyncio.sleep(0)
 
     def _deliver(self, event: Event, recv_ms: int, now: float) -> None:
         """The one path from this connection to the publisher; never waits. A trade goes
@@ -305,22 +306,6 @@ class ConnectionRunner:
                 instrument=instrument,
             )
 
-    def _bad_frame(self, exc: ParseError, frame: str | bytes) -> None:
-        services = self.services
-        kind = type(exc).__name__
-        services.metrics.inc("parse_errors", venue=services.name, kind=kind)
-        snippet = frame[:120] if isinstance(frame, str) else f"<{len(frame)} binary bytes>"
-        services.log.log(
-            logging.WARNING,
-            f"parse:{self.stream}:{kind}",
-            "%s: %s %s: %s; frame: %r",
-            services.name,
-            self.stream,
-            kind,
-            exc,
-            snippet,
-        )
-
     async def _heartbeat(self, link: Link) -> None:
         ping = self.services.adapter.heartbeat.ping
         interval = self.services.policy.heartbeat_interval_s
@@ -350,6 +335,19 @@ class ConnectionRunner:
             backoff_attempt=self.retry.attempt,
             breaker=self.breaker.state.value,
         )
+
+
+def _last_deltas(batch: Sequence[Sequence[Parsed]]) -> dict[str, BookDelta]:
+    """The last delta of each book in a batch: only it builds a Book event, the ones
+    before it are applied and checked (a consumer could never see their books: the
+    publisher conflates books per key before anybody reads them)."""
+    last: dict[str, BookDelta] = {}
+    if len(batch) > 1:
+        for results in batch:
+            for item in results:
+                if type(item) is BookDelta:
+                    last[item.instrument] = item
+    return last
 
 
 def _reraise_if_cancelling() -> None:

@@ -28,6 +28,11 @@ POLICIES: tuple[str, ...] = ("gap", "evict", "lossless")
 #: family -> (help, label names besides `venue`, whether it is labelled by venue)
 FAMILIES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "frames": ("websocket frames received", (), True),
+    "frames_skipped": (
+        "snapshot frames not decoded: a newer one of the same book was waiting",
+        (),
+        True,
+    ),
     "events": ("events published, by kind", ("kind",), True),
     "parse_errors": ("frames that could not be used, by error kind", ("kind",), True),
     "reconnects": ("connections ended and reopened, by reason", ("reason",), True),

@@ -150,6 +150,7 @@ from venuefeed.core.adapter import (
     BookSnapshot,
     ConnectionSpec,
     Continuity,
+    FrameKey,
     Heartbeat,
     Instrument,
     Parsed,
@@ -203,6 +204,13 @@ _ERROR_CODES: Final = (
     ("Invalid subscription", "invalid_subscription"),
 )
 _HARMLESS_ERRORS: Final = ("Already subscribed", "Already unsubscribed")
+#: an `l2Book` frame is one coin's whole book, and the coin comes first in `data`
+#: (`{"channel":"l2Book","data":{"coin":C,...}}`, as the venue and ccxt's capture send
+#: it): the core reads the key from the frame's head and decodes only the newest book of
+#: a coin when several wait. A frame spelt otherwise does not match and is decoded.
+BOOK_KEY: Final = FrameKey(
+    r'\{\s*"channel"\s*:\s*"l2Book"\s*,\s*"data"\s*:\s*\{\s*"coin"\s*:\s*"(?P<key>[^"\\]+)"'
+)
 
 
 class HyperliquidOptions(AdapterOptions):
@@ -321,6 +329,7 @@ class HyperliquidAdapter(VenueAdapter):
                 subscribe=tuple(subscribe),
                 # every subscribe is answered by a subscriptionResponse [HL-docs websocket]
                 acks_expected=len(subscribe),
+                snapshot_key=BOOK_KEY,
             ),
         )
 

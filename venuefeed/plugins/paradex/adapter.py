@@ -158,6 +158,7 @@ from venuefeed.core.adapter import (
     BookSnapshot,
     ConnectionSpec,
     Continuity,
+    FrameKey,
     Heartbeat,
     Instrument,
     Parsed,
@@ -189,6 +190,17 @@ FEED_REST = "markets/summary"
 TRADES_PAGE_SIZE = 1000
 #: levels a side of the fallback's book: what a published book holds
 FALLBACK_DEPTH = 20
+#: the snapshot feed's SBE book frame (sbe.py): header with templateId 3 (BookEvent) and
+#: schemaId 1, root block ts, seq (int64 LE), pkgType 0 (SNAPSHOT); the market is the
+#: var-data string that ends the frame, after its length byte (never a name character)
+SBE_BOOK_KEY = FrameKey(rb"..\x03\x00\x01\x00..(?:.{8})(?P<seq>.{8})\x00.*[^\w-](?P<key>[\w-]+)\Z")
+#: the snapshot feed's JSON book push: the market is in the channel name, and `seq_no`
+#: leads `data` (PDX-docs asyncapi example; the ccxt capture in tests/plugins/paradex)
+JSON_BOOK_KEY = FrameKey(
+    r'\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"method"\s*:\s*"subscription"\s*,\s*"params"\s*:'
+    r'\s*\{\s*"channel"\s*:\s*"order_book\.(?P<key>[^".\\]+)\.snapshot@[^"\\]*"\s*,'
+    r'\s*"data"\s*:\s*\{\s*"seq_no"\s*:\s*(?P<seq>\d+)\s*[,}]'
+)
 
 
 class ParadexOptions(AdapterOptions):
@@ -369,8 +381,17 @@ class ParadexAdapter(VenueAdapter):
                 subscribe=tuple(subscribe),
                 # JSON-RPC: every subscribe gets a result or an error [PDX-docs asyncapi]
                 acks_expected=len(subscribe),
+                snapshot_key=self.snapshot_key(),
             ),
         )
+
+    def snapshot_key(self) -> FrameKey | None:
+        """The snapshot feed's book frames, keyed by market, with their `seq_no` (see
+        `SBE_BOOK_KEY`, `JSON_BOOK_KEY`); the deltas feed has none: no frame of it may be
+        skipped."""
+        if self.book_feed != "snapshot":
+            return None
+        return SBE_BOOK_KEY if self.encoding == "sbe" else JSON_BOOK_KEY
 
     def ws_url(self) -> str:
         """`ctx.ws_url`, with the SBE negotiation parameters when SBE is on."""

@@ -1,0 +1,136 @@
+"""The fake venue of the throughput rows: one aiohttp server in a child process.
+
+Two feeds, each sent as fast as the socket takes it after the client's first message:
+
+- `snapshot`: Hyperliquid `l2Book`, 20 levels a side, every frame a whole book (`/ws`,
+  REST `POST /info`), the feed the issue measured; also what ccxt pro reads.
+- `delta`: Lighter `order_book` (`/lighter/stream`, REST under `/lighter`): the
+  subscription's snapshot, then `update/order_book` deltas chained by nonce, as the
+  simulator encodes them (plugins/lighter/sim.py), so every sequence check runs. The
+  other Lighter channels are answered by a simulator session and stay silent after.
+
+`/bare/<feed>` streams the same frames to the bare client, whatever it sends first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from venuefeed.plugins.lighter.sim import LighterSim
+from venuefeed.sim.market import SyntheticMarket
+from venuefeed.sim.protocol import SimRequest
+
+LEVELS = 20
+
+
+def snapshot_frames(count: int = 64) -> list[str]:
+    """Hyperliquid `l2Book` frames of one coin (cycled by the server)."""
+    rng = random.Random(7)
+    frames = []
+    for i in range(count):
+        mid = 65_000 + rng.uniform(-50, 50)
+        sides = [
+            [
+                {"px": f"{mid + sign * (0.5 + k):.1f}", "sz": f"{rng.uniform(0.01, 5):.5f}", "n": 3}
+                for k in range(LEVELS)
+            ]
+            for sign in (-1, 1)
+        ]
+        data = {"coin": "BTC", "time": 1_700_000_000_000 + i, "levels": sides}
+        frames.append(msgspec.json.encode({"channel": "l2Book", "data": data}).decode())
+    return frames
+
+
+class DeltaFeed:
+    """One Lighter market's snapshot and the `n` deltas after it, made once and replayed
+    to every connection (so the bare and the engine clients read the same bytes)."""
+
+    def __init__(self, n: int) -> None:
+        self.market = SyntheticMarket("BTC")
+        self.venue = LighterSim({"BTC": self.market})
+        session = self.venue.session("/stream", {})
+        subscribe = '{"type":"subscribe","channel":"order_book/1"}'
+        self.snapshot = str(session.on_message(subscribe)[0])
+        self.deltas: list[str] = []
+        for i in range(n):
+            update = self.market.step(1_700_000_000_000 + i)
+            self.deltas += [str(d.frame) for d in session.on_update(self.market, update)]
+
+
+def serve(port: int, n: int, ready: Any) -> None:
+    """The server process: `n` frames per connection, then a normal close."""
+    snapshots = snapshot_frames()
+    delta = DeltaFeed(n)
+
+    async def info(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("type") == "meta":
+            universe = [{"name": "BTC", "szDecimals": 5, "maxLeverage": 50}]
+            return web.json_response({"universe": universe})
+        ctx = {"funding": "0.0000125", "markPx": "65000.0", "oraclePx": "65001.0"}
+        return web.json_response([{"universe": [{"name": "BTC", "szDecimals": 5}]}, [ctx]])
+
+    async def lighter_rest(request: web.Request) -> web.Response:
+        path = request.path.removeprefix("/lighter")
+        answer = delta.venue.rest(SimRequest(request.method, path, dict(request.query)))
+        return web.json_response(answer.body, status=answer.status)
+
+    async def stream(ws: web.WebSocketResponse, frames: list[str], count: int) -> None:
+        for i in range(count):
+            await ws.send_str(frames[i % len(frames)])
+        await ws.close()
+
+    async def hyperliquid(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        await ws.receive()  # the first subscribe message: ccxt and the engine send more
+        await stream(ws, snapshots, n)
+        return ws
+
+    async def lighter(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        session = delta.venue.session("/stream", {})
+        for frame in session.on_open():
+            await ws.send_str(str(frame))
+        streaming: asyncio.Task[None] | None = None
+        async for msg in ws:
+            if "order_book/" in msg.data:
+                await ws.send_str(delta.snapshot)
+                streaming = asyncio.create_task(stream(ws, delta.deltas, len(delta.deltas)))
+            else:
+                for frame in session.on_message(msg.data):
+                    await ws.send_str(str(frame))
+        if streaming is not None:
+            await streaming
+        return ws
+
+    async def bare(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        await ws.receive()
+        if request.match_info["feed"] == "delta":
+            await stream(ws, delta.deltas, len(delta.deltas))
+        else:
+            await stream(ws, snapshots, n)
+        return ws
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/info", info)
+        app.router.add_get("/ws", hyperliquid)
+        app.router.add_get("/lighter/stream", lighter)
+        app.router.add_get("/lighter/{tail:.*}", lighter_rest)
+        app.router.add_get("/bare/{feed}", bare)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
