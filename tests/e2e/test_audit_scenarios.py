@@ -163,3 +163,25 @@ async def test_a_crashed_venue_runner_restarts_clean(
 def attempts(engine) -> int:
     """The fakex connection's retry attempt count, from the health read model."""
     return engine.health()["fakex"].connections[0].backoff_attempt
+
+
+async def test_a_crashed_connection_is_not_live_while_it_waits_for_its_restart(
+    fake_venue, engine_for, next_matching
+):
+    """Between a crash and the supervisor's restart the socket is gone: /readyz and the
+    REST fallback must not take the connection for live."""
+    venue, base = fake_venue
+    async with engine_for(base) as engine:
+        sub = engine.events()
+        await next_matching(sub, is_book("fakex"))
+        await venue.send({"t": "boom"})
+        down = await next_matching(
+            sub, lambda e: isinstance(e, Status) and e.stream == "ws:main" and e.state != "live"
+        )
+        assert down.state == "backoff", down
+        assert down.reason.startswith("task crashed: RuntimeError: parser bug"), down.reason
+        health = engine.runners["fakex"].connections[0].health()
+        assert health.state == "backoff" and health.last_error == down.reason
+        await next_matching(
+            sub, lambda e: isinstance(e, Status) and e.stream == "ws:main" and e.state == "live"
+        )

@@ -69,7 +69,11 @@ async def test_stale_is_reported_once_per_stream_and_promptly(
         await next_matching(sub, status("backoff"), log=seen)
         venue.pumping.set()
     stale = [e.stream for e in [*seen] if isinstance(e, Status) and e.state == "stale"]
-    assert sorted(stale) == ["book:BTC-PERP", "book:ETH-PERP"]  # each once, not twice
+    # each once, not twice; a book whose last frame was still in flight when the pump
+    # stopped may be fresh still when the first stale one ends the session (a loaded
+    # machine), so the other book need not be reported
+    assert len(stale) == len(set(stale)) and set(stale) <= {"book:BTC-PERP", "book:ETH-PERP"}
+    assert stale, seen
     assert first.reason == "no market data for 0.3s"
     # never early; the exact deadline is pinned with a fake clock in tests/core
     assert 0.25 <= noticed < 1.5, noticed

@@ -89,6 +89,15 @@ class ConnectionRunner:
             except VenueError as exc:
                 _reraise_if_cancelling()
                 await self._failed(exc)
+            except Exception as exc:
+                # a bug (a plugin's parse raising what it should not): the supervisor logs
+                # and restarts this task; until then the socket is gone, so say it is not
+                # live, or /readyz and the REST fallback would trust a dead connection
+                self._down()
+                if not _cancelling():
+                    self._last_error = f"task crashed: {type(exc).__name__}: {exc}"
+                    services.status(self.stream, "backoff", self._last_error)
+                raise
             except BaseException:
                 self._down()
                 raise
@@ -350,11 +359,15 @@ def _last_deltas(batch: Sequence[Sequence[Parsed]]) -> dict[str, BookDelta]:
     return last
 
 
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _reraise_if_cancelling() -> None:
     """A task group whose children failed while we were being cancelled reports the
     children's errors and loses the cancellation; restore it so shutdown cannot stall."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
+    if _cancelling():
         raise asyncio.CancelledError
 
 
