@@ -9,15 +9,11 @@ that symbol only.
 
 from __future__ import annotations
 
-import logging
-
 from venuefeed.core.adapter import Instrument
 from venuefeed.core.errors import UnknownSymbolError
 from venuefeed.core.events import Event
 from venuefeed.core.retry import Retry, retry_until_done
 from venuefeed.core.venue.services import VenueServices
-
-logger = logging.getLogger(__name__)
 
 
 async def initialise(services: VenueServices) -> None:
