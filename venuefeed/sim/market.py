@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 _BASE_PRICE = {"BTC": 65_000.0, "ETH": 3_500.0, "SOL": 150.0}
 
 
+#: trades a market remembers (for REST backfill answers, the soak report and `venuefeed sim
+#: --trades`): hours of trading at the simulator's rate, and bounded memory past that
+KEPT_TRADES = 200_000
+
+
 @dataclass(frozen=True, slots=True)
 class SimTrade:
     trade_id: int
@@ -46,7 +51,7 @@ class SyntheticMarket:
     funding_rate_1h: float = 0.0000125
     mark: float = 0.0
     index: float = 0.0
-    #: trade id -> ts_ms, for loss accounting in the soak report
+    #: trade id -> ts_ms, for loss accounting in the soak report (the last KEPT_TRADES)
     trade_times: dict[int, int] = field(default_factory=dict)
     #: trade id -> the trade, so a receiver can check what it got against the truth
     trades: dict[int, SimTrade] = field(default_factory=dict)
@@ -137,4 +142,8 @@ class SyntheticMarket:
         self.trade_times[self.trade_id] = now_ms
         trade = SimTrade(self.trade_id, px, size, "buy" if buy else "sell", now_ms)
         self.trades[self.trade_id] = trade
+        if len(self.trades) > KEPT_TRADES:  # a simulator left running for days stays bounded
+            oldest = next(iter(self.trades))
+            del self.trades[oldest]
+            self.trade_times.pop(oldest, None)
         return trade

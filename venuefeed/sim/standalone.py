@@ -11,7 +11,8 @@ symbol, stepped once per tick by the server's single ticker and fanned out to ev
 connection (`SimServer._tick_loop`), and REST answers (backfill, snapshots) read the same
 markets. Trade ids are the market's, so two engines receive the same ids.
 
-On exit `trades_out` (if set) gets every trade each market made, with the wall-clock ms
+On exit `trades_out` (if set) gets every trade each market made (the last `KEPT_TRADES`
+per market), with the wall-clock ms
 it was made at, and the faults injected: a harness (`make cluster-demo`) compares what
 consumers received against it over a window of its choosing. Trades are listed whether
 or not a client was subscribed when they happened, as a venue's trade happens anyway; a
