@@ -25,6 +25,7 @@ GOOD = [
     Funding(**BASE, rate=-0.001, interval_h=8, rate_per_hour=-0.000125),  # type: ignore[arg-type]
     BookSnapshot("BTC", [(1.0, 0.0)], [(2.0, 3.0)]),
     BookDelta("BTC", [(1.0, -0.5)], [], sizes_are_changes=True),
+    BookDelta("BTC", [(1.0, 0.0), (1e300, 2.0)], [(2.0, 1e-300)]),
     Ack("fine"),
 ]
 
@@ -45,6 +46,17 @@ BAD = [
     BookSnapshot("BTC", [], [(5.0, math.nan)]),
     BookDelta("BTC", [(5.0, -1.0)], []),  # absolute sizes cannot be negative
     BookDelta("BTC", [(5.0, math.inf)], [], sizes_are_changes=True),
+    # the delta check compares against the infinities instead of calling isfinite: every
+    # non-finite value on either side, absolute or as a change, must still fail
+    BookDelta("BTC", [(5.0, -math.inf)], [], sizes_are_changes=True),
+    BookDelta("BTC", [(5.0, math.nan)], [], sizes_are_changes=True),
+    BookDelta("BTC", [], [(math.inf, 1.0)]),
+    BookDelta("BTC", [], [(math.nan, 1.0)]),
+    BookDelta("BTC", [], [(-math.inf, 1.0)]),
+    BookDelta("BTC", [], [(0.0, 1.0)]),
+    BookDelta("BTC", [], [(5.0, math.inf)]),
+    BookDelta("BTC", [], [(5.0, math.nan)]),
+    BookDelta("BTC", [(1.0, 1.0)], [(5.0, -0.5)]),
 ]
 
 

@@ -231,13 +231,17 @@ class BookKeeper:
                     return BookUpdate(
                         resync=f"gap: previous seq {last}, delta follows {delta.prev_seq}"
                     )
-        _apply_side(book.bids, book.bid_px, delta.bids, delta.sizes_are_changes)
-        _apply_side(book.asks, book.ask_px, delta.asks, delta.sizes_are_changes)
+        changes = delta.sizes_are_changes
+        bid_px, ask_px = book.bid_px, book.ask_px
+        if delta.bids:
+            _apply_side(book.bids, bid_px, delta.bids, changes)
+        if delta.asks:
+            _apply_side(book.asks, ask_px, delta.asks, changes)
         if seq is not None:
             book.seq = seq
-        if self._crossed(book):
+        if bid_px and ask_px and bid_px[-1] >= ask_px[0]:  # `_crossed`, inlined: per delta
             return BookUpdate(resync="crossed book")
-        return BookUpdate(applied=True)
+        return _APPLIED  # shared: an update is frozen, and this one is the common case
 
     def _break(self, book: _Book, reason: str) -> BookUpdate:
         """Forget the book until its next snapshot, which sets everything else anew."""

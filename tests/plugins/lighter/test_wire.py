@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gc
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from venuefeed.core.errors import (
 )
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
 from venuefeed.core.wire import quotient
+from venuefeed.plugins.lighter import wire
 from venuefeed.plugins.lighter.adapter import LighterAdapter
 
 DATA = Path(__file__).parent / "data"
@@ -650,3 +652,29 @@ def test_wrong_typed_fields_raise_only_parse_errors(name: str, make: Make) -> No
             raw = json.dumps(_replace(doc, path, value))
             with contextlib.suppress(ParseError):
                 adapter.parse(raw, RECV)
+
+
+def test_a_decoded_delta_frame_is_left_to_reference_counting(lt: LighterAdapter) -> None:
+    """`gc=False` structs (wire.py): a delta's decoded objects are not tracked by the
+    garbage collector, and a delta with an empty side still parses to an empty one."""
+    frame = json.dumps(
+        {
+            "type": "update/order_book",
+            "channel": "order_book:1",
+            "timestamp": 5,
+            "order_book": {
+                "asks": [],
+                "bids": [{"price": "100.5", "size": "2"}],
+                "nonce": 9,
+                "begin_nonce": 8,
+            },
+        }
+    )
+    msg = wire.FRAME_DECODER.decode(frame)
+    assert msg.order_book is not None
+    assert not gc.is_tracked(msg) and not gc.is_tracked(msg.order_book)
+    assert not gc.is_tracked(msg.order_book.bids[0])
+    (delta,) = lt.parse(frame, 0)
+    assert isinstance(delta, BookDelta)
+    assert delta.bids == [(100.5, 2.0)] and delta.asks == []
+    assert (delta.seq, delta.prev_seq, delta.ts_venue) == (9, 8, 5)

@@ -15,6 +15,7 @@ Every market-data event takes one path to the publisher, `_deliver`, which never
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -177,7 +178,7 @@ class ConnectionRunner:
                         send=link.send,
                         spawn=tg.create_task,
                         deliver=self._deliver,
-                        mark=lambda instrument, now: freshness.mark("book", instrument, now),
+                        mark=functools.partial(freshness.mark, "book"),
                         clock=self._loop.time,
                     )
                     control = ControlFrames(self.services, freshness, link.send)
@@ -213,6 +214,7 @@ class ConnectionRunner:
         frames_key = services.metrics.key("frames", venue=services.name)
         skipped_key = services.metrics.key("frames_skipped", venue=services.name)
         bump = services.metrics.bump
+        take = feed.take
         while True:
             batch, ended = await next_batch(link.receive, link.data_ready)
             if batch:
@@ -230,14 +232,15 @@ class ConnectionRunner:
                 for results in batch_results:
                     now = loop_time()
                     for item in results:
-                        if isinstance(item, Event):
-                            marks[(item.kind, item.instrument)] = now
-                            deliver(item, recv_ms, now)
-                        elif isinstance(item, BookDelta | BookSnapshot):
+                        # the exact type first: every frame of a delta feed is a BookDelta
+                        if type(item) is BookDelta or isinstance(item, BookDelta | BookSnapshot):
                             emit = last.get(item.instrument, item) is item
-                            broken = feed.take(item, recv_ms, now, emit=emit)
+                            broken = take(item, recv_ms, now, emit=emit)
                             if broken is not None:
                                 await feed.repair(item, broken)
+                        elif isinstance(item, Event):
+                            marks[(item.kind, item.instrument)] = now
+                            deliver(item, recv_ms, now)
                         else:
                             await control.handle(item)
                 if conflation.skipped != skipped:
