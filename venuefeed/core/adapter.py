@@ -19,7 +19,7 @@ Life of an adapter instance (one per enabled venue and engine run):
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Self
 
@@ -339,7 +339,18 @@ class VenueAdapter:
         happened (backfilled trades are published in this order). Default: venue time,
         then the trade id as a number when it is one."""
         tid = trade.trade_id
-        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else 0, tid)
+        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else -1, tid)
+
+    def trades_from(self, trades: Iterable[Trade], after: Trade | None) -> list[Trade]:
+        """A backfill answer in this venue's order (`trade_order`), from `after` on: what is
+        older was published before it; `after` itself stays, since it proves the answer
+        reaches back (trades sharing its key may not have been seen yet). All of them
+        when there is no `after`."""
+        ordered = sorted(trades, key=self.trade_order)
+        if after is None:
+            return ordered
+        since = self.trade_order(after)
+        return [t for t in ordered if self.trade_order(t) >= since]
 
     def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest | None:
         """REST request for the instrument's recent public trades, parsed into `Trade`s

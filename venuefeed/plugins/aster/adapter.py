@@ -450,11 +450,9 @@ class AsterAdapter(VenueAdapter):
     ) -> Sequence[Parsed]:
         rows = _convert(body, list[AggTradeRow], f"aggTrades {native}")
         symbol = self._base.get(native, native)
-        trades = [self._trade(native, symbol, r, r.trade_ms, recv_ms, "rest") for r in rows]
-        if after is None:
-            return trades
-        since = self.trade_order(after)
-        return [t for t in trades if self.trade_order(t) >= since]
+        return self.trades_from(
+            (self._trade(native, symbol, r, r.trade_ms, recv_ms, "rest") for r in rows), after
+        )
 
     def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
         """The top of the book (`depth`, limit 20: weight 2) and the mark (`premiumIndex`,

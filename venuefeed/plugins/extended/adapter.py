@@ -431,11 +431,6 @@ class ExtendedAdapter(VenueAdapter):
         """The trade id `i` (see the docstring)."""
         return trade.trade_id
 
-    def trade_order(self, trade: Trade) -> Any:
-        """Trade time `T`, then the id, which grows with time (see the docstring)."""
-        tid = trade.trade_id
-        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else -1, tid)
-
     def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
         """`/info/markets/{market}/trades`: the market's latest trades, no parameter."""
         return RestRequest(
@@ -453,11 +448,7 @@ class ExtendedAdapter(VenueAdapter):
                 raise MalformedFrame(f"trades of {market}: a trade of {row.m!r}")
         # the stream's builder: the same rows, the same DELEVERAGE rule
         trades = [replace(t, source="rest") for t in self._trades(rows, recv_ms)]
-        trades.sort(key=self.trade_order)
-        if after is None:
-            return trades
-        since = self.trade_order(after)
-        return [t for t in trades if self.trade_order(t) >= since]
+        return self.trades_from(trades, after)
 
     # ------------------------------------------------------------------ REST fallback
 

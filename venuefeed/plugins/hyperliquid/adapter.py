@@ -487,13 +487,8 @@ class HyperliquidAdapter(VenueAdapter):
                 raise MalformedFrame(f"recentTrades {coin}: a trade of {t.coin!r}")
         if len(rows) > 1 and rows[0].time > rows[-1].time:
             rows.reverse()  # newest first: the order is not documented, read either
-        trades = [self._trade(t, recv_ms, "rest") for t in rows]
-        if after is None:
-            return trades
-        # Older than `after` was published before it. `after` and its block stay: the
-        # block may hold trades not yet seen, and `after` proves the answer reaches back.
-        since = self.trade_order(after)
-        return [t for t in trades if self.trade_order(t) >= since]
+        # `after`'s block stays: it may hold trades not yet seen
+        return self.trades_from((self._trade(t, recv_ms, "rest") for t in rows), after)
 
     def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
         """The `l2Book` snapshot only (see the docstring for why no mark request)."""

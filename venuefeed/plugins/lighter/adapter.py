@@ -503,11 +503,6 @@ class LighterAdapter(VenueAdapter):
         """`trade_id`, the trade's number on the exchange (see the docstring)."""
         return trade.trade_id
 
-    def trade_order(self, trade: Trade) -> Any:
-        """Time, then `trade_id`, which grows with time."""
-        tid = trade.trade_id
-        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else -1, tid)
-
     def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
         """`recentTrades`: the market's last `RECENT_TRADES_LIMIT` trades, no paging."""
         return RestRequest(
@@ -531,11 +526,7 @@ class LighterAdapter(VenueAdapter):
                     raise MalformedFrame(f"recentTrades {market_id}: a trade of market {named}")
             t = _convert(row, wire.TradeMsg, f"recentTrades {market_id}")
             trades.append(self._trade(market_id, symbol, t, recv_ms, "rest"))
-        trades.sort(key=self.trade_order)  # the order of the rows is not documented
-        if after is None:
-            return trades
-        since = self.trade_order(after)
-        return [t for t in trades if self.trade_order(t) >= since]
+        return self.trades_from(trades, after)  # the order of the rows is not documented
 
     # ------------------------------------------------------------------ REST fallback
 

@@ -496,12 +496,6 @@ class ParadexAdapter(VenueAdapter):
         """The full trade id (see the docstring)."""
         return trade.trade_id
 
-    def trade_order(self, trade: Trade) -> Any:
-        """`created_at`, then the id: full ids are decimal strings that begin with the
-        trade's millisecond time (see the docstring)."""
-        tid = trade.trade_id
-        return (trade.ts_venue or 0, int(tid) if tid.isdigit() else -1, tid)
-
     def recent_trades_request(self, instrument: str, after: Trade | None) -> RestRequest:
         """`GET /trades` of one market from `after`'s time on (inclusive), one page of
         `TRADES_PAGE_SIZE`, newest first; without `after`, the latest page."""
@@ -529,11 +523,7 @@ class ParadexAdapter(VenueAdapter):
                         trades.append(msgspec.structs.replace(item, source="rest"))
         except _DATA_ERRORS as exc:
             raise MalformedFrame(f"GET /trades {market}: {_describe(exc)}") from None
-        trades.sort(key=self.trade_order)  # newest first on the wire
-        if after is None:
-            return trades
-        since = self.trade_order(after)
-        return [t for t in trades if self.trade_order(t) >= since]
+        return self.trades_from(trades, after)  # newest first on the wire
 
     def fallback_requests(self, instrument: str) -> Sequence[RestRequest]:
         """The book (`GET /orderbook/{market}`, top 20) and the mark (`GET /markets/summary`)."""
