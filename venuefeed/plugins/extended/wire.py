@@ -11,7 +11,7 @@ and their sources, in its docstring.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -19,6 +19,8 @@ from venuefeed.core.codec import decode_typed
 from venuefeed.core.errors import MalformedFrame
 from venuefeed.core.events import Level
 from venuefeed.core.wire import Change, NonEmpty, Price, Rate, Size, TradeSize
+
+T = TypeVar("T")
 
 
 class BookLevel(msgspec.Struct):
@@ -124,23 +126,28 @@ class _Market(msgspec.Struct, rename="camel"):
     active: bool | None = None
 
 
-class _MarketsBody(msgspec.Struct):
-    status: str
-    data: list[_Market] | None = None
-    error: Error | str | None = None
-
-
-class _StatsBody(msgspec.Struct):
-    status: str
-    data: Stats | None = None
-    error: Error | str | None = None
-
-
 def _convert(body: Any, typ: type[Any], what: str) -> Any:
     try:
         return msgspec.convert(body, typ, strict=False)
     except msgspec.ValidationError as exc:
         raise MalformedFrame(f"{what}: {exc}") from None
+
+
+class _Envelope(msgspec.Struct, Generic[T]):
+    """Every REST answer: `{status, data, error}`, `data` only once the status is OK."""
+
+    status: str
+    data: T | None = None
+    error: Error | str | None = None
+
+
+def _data(body: Any, typ: Any, what: str) -> Any:
+    """A REST answer's `data` as `typ`, once its status says OK."""
+    parsed: _Envelope[Any] = _convert(body, _Envelope[typ], what)
+    _check_ok(parsed.status, parsed.error, what)
+    if parsed.data is None:
+        raise MalformedFrame(f"{what}: no data")
+    return parsed.data
 
 
 def _check_ok(status: str, error: Error | str | None, what: str) -> None:
@@ -154,22 +161,13 @@ def _check_ok(status: str, error: Error | str | None, what: str) -> None:
 
 def decode_markets(body: Any) -> list[tuple[str, str, bool]]:
     """`/info/markets` -> (market name, base asset, is active) for every listed market."""
-    parsed: _MarketsBody = _convert(body, _MarketsBody, "markets")
-    _check_ok(parsed.status, parsed.error, "markets")
-    if parsed.data is None:
-        raise MalformedFrame("markets: no data")
+    markets: list[_Market] = _data(body, list[_Market], "markets")
     out: list[tuple[str, str, bool]] = []
-    for market in parsed.data:
+    for market in markets:
         base = market.asset_name or market.name.rsplit("-", 1)[0]
         active = market.status == "ACTIVE" if market.status is not None else bool(market.active)
         out.append((market.name, base, active))
     return out
-
-
-class _TradesBody(msgspec.Struct):
-    status: str
-    data: list[TradeRow] | None = None
-    error: Error | str | None = None
 
 
 class OrderbookLevel(msgspec.Struct):
@@ -185,34 +183,19 @@ class Orderbook(msgspec.Struct):
     ask: list[OrderbookLevel]
 
 
-class _OrderbookBody(msgspec.Struct):
-    status: str
-    data: Orderbook | None = None
-    error: Error | str | None = None
-
-
 def decode_trades(body: Any) -> list[TradeRow]:
     """`/info/markets/{market}/trades` -> its rows, the stream's trade rows."""
-    parsed: _TradesBody = _convert(body, _TradesBody, "market trades")
-    _check_ok(parsed.status, parsed.error, "market trades")
-    if parsed.data is None:
-        raise MalformedFrame("market trades: no data")
-    return parsed.data
+    data: list[TradeRow] = _data(body, list[TradeRow], "market trades")
+    return data
 
 
 def decode_orderbook(body: Any) -> Orderbook:
     """`/info/markets/{market}/orderbook` -> its `data`, once the status says OK."""
-    parsed: _OrderbookBody = _convert(body, _OrderbookBody, "market order book")
-    _check_ok(parsed.status, parsed.error, "market order book")
-    if parsed.data is None:
-        raise MalformedFrame("market order book: no data")
-    return parsed.data
+    data: Orderbook = _data(body, Orderbook, "market order book")
+    return data
 
 
 def decode_stats(body: Any) -> Stats:
     """`/info/markets/{market}/stats` -> its `data`, once the status says OK."""
-    parsed: _StatsBody = _convert(body, _StatsBody, "market stats")
-    _check_ok(parsed.status, parsed.error, "market stats")
-    if parsed.data is None:
-        raise MalformedFrame("market stats: no data")
-    return parsed.data
+    data: Stats = _data(body, Stats, "market stats")
+    return data

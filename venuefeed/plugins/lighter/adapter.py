@@ -146,7 +146,7 @@ import functools
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import msgspec
 from pydantic import Field
@@ -583,19 +583,7 @@ class LighterAdapter(VenueAdapter):
         if raw_rate is not None:
             value = quotient(rate(raw_rate, "current_funding_rate"), PERCENT)
             out.append(
-                Funding(
-                    venue=self._venue,
-                    symbol=symbol,
-                    instrument=market_id,
-                    ts_venue=ts,
-                    ts_recv=recv_ms,
-                    rate=value,
-                    interval_h=FUNDING_INTERVAL_H,
-                    rate_per_hour=value,
-                    next_funding_ms=next_ms,
-                    basis="predicted",
-                    feed=FEED_WS,
-                )
+                self._ws_funding(symbol, market_id, value, ts, recv_ms, "predicted", next_ms)
             )
         raw_mark = stats.get("mark_price")
         if raw_mark is not None:
@@ -634,16 +622,30 @@ class LighterAdapter(VenueAdapter):
         if self._settled.get(market_id, -1) >= stamp:
             return None
         self._settled[market_id] = stamp
+        return self._ws_funding(symbol, market_id, value, stamp, recv_ms, "settled", None)
+
+    def _ws_funding(
+        self,
+        symbol: str,
+        market_id: str,
+        hourly: float,
+        ts: int | None,
+        recv_ms: int,
+        basis: Literal["predicted", "settled"],
+        next_ms: int | None,
+    ) -> Funding:
+        """A `market_stats` rate: already a fraction of one hourly payment."""
         return Funding(
             venue=self._venue,
             symbol=symbol,
             instrument=market_id,
-            ts_venue=stamp,
+            ts_venue=ts,
             ts_recv=recv_ms,
-            rate=value,
+            rate=hourly,
             interval_h=FUNDING_INTERVAL_H,
-            rate_per_hour=value,
-            basis="settled",
+            rate_per_hour=hourly,
+            next_funding_ms=next_ms,
+            basis=basis,
             feed=FEED_WS,
         )
 
