@@ -16,43 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
-import shutil
-import socket
 import statistics
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
+from bench.localnet import free_port, nats_server_binary
 from bench.table import Row
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Trade
 from venuefeed.core.plugins import PluginHost
 from venuefeed.core.settings import Settings
-
-
-def nats_server_binary() -> str | None:
-    for path in (
-        Path(sysconfig.get_path("scripts")) / "nats-server",
-        Path(sys.executable).parent / "nats-server",
-    ):
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    return shutil.which("nats-server")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_nats(binary: str, store: str) -> tuple[subprocess.Popen[bytes], str]:

@@ -108,3 +108,23 @@ def failed(rows: list[VenueRow]) -> list[str]:
     why += [f"{r.venue}: {r.lost} lost trade(s)" for r in rows if r.lost]
     why += [f"{r.venue}: no trade in the window (nothing was checked)" for r in rows if not r.sent]
     return why
+
+
+def lost_trades(
+    made: Mapping[str, Mapping[str, Iterable[tuple[int, int]]]],
+    received: Iterable[Received],
+    windows: Mapping[Pair, tuple[int, int]],
+) -> list[tuple[str, str, int, int]]:
+    """Each owed trade the tail never received, as (venue, symbol, id, made at ms): when
+    it was made (against the kills and the cutoff) says where to look."""
+    seen = {(r.venue, r.symbol, r.trade_id) for r in received}
+    lost = []
+    for venue, symbols in made.items():
+        for symbol, trades in symbols.items():
+            start, cutoff = windows.get((venue, symbol), (1, 0))
+            lost += [
+                (venue, symbol, i, at_ms)
+                for i, at_ms in trades
+                if start <= at_ms <= cutoff and (venue, symbol, i) not in seen
+            ]
+    return sorted(lost)

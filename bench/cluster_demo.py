@@ -37,14 +37,16 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.bus import free_port, nats_server_binary
-from bench.cluster_accounting import Pair, Received, account, failed, table
+from bench.cluster_accounting import Pair, Received, account, failed, lost_trades, table
+from bench.localnet import free_port, nats_server_binary
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.settings import load_settings
 from venuefeed.core.sharding import shard_of
 from venuefeed.sim.cluster import base_symbols
 
 ENGINES_PER_SHARD = 2
+#: the simulator serves this long after the cutoff (its frames leave up to 5 ms late)
+SEND_GRACE_S = 1.0
 
 
 def say(text: str) -> None:
@@ -300,6 +302,10 @@ class Demo:
         say(f"SIGKILLed engine-Na (one per shard) and NATS node {victim.name} (history leader)")
         await asyncio.sleep(self.duration_s / 2)
         cutoff_ms = time.time_ns() // 1_000_000
+        # a trade made just before the cutoff may still wait in the simulator's outbox
+        # (frames leave a few ms late, like a real venue's): it keeps serving a moment so
+        # every trade it owes is sent before it stops
+        await asyncio.sleep(SEND_GRACE_S)
         sim_code = await self.procs.end("sim", signal.SIGTERM)
         made = read_made(made_file)
         owner = owners(config, self.shards)
@@ -335,6 +341,11 @@ class Demo:
         why = failed(rows) + [f"{n} exited {c}" for n, c in codes.items() if c != 0]
         for line in why:
             print(f"FAIL {line}")
+        for venue, symbol, trade_id, at_ms in lost_trades(made, self.received, windows):
+            print(
+                f"lost {venue} {symbol} {trade_id}: made {at_ms - cutoff_ms:+d} ms from "
+                f"the cutoff, {at_ms / 1000 - killed_at:+.3f} s from the kills"
+            )
         print("ok: every trade of the window exactly once" if not why else "FAILED")
         return 1 if why else 0
 

@@ -3,7 +3,7 @@ checker that cannot fail proves nothing."""
 
 from __future__ import annotations
 
-from bench.cluster_accounting import Received, VenueRow, account, failed, table
+from bench.cluster_accounting import Received, VenueRow, account, failed, lost_trades, table
 
 #: venue -> symbol -> (trade id, made at wall ms): ids 1-3 before the window opened at
 #: 1000 ms, 4-9 in it, 10 after the cutoff at 2000 ms
@@ -36,12 +36,15 @@ def test_a_duplicated_and_a_lost_trade_are_reported_and_fail():
     aster = row(rows, "aster")
     assert (aster.duplicates, aster.lost, aster.received) == (1, 1, 5)
     assert failed(rows) == ["aster: 1 duplicate trade(s)", "aster: 1 lost trade(s)"]
+    assert lost_trades(MADE, got, WINDOWS) == [("aster", "BTC", 6, 1400)]
 
 
 def test_a_duplicate_outside_the_window_still_fails_and_an_empty_venue_is_not_a_pass():
     got = tail([1, 1, 4, 5, 6, 7, 8, 9])  # a backfilled trade published twice; lighter: none
     rows = account(MADE, got, WINDOWS)
     assert failed(rows) == ["aster: 1 duplicate trade(s)", "lighter: 1 lost trade(s)"]
+    assert lost_trades(MADE, got, WINDOWS) == [("lighter", "ETH", 1, 1500)]
+    assert lost_trades(MADE, got, {}) == []
     assert failed(account(MADE, got, {})) == [
         "aster: 1 duplicate trade(s)",
         "aster: no trade in the window (nothing was checked)",

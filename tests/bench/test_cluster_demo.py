@@ -5,7 +5,6 @@ inputs, in test_cluster_accounting.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,6 @@ def logs_of(work: Path) -> str:
     return "".join(f"\n== {p.name}\n{p.read_text()[-1500:]}" for p in work.glob("*.log"))
 
 
-@pytest.mark.skipif(
-    not os.environ.get("VENUEFEED_CLUSTER_TEST"),
-    reason="flaky (about 2 runs in 10 on an idle machine: 1 trade lost around the history "
-    "leader's SIGKILL, or an engine exiting 2 at start-up), under investigation; "
-    "VENUEFEED_CLUSTER_TEST=1 runs it",
-)
 @pytest.mark.timeout(90)
 async def test_a_short_cluster_demo_loses_and_duplicates_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

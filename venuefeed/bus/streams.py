@@ -19,6 +19,14 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
 from venuefeed.bus.wire import HISTORY_KINDS, STATE_KINDS, stream_subjects
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.errors import StartupError
@@ -42,10 +50,17 @@ _CHECKED = (
 
 
 class StreamsUnansweredError(StartupError):
-    """JetStream did not answer a stream request in time: busy, or a cluster electing a
-    leader after losing a node. At start-up it stops the engine like any StartupError; a
-    reconnecting sink publishes on meanwhile (publishes are answered by the stream's own
-    leader) and checks again."""
+    """JetStream could not serve a stream request yet: busy, a cluster electing a leader
+    after losing a node, or one still forming (a node's /healthz answers before the meta
+    leader has seen every peer: "no suitable peers for placement"). `ensure_streams`
+    asks again until `connect_timeout_s` has passed; then start-up fails like any
+    StartupError. A reconnecting sink publishes on meanwhile (publishes are answered by
+    the stream's own leader) and checks again."""
+
+
+#: JetStream API errors a cluster gives while it forms or elects (nats-server
+#: errors.json): JSClusterNoPeersErrF, JSClusterNotAvailErr, JSClusterNotLeaderErr
+_CLUSTER_NOT_READY = frozenset({10005, 10008, 10009})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +108,30 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
 async def ensure_streams(js: JetStreamContext, settings: NatsSettings, *, update: bool) -> None:
     """Create each missing stream; with `update`, bring an existing one to the config.
 
-    A server without JetStream, a subject already owned by another stream, or a change
-    the server refuses (storage type) is a `StartupError` naming the stream."""
+    A cluster not ready yet (`StreamsUnansweredError`) is asked again, with jittered
+    backoff, until `connect_timeout_s` has passed. A server without JetStream, a subject
+    already owned by another stream, or a change the server refuses (storage type) is a
+    `StartupError` naming the stream at once."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(StreamsUnansweredError),
+        wait=wait_random_exponential(multiplier=0.2, max=1.0),
+        stop=stop_after_delay(settings.connect_timeout_s),
+        before_sleep=_say_not_ready,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            await _ensure_once(js, settings, update=update)
+
+
+def _say_not_ready(state: RetryCallState) -> None:
+    assert state.outcome is not None
+    logger.info("%s; asking again", state.outcome.exception())
+
+
+async def _ensure_once(js: JetStreamContext, settings: NatsSettings, *, update: bool) -> None:
     from nats.errors import Error as NatsError
-    from nats.js.errors import NotFoundError
+    from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
     for config in stream_configs(settings):
         name = config.name
@@ -124,6 +159,12 @@ async def ensure_streams(js: JetStreamContext, settings: NatsSettings, *, update
             if isinstance(exc, TimeoutError):
                 raise StreamsUnansweredError(
                     f"nats: stream {name}: no answer (JetStream busy, or electing a leader)"
+                ) from None
+            if isinstance(exc, ServiceUnavailableError) or (
+                isinstance(exc, APIError) and exc.err_code in _CLUSTER_NOT_READY
+            ):
+                raise StreamsUnansweredError(
+                    f"nats: stream {name}: the cluster is not ready ({_describe(exc)})"
                 ) from None
             raise StartupError(f"nats: stream {name}: {_describe(exc)}") from None
 
