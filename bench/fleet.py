@@ -6,7 +6,7 @@ reads all five, 10 symbols each.
 
 - latency: receive -> consumer at a steady rate. The engine stamps `ts_recv` in whole
   milliseconds; for sub-millisecond percentiles this bench swaps the read loop's clock for
-  a float one (`runner.wall_ms`, the stamp taken once per batch of frames, right after
+  a float one (`link.wall_ms`, the stamp `WsLink.taken` gives a batch of frames right after
   they left the socket), and the consumer compares it with its own clock.
 - memory: one consumer ten times slower than the feed for `--memory-minutes`; RSS is
   sampled every few seconds, the slope fitted over all but the first fifth.
@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from bench.table import Row, Table
-from venuefeed.core.connection import runner
+from venuefeed.core.connection import link
 from venuefeed.core.engine import Engine
 from venuefeed.core.settings import Settings
 
@@ -105,7 +105,10 @@ async def memory(settings: Settings, seconds: float, feed_rate: float) -> list[t
 
 
 def _latency_child(conn: Any, raw: str, seconds: float) -> None:
-    runner.wall_ms = lambda: time.time() * 1000  # type: ignore[assignment,return-value]
+    # the stamp the read loop gives a batch: a float here, not whole milliseconds (which
+    # would add up to 1 ms to every figure); fails loudly if the stamp moves elsewhere
+    assert callable(link.wall_ms), "the receive stamp is no longer link.wall_ms"
+    link.wall_ms = lambda: time.time() * 1000  # type: ignore[assignment,return-value]
     conn.send(asyncio.run(latency(_settings(raw), seconds)))
 
 

@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from venuefeed.core.adapter import BookSnapshot, FrameKey, VenueAdapter
-from venuefeed.core.connection.framebatch import Frame, SnapshotConflation
+from venuefeed.core.connection.framebatch import SnapshotConflation
+from venuefeed.core.connection.link import Frame
 from venuefeed.core.engine import Engine
 from venuefeed.core.errors import ParseError
 from venuefeed.core.events import Book, Event, Level, Status, Trade

@@ -12,8 +12,11 @@ from aiohttp import WSMsgType, web
 from loopback import loopback
 
 from venuefeed.core.adapter import BookSnapshot, FrameKey
+from venuefeed.core.connection import link as link_module
 from venuefeed.core.connection import runner
-from venuefeed.core.connection.framebatch import BATCH_MAX, SnapshotConflation, next_batch
+from venuefeed.core.connection.framebatch import SnapshotConflation
+from venuefeed.core.connection.link import BATCH_MAX, next_batch
+from venuefeed.core.connection.picolink import PicowsLink
 from venuefeed.core.engine import Engine
 from venuefeed.core.events import Book, Trade
 from venuefeed.core.plugins import PluginHost
@@ -254,7 +257,7 @@ async def _run(aiohttp_server, monkeypatch, rule: FrameKey | None) -> tuple[list
             if not msg.data.startswith(('{"channel":"l2Book"', '{"channel":"trades"')):
                 return frames, False
 
-    monkeypatch.setattr(runner, "next_batch", until_pong)
+    monkeypatch.setattr(link_module, "next_batch", until_pong)
 
     async def info(request: web.Request) -> web.Response:
         body = await request.json()
@@ -282,7 +285,9 @@ async def _run(aiohttp_server, monkeypatch, rule: FrameKey | None) -> tuple[list
     host = PluginHost(builtin_modules=("venuefeed.plugins.hyperliquid",), load_entry_points=False)
     settings = Settings.model_validate(
         {
-            "defaults": {"symbols": ["BTC", "ETH"], "funding_poll_s": 3600},
+            # the hook that makes the burst one batch is aiohttp's (`link.next_batch`);
+            # what a batch does after it is the same whichever client read it
+            "defaults": {"symbols": ["BTC", "ETH"], "funding_poll_s": 3600, "ws_client": "aiohttp"},
             "venues": {
                 "hyperliquid": {
                     "ws_url": f"ws://{server.host}:{server.port}/ws",
@@ -338,20 +343,33 @@ def test_only_the_last_delta_of_each_book_in_a_batch_builds_a_book():
     assert runner._last_deltas([[a1, a2]]) == {}  # one frame's results: nothing deferred
 
 
-async def test_a_burst_is_read_in_batches_that_let_other_tasks_run(aiohttp_server, monkeypatch):
+@pytest.mark.parametrize("client", ["picows", "aiohttp"])
+async def test_a_burst_is_read_in_batches_that_let_other_tasks_run(
+    aiohttp_server, monkeypatch, client: str
+):
     """Fairness: frames already waiting never hold the loop; another task (another venue,
     a consumer, the watchdog) runs between batches of at most BATCH_MAX frames."""
     total = 2_000
     sent = asyncio.Event()
 
-    async def after_the_burst(receive: Any, ready: Any, limit: int = BATCH_MAX) -> Any:
+    async def burst_sent() -> None:
         if not sent.is_set():
             await sent.wait()  # let the whole burst reach the client's buffers first
             for _ in range(20):
                 await asyncio.sleep(0)
+
+    async def after_the_burst(receive: Any, ready: Any, limit: int = BATCH_MAX) -> Any:
+        await burst_sent()
         return await next_batch(receive, ready, limit)
 
-    monkeypatch.setattr(runner, "next_batch", after_the_burst)
+    picows_batch = PicowsLink.next_batch
+
+    async def picows_after_the_burst(link: PicowsLink) -> Any:
+        await burst_sent()
+        return await picows_batch(link)
+
+    monkeypatch.setattr(link_module, "next_batch", after_the_burst)
+    monkeypatch.setattr(PicowsLink, "next_batch", picows_after_the_burst)
     trade = {"coin": "BTC", "side": "B", "px": "100.5", "sz": "0.1", "time": 1, "tid": 1}
     frame = json.dumps({"channel": "trades", "data": [trade]}, separators=(",", ":"))
 
@@ -382,7 +400,7 @@ async def test_a_burst_is_read_in_batches_that_let_other_tasks_run(aiohttp_serve
     host = PluginHost(builtin_modules=("venuefeed.plugins.hyperliquid",), load_entry_points=False)
     settings = Settings.model_validate(
         {
-            "defaults": {"symbols": ["BTC"], "funding_poll_s": 3600},
+            "defaults": {"symbols": ["BTC"], "funding_poll_s": 3600, "ws_client": client},
             "venues": {
                 "hyperliquid": {
                     "ws_url": f"ws://{server.host}:{server.port}/ws",

@@ -1,11 +1,27 @@
 """Connection-level faults: accept-then-drop, bad frames, huge frames, refused handshakes,
-heartbeats, book gaps, rejected subscriptions, the breaker and unknown symbols."""
+heartbeats, book gaps, rejected subscriptions, the breaker and unknown symbols; each on
+both websocket clients (`ws_client`: picows, the default, and aiohttp)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
+import pytest
+
+from venuefeed.core.engine import Engine
 from venuefeed.core.events import Book, Status
+
+
+@pytest.fixture(params=["picows", "aiohttp"])
+def engine_for(
+    request: pytest.FixtureRequest, engine_for: Callable[..., Engine]
+) -> Callable[..., Engine]:
+    def build(base: str, **kwargs: Any) -> Engine:
+        return engine_for(base, ws_client=request.param, **kwargs)
+
+    return build
 
 
 def status(state: str, venue: str = "fakex"):

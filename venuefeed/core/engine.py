@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from venuefeed.core import gctune
 from venuefeed.core.adapter import VenueAdapter, VenueContext
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.errors import ConfigError, PluginError, VenuefeedError
@@ -82,6 +83,7 @@ class Engine:
             logging.getLogger("venuefeed.venue"), window_s=settings.engine.log_repeat_s
         )
         self._task: asyncio.Task[None] | None = None
+        self._gc_held = False  # this engine holds the collector's settings (gctune)
         #: latest BBO/funding/mark per symbol, for /status and the terminal view
         self.board: Board | None = Board() if (board or self.http_listen) else None
         self._board_events: Subscription | None = None
@@ -211,6 +213,7 @@ class Engine:
                 checks=self.readiness_checks,
             )
             await self.http.start()
+        self._gc_held = gctune.hold(self.settings.engine.gc_threshold)
         self._task = asyncio.create_task(self._run(), name="venuefeed-engine")
 
     @property
@@ -276,6 +279,9 @@ class Engine:
             await self._release()
 
     async def _release(self) -> None:
+        if self._gc_held:
+            self._gc_held = False
+            gctune.release()
         self.publisher.close()
         if self.http is not None:
             http, self.http = self.http, None

@@ -42,74 +42,10 @@ from venuefeed.core.config_sources import (
 )
 from venuefeed.core.endpoints import HTTP_SCHEMES, WS_SCHEMES, check_url, parse_host_port
 from venuefeed.core.errors import ConfigError
+from venuefeed.core.policy import Policy as Policy  # where the engine's modules find it
 from venuefeed.core.sharding import parse_shard
 
 logger = logging.getLogger(__name__)
-
-
-class Policy(BaseModel):
-    """Connectivity policy, identical field names for every venue."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    stale_after_s: float = Field(
-        10.0, gt=0, description="a stream without data this long is recycled"
-    )
-    connect_timeout_s: float = Field(10.0, gt=0, description="bound on one websocket handshake")
-    request_timeout_s: float = Field(10.0, gt=0, description="bound on one REST request")
-    backoff_initial_s: float = Field(0.5, gt=0, description="first reconnect delay")
-    backoff_max_s: float = Field(30.0, gt=0, description="reconnect delay cap")
-    backoff_multiplier: float = Field(2.0, ge=1, description="growth per failed attempt")
-    backoff_jitter: float = Field(0.2, ge=0, le=1, description="+/- fraction of randomness")
-    stable_after_s: float = Field(
-        30.0, gt=0, description="healthy with data this long resets the backoff"
-    )
-    heartbeat_interval_s: float = Field(20.0, gt=0, description="app-level ping period")
-    funding_poll_s: float = Field(60.0, gt=0, description="REST funding poll period")
-    init_retry_max_s: float = Field(30.0, gt=0, description="cap on the init retry delay")
-    breaker_failures: int = Field(8, ge=1, description="failures that open the breaker")
-    breaker_window_s: float = Field(120.0, gt=0, description="window counting those failures")
-    breaker_cooldown_s: float = Field(60.0, gt=0, description="time the breaker stays open")
-    max_frame_bytes: int = Field(
-        16 * 1024 * 1024, ge=1024, description="larger frames are an error and a reconnect"
-    )
-    book_depth: int = Field(20, ge=1, le=1000, description="levels per side in book events")
-    subscribe_timeout_s: float = Field(
-        5.0,
-        gt=0,
-        description="a venue that acknowledges subscriptions must do so this fast, "
-        "or the connection is recycled",
-    )
-    quiet_stale_after_s: float = Field(
-        120.0,
-        gt=0,
-        description="a connection whose every stream is quiet by nature must still deliver "
-        "market data this often, or it is recycled",
-    )
-    rest_max_connections: int = Field(
-        4, ge=1, le=100, description="REST sockets per venue, apart from its websockets"
-    )
-    trade_memory: int = Field(
-        2048,
-        ge=64,
-        le=1_000_000,
-        description="trades remembered per instrument, so a repeat is published only once",
-    )
-    fallback_poll_s: float = Field(
-        2.0,
-        ge=0,
-        description="while a socket carrying books is down, poll them over REST this often "
-        "(never faster than the venue's rate limits allow; 0 turns the fallback off)",
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Policy:
-        if self.backoff_max_s < self.backoff_initial_s:
-            raise ValueError(
-                f"backoff_max_s ({self.backoff_max_s}) must be >= "
-                f"backoff_initial_s ({self.backoff_initial_s})"
-            )
-        return self
 
 
 POLICY_FIELDS: tuple[str, ...] = tuple(Policy.model_fields)
@@ -195,6 +131,13 @@ class EngineSettings(BaseModel):
         description="lossless policy: events a consumer may fall behind before it is closed",
     )
     log_repeat_s: float = Field(30.0, gt=0, description="repeat window for rate-limited logs")
+    gc_threshold: int = Field(
+        20_000,
+        ge=0,
+        description="while running: the garbage collector's generation-0 threshold, with "
+        "the objects made at start-up frozen (shorter, rarer pauses: lower p99 latency); "
+        "0 leaves the collector alone",
+    )
     http_listen: str | None = Field(
         None, description="HOST:PORT for /metrics, /healthz, /readyz, /status (off when unset)"
     )

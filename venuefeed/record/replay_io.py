@@ -14,13 +14,13 @@ params, JSON body), failures included.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import aiohttp
 
 from venuefeed.core import errors
 from venuefeed.core.adapter import ConnectionSpec, RestRequest
-from venuefeed.core.connection.link import Link, Rotation
+from venuefeed.core.connection.link import Frame, Link, Rotation, next_batch
 from venuefeed.core.errors import RestError
 from venuefeed.core.transport.network import Driven, Report, VenueSetup
 from venuefeed.core.transport.rest import RestClient
@@ -56,7 +56,6 @@ class ReplayLink:
         self._waiter: asyncio.Future[Handoff] | None = None
         self._close: Close | None = None
         self._recv_ms = tape.now_ms
-        self.receive: Callable[[], Awaitable[aiohttp.WSMessage]] = self._receive
         self.clock: Callable[[], int] = self._clock
         tape.attach(venue, conn, self._take)
 
@@ -104,6 +103,9 @@ class ReplayLink:
     def data_ready(self) -> bool:
         """Never: each recorded frame is its own batch, handed over by the tape."""
         return False
+
+    async def next_batch(self) -> tuple[list[Frame], bool]:
+        return await next_batch(self._receive, self.data_ready)
 
     def taken(self, frames: Sequence[str | bytes]) -> int:
         """The recorded receive time, the one the live run stamped the frame's batch with."""

@@ -98,8 +98,10 @@ class SimServer:
         self.trades_sent: dict[str, set[int]] = {}
         #: symbol -> trade id -> wall ms its frame was first written (in-flight accounting)
         self.trades_written_ms: dict[str, dict[int, int]] = {}
-        #: websocket pongs received (answers to the venue's pings)
+        #: websocket pongs received (answers to the venue's pings); `pong_heard` is set
+        #: at each, so a test can wait for one
         self.pongs_received = 0
+        self.pong_heard = asyncio.Event()
         #: connections the venue dropped because the client misbehaved, by reason
         self.client_drops: Counter[str] = Counter()
         #: requests refused because a required header was missing, by header
@@ -362,6 +364,7 @@ class SimServer:
             elif kind is WSMsgType.PONG:
                 alive.last_pong = loop.time()
                 self.pongs_received += 1
+                self.pong_heard.set()
             elif kind is WSMsgType.BINARY:
                 alive.last_heard = loop.time()
             elif kind is WSMsgType.ERROR:

@@ -5,10 +5,10 @@ books for every one a consumer sees: the publisher conflates book events per key
 snapshot replaced by a newer one of the same book before anybody read it was decoded,
 parsed and kept for nothing. This module moves that conflation before decoding:
 
-- `next_batch` takes the frames the websocket library has already buffered (at most
+- `Link.next_batch` takes the frames the websocket library has already read (at most
   `BATCH_MAX`, so one venue's burst cannot hold the loop), after awaiting the first one.
-  Each frame passes through the link's `receive` exactly once, whatever is skipped later:
-  that is the one place where every raw frame can be counted or recorded.
+  Each frame passes through it exactly once, whatever is skipped later: that is the one
+  place where every raw frame can be counted or recorded.
 - `SnapshotConflation.plan` finds each frame's book key with the adapter's declared
   `FrameKey` (a regular expression on the raw frame, interpreted here; no plugin scans
   bytes by hand) and keeps, per key, only the frame conflation would deliver: the newest,
@@ -29,40 +29,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiohttp import WSMsgType
-
 from venuefeed.core.adapter import BookSnapshot, FrameKey, Parsed
+from venuefeed.core.connection.link import Frame
 from venuefeed.core.errors import MalformedFrame, ParseError
 from venuefeed.core.publishing.sanity import check_results
 from venuefeed.core.venue.services import VenueServices
-
-Frame = str | bytes
-#: frames taken from the socket per batch; past this the loop yields to other tasks
-BATCH_MAX = 128
-
-_DATA = (WSMsgType.TEXT, WSMsgType.BINARY)
-
-
-async def next_batch(
-    receive: Callable[[], Awaitable[Any]], ready: Callable[[], bool], limit: int = BATCH_MAX
-) -> tuple[list[Frame], bool]:
-    """The next frame (awaited) and the data frames already buffered behind it, up to
-    `limit`; True when the socket ended (a close, closing or error message) after these
-    frames. `ready()` says a data frame is next in the buffer (`Link.data_ready`), so a
-    batch never waits on the network once it holds a frame."""
-    msg = await receive()
-    if msg.type not in _DATA:
-        return [], True
-    frames: list[Frame] = [msg.data]
-    while len(frames) < limit and ready():
-        msg = await receive()  # a data frame is buffered: returns without suspending
-        if msg.type not in _DATA:
-            return frames, True
-        frames.append(msg.data)
-    return frames, False
 
 
 class SnapshotConflation:

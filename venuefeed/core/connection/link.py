@@ -4,7 +4,9 @@ Every aiohttp exception is translated here, once, into a `VenueError` naming wha
 wrong (a refused handshake carries the venue's `Retry-After`), so the session loop
 handles one family of errors and nothing else touches the socket's API.
 
-`Link` is what a session needs from its socket; `WsLink` is the live one. A replay
+`Link` is what a session needs from its socket: batches of frames (`next_batch`), sends,
+a close and why it ended. `WsLink` is the live one on aiohttp, `PicowsLink`
+(picolink.py) the live one on picows (the default, `ws_client`); a replay
 (`venuefeed/record/`) plugs in a link that yields recorded frames instead. A `WsLink`
 with a `Tap` tells the recorder every frame the read loop takes (`taken`, one stamp per
 batch: the receive time it records is the one the frames' events carry) and every frame it
@@ -36,6 +38,10 @@ from venuefeed.core.transport.tap import Tap
 _CLOSE_TIMEOUT_S = 0.5
 _DATA_TYPES = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 
+Frame = str | bytes
+#: frames taken from the socket per batch; past this the read loop yields to other tasks
+BATCH_MAX = 128
+
 #: what a part of a session may do with its socket: send a message (`Link.send`)
 Send = Callable[[Any], Awaitable[None]]
 
@@ -44,14 +50,36 @@ class Rotation(Exception):
     """The connection reached its planned lifetime; reopen without counting a failure."""
 
 
+async def next_batch(
+    receive: Callable[[], Awaitable[Any]], ready: Callable[[], bool], limit: int = BATCH_MAX
+) -> tuple[list[Frame], bool]:
+    """The next frame (awaited) and the data frames already buffered behind it, up to
+    `limit`; True when the socket ended (a close, closing or error message) after these
+    frames. `ready()` says a data frame is next in the buffer (`data_ready`), so a batch
+    never waits on the network once it holds a frame. For a link whose library hands
+    over messages one `receive()` at a time (aiohttp, a replay)."""
+    msg = await receive()
+    if msg.type not in _DATA_TYPES:
+        return [], True
+    frames: list[Frame] = [msg.data]
+    while len(frames) < limit and ready():
+        msg = await receive()  # a data frame is buffered: returns without suspending
+        if msg.type not in _DATA_TYPES:
+            return frames, True
+        frames.append(msg.data)
+    return frames, False
+
+
 class Link(Protocol):
     """What a session does with its socket."""
 
-    #: the next message (text, binary, or anything else: the end)
-    receive: Callable[[], Awaitable[aiohttp.WSMessage]]
+    async def next_batch(self) -> tuple[list[Frame], bool]:
+        """The data frames that arrived (at least one, awaited; at most `BATCH_MAX`), and
+        True when the socket ended after them (`ended()` says why). Every frame the venue
+        sent passes here exactly once: the one place to count or record them."""
 
     def data_ready(self) -> bool:
-        """True when `receive()` would return a data frame without suspending."""
+        """True when `next_batch()` would return at once (frames are waiting)."""
 
     def taken(self, frames: Sequence[str | bytes]) -> int:
         """The read loop took these frames in one batch: their receive time in wall ms
@@ -85,6 +113,9 @@ class WsLink:
         self._tap = tap
         self._conn = conn
         self.receive: Callable[[], Awaitable[aiohttp.WSMessage]] = ws.receive
+
+    async def next_batch(self) -> tuple[list[Frame], bool]:
+        return await next_batch(self.receive, self.data_ready)
 
     @classmethod
     async def open(

@@ -24,7 +24,7 @@ from venuefeed.core.adapter import BookDelta, BookSnapshot, ConnectionSpec, Cont
 from venuefeed.core.breaker import BreakerState, CircuitBreaker
 from venuefeed.core.connection.bookfeed import BookFeed, forget_books
 from venuefeed.core.connection.control import ControlFrames
-from venuefeed.core.connection.framebatch import FrameParser, SnapshotConflation, next_batch
+from venuefeed.core.connection.framebatch import FrameParser, SnapshotConflation
 from venuefeed.core.connection.freshness import Freshness, Verdict, watch
 from venuefeed.core.connection.link import Link, Rotation
 from venuefeed.core.connection.outage import Outage
@@ -191,7 +191,12 @@ class ConnectionRunner:
                     await self._read(link, feed, control)
                     raise self._stop or link.ended()
             except BaseExceptionGroup as group:
-                raise _leaf(group) from None
+                leaf = _leaf(group)
+                if self._stop is not None and isinstance(leaf, VenueError | Rotation):
+                    # we ended the session (a deadline, a rotation): a send that met the
+                    # closing socket meanwhile is a consequence, not the reason
+                    raise self._stop from None
+                raise leaf from None
         except BaseException as exc:
             ended = exc  # what the session ended for, said to a recorder
             raise
@@ -216,21 +221,26 @@ class ConnectionRunner:
         bump = services.metrics.bump
         take = feed.take
         while True:
-            batch, ended = await next_batch(link.receive, link.data_ready)
+            batch, ended = await link.next_batch()
             if batch:
                 bump(frames_key, len(batch))
                 recv_ms = link.taken(batch)
                 skipped = conflation.skipped
                 batch_results: list[Sequence[Parsed]] = []
-                for frame, key, older in conflation.plan(batch):
-                    results = parse(frame, recv_ms)
-                    if key is not None and not conflation.confirm(key, results):
-                        results = parse.fall_back(older, results, recv_ms)
-                    if results:
-                        batch_results.append(results)
+                if conflation.active and len(batch) > 1:
+                    for frame, key, older in conflation.plan(batch):
+                        results = parse(frame, recv_ms)
+                        if key is not None and not conflation.confirm(key, results):
+                            results = parse.fall_back(older, results, recv_ms)
+                        if results:
+                            batch_results.append(results)
+                else:  # nothing to skip: every frame in order (a delta feed's case)
+                    for frame in batch:
+                        if results := parse(frame, recv_ms):
+                            batch_results.append(results)
                 last = _last_deltas(batch_results)
+                now = loop_time()  # one stamp for the batch, like recv_ms
                 for results in batch_results:
-                    now = loop_time()
                     for item in results:
                         # the exact type first: every frame of a delta feed is a BookDelta
                         if type(item) is BookDelta or isinstance(item, BookDelta | BookSnapshot):

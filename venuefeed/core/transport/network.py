@@ -1,11 +1,11 @@
 """Where one venue's traffic comes from: the venue itself, or a recording of it.
 
 The engine builds one `VenueIO` per venue through a `NetworkFactory` and hands it to the
-venue's tasks (`VenueServices.io`). Live, that is `LiveIO`: aiohttp's pools, `WsLink`
-and `RestClient`, each told about a `Tap` when a recorder is listening. A replay
-(`venuefeed/record/replay_io.py`) answers from a recording instead and drives the REST
-polls from it (`replays`), so the same connection loop, parsers, book keeper, trade
-deduplication and publisher run in both.
+venue's tasks (`VenueServices.io`). Live, that is `LiveIO`: `PicowsLink` (or aiohttp's
+`WsLink`, by `ws_client`), aiohttp's pools and `RestClient`, each told about a `Tap`
+when a recorder is listening. A replay (`venuefeed/record/replay_io.py`) answers from a
+recording instead and drives the REST polls from it (`replays`), so the same connection
+loop, parsers, book keeper, trade deduplication and publisher run in both.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Protocol
 from venuefeed.core.adapter import ConnectionSpec, VenueAdapter
 from venuefeed.core.clock import wall_ms
 from venuefeed.core.connection.link import Link, WsLink
+from venuefeed.core.connection.picolink import PicowsLink
 from venuefeed.core.events import StatusState
 from venuefeed.core.observe.metrics import Metrics
 from venuefeed.core.settings import Policy
@@ -80,6 +81,8 @@ class LiveIO:
 
     async def open_link(self, spec: ConnectionSpec) -> Link:
         setup = self._setup
+        if setup.policy.ws_client == "picows":
+            return await PicowsLink.open(spec, setup.policy, setup.pools.tls, self._tap)
         return await WsLink.open(setup.pools.ws, spec, setup.policy, self._tap)
 
     def attach(self, report: Report) -> None:

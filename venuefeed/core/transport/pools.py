@@ -49,6 +49,7 @@ class VenuePools:
     """The websocket and REST sessions of one venue; created and closed by the engine."""
 
     def __init__(self, policy: Policy, tls: ssl.SSLContext) -> None:
+        self.tls = tls  # for a websocket client of its own (picows)
         headers = {"User-Agent": USER_AGENT}
         self.ws = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ssl=tls),

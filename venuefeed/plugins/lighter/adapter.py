@@ -193,6 +193,8 @@ _KIND_OF_CHANNEL: dict[str, str] = {channel: kinds[0] for channel, kinds in _CHA
 _QUIET: frozenset[str] = frozenset({"trade", "funding", "mark"})
 #: error codes meaning a subscription was refused and will never deliver.
 _FATAL_CODES = frozenset({"30005"})
+#: channels remembered by `_market` (a venue naming endless channels cannot grow it)
+_CHANNEL_CACHE_MAX = 4096
 _CHANNEL_IN_MESSAGE = re.compile(r"\b(order_book|ticker|trade|market_stats)[:/](\w+)")
 
 _PONG: dict[str, str] = {"type": "pong"}
@@ -252,6 +254,9 @@ class LighterAdapter(VenueAdapter):
         #: market id -> `funding_timestamp` of the last settled payment published (only
         #: markets in `_streamed`, so bounded by the configuration)
         self._settled: dict[str, int] = {}
+        #: channel name -> (market id, symbol), for channels already resolved (every
+        #: frame names one: a lookup instead of a split per frame)
+        self._channels: dict[str, tuple[str, str]] = {}
         self._handlers: dict[str, Handler] = {
             "update/order_book": self._on_book_update,
             "subscribed/order_book": self._on_book_snapshot,
@@ -403,6 +408,9 @@ class LighterAdapter(VenueAdapter):
         channel = msg.channel
         if channel is None:
             raise MalformedFrame(f"{msg.type} frame without a channel")
+        known = self._channels.get(channel)
+        if known is not None:
+            return known
         sep = channel.find(":")
         if sep < 0:
             sep = channel.find("/")
@@ -410,6 +418,8 @@ class LighterAdapter(VenueAdapter):
         symbol = self._streamed.get(market_id)
         if symbol is None:
             raise UnknownFrame(f"channel {channel!r} names no market subscribed")
+        if len(self._channels) < _CHANNEL_CACHE_MAX:
+            self._channels[channel] = (market_id, symbol)
         return market_id, symbol
 
     def _on_book_snapshot(self, msg: wire.Frame, recv_ms: int) -> Sequence[Parsed]:
