@@ -70,6 +70,17 @@ async def next_batch(
     return frames, False
 
 
+def batch_stamp(tap: Tap | None, conn: str, frames: Sequence[str | bytes]) -> int:
+    """A live link's `taken`: one stamp per batch (the frames left the socket together),
+    and with a tap each frame recorded with it, so that a replay gives the same ts_recv."""
+    if tap is None:
+        return wall_ms()
+    ns = time.time_ns()
+    for frame in frames:
+        tap.received(conn, frame, ns)
+    return ns // 1_000_000
+
+
 class Link(Protocol):
     """What a session does with its socket."""
 
@@ -164,15 +175,7 @@ class WsLink:
         return cls(ws, policy.max_frame_bytes, tap=tap, conn=spec.name)
 
     def taken(self, frames: Sequence[str | bytes]) -> int:
-        """One stamp per batch: the frames left the socket together, and a recording
-        holds the time their events carry, so that a replay gives the same ts_recv."""
-        tap = self._tap
-        if tap is None:
-            return wall_ms()
-        ns = time.time_ns()
-        for frame in frames:
-            tap.received(self._conn, frame, ns)
-        return ns // 1_000_000
+        return batch_stamp(self._tap, self._conn, frames)
 
     def data_ready(self) -> bool:
         """True when the next message aiohttp has already read and parsed is a data

@@ -46,9 +46,8 @@ from picows import (
 )
 
 from venuefeed.core.adapter import ConnectionSpec
-from venuefeed.core.clock import wall_ms
 from venuefeed.core.codec import encode_message
-from venuefeed.core.connection.link import BATCH_MAX, Frame
+from venuefeed.core.connection.link import BATCH_MAX, Frame, batch_stamp
 from venuefeed.core.errors import (
     FrameTooLargeError,
     VenueClosedError,
@@ -289,14 +288,7 @@ class PicowsLink:
         return self._listener.waiting() > 0
 
     def taken(self, frames: Sequence[str | bytes]) -> int:
-        """One stamp per batch, recorded with each frame (see `WsLink.taken`)."""
-        tap = self._tap
-        if tap is None:
-            return wall_ms()
-        ns = time.time_ns()
-        for frame in frames:
-            tap.received(self._conn, frame, ns)
-        return ns // 1_000_000
+        return batch_stamp(self._tap, self._conn, frames)
 
     async def send(self, message: Any) -> None:
         text = encode_message(message)
