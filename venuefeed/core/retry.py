@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
@@ -138,3 +138,15 @@ async def retry_until_done(
         with attempt:
             return await operation()
     raise AssertionError("tenacity retries until the operation succeeds")  # pragma: no mutate
+
+
+def retry_after_s(headers: Any) -> float | None:
+    """A venue's `Retry-After` in seconds (the delay-seconds form), from any headers
+    mapping (aiohttp's, picows'); None when absent or not a number."""
+    value = headers.get("Retry-After") if headers is not None else None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

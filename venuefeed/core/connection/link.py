@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
@@ -32,6 +32,7 @@ from venuefeed.core.errors import (
     VenueConnectError,
     VenueError,
 )
+from venuefeed.core.retry import retry_after_s
 from venuefeed.core.settings import Policy
 from venuefeed.core.transport.tap import Tap
 
@@ -79,6 +80,22 @@ def batch_stamp(tap: Tap | None, conn: str, frames: Sequence[str | bytes]) -> in
     for frame in frames:
         tap.received(conn, frame, ns)
     return ns // 1_000_000
+
+
+L = TypeVar("L")
+
+
+async def told_to_tap(opening: Awaitable[L], spec: ConnectionSpec, tap: Tap | None) -> L:
+    """A live link's handshake, and what a recorder is told of it: opened or refused."""
+    try:
+        link = await opening
+    except VenueConnectError as exc:
+        if tap is not None:
+            tap.open_failed(spec.name, exc, time.time_ns())
+        raise
+    if tap is not None:
+        tap.opened(spec.name, spec.url, time.time_ns())
+    return link
 
 
 class Link(Protocol):
@@ -137,15 +154,7 @@ class WsLink:
         tap: Tap | None = None,
     ) -> WsLink:
         """Handshake within `connect_timeout_s`; failures as `VenueConnectError`."""
-        try:
-            link = await cls._open(session, spec, policy, tap)
-        except VenueConnectError as exc:
-            if tap is not None:
-                tap.open_failed(spec.name, exc, time.time_ns())
-            raise
-        if tap is not None:
-            tap.opened(spec.name, spec.url, time.time_ns())
-        return link
+        return await told_to_tap(cls._open(session, spec, policy, tap), spec, tap)
 
     @classmethod
     async def _open(
@@ -164,7 +173,7 @@ class WsLink:
         except aiohttp.WSServerHandshakeError as exc:
             raise VenueConnectError(
                 f"handshake refused: HTTP {exc.status} {exc.message}",
-                retry_after_s=_retry_after(exc.headers),
+                retry_after_s=retry_after_s(exc.headers),
             ) from None
         except TimeoutError:
             raise VenueConnectError(
@@ -223,12 +232,3 @@ class WsLink:
                 f"frame larger than max_frame_bytes ({self.max_frame_bytes} bytes)"
             )
         return VenueClosedError(f"closed by venue (code {ws.close_code}, {exc or 'no error'})")
-
-
-def _retry_after(headers: Any) -> float | None:
-    if headers is None or "Retry-After" not in headers:
-        return None
-    try:
-        return max(0.0, float(headers["Retry-After"]))
-    except ValueError:
-        return None

@@ -47,13 +47,14 @@ from picows import (
 
 from venuefeed.core.adapter import ConnectionSpec
 from venuefeed.core.codec import encode_message
-from venuefeed.core.connection.link import BATCH_MAX, Frame, batch_stamp
+from venuefeed.core.connection.link import BATCH_MAX, Frame, batch_stamp, told_to_tap
 from venuefeed.core.errors import (
     FrameTooLargeError,
     VenueClosedError,
     VenueConnectError,
     VenueError,
 )
+from venuefeed.core.retry import retry_after_s
 from venuefeed.core.settings import Policy
 from venuefeed.core.transport.pools import USER_AGENT
 from venuefeed.core.transport.tap import Tap
@@ -221,15 +222,7 @@ class PicowsLink:
         cls, spec: ConnectionSpec, policy: Policy, tls: ssl.SSLContext, tap: Tap | None = None
     ) -> PicowsLink:
         """Handshake within `connect_timeout_s`; failures as `VenueConnectError`."""
-        try:
-            link = await cls._open(spec, policy, tls, tap)
-        except VenueConnectError as exc:
-            if tap is not None:
-                tap.open_failed(spec.name, exc, time.time_ns())
-            raise
-        if tap is not None:
-            tap.opened(spec.name, spec.url, time.time_ns())
-        return link
+        return await told_to_tap(cls._open(spec, policy, tls, tap), spec, tap)
 
     @classmethod
     async def _open(
@@ -260,7 +253,7 @@ class PicowsLink:
                 raise VenueConnectError(f"handshake failed: {exc}") from None
             raise VenueConnectError(
                 f"handshake refused: HTTP {int(response.status)} {response.status.phrase}",
-                retry_after_s=_retry_after(response.headers),
+                retry_after_s=retry_after_s(response.headers),
             ) from None
         except TimeoutError:
             raise VenueConnectError(
@@ -345,13 +338,3 @@ class PicowsLink:
 
 def _code(code: Any) -> int:
     return int(getattr(code, "value", code))
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After") if headers is not None else None
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

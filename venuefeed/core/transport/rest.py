@@ -25,6 +25,7 @@ from venuefeed.core.adapter import Parsed, RestRequest
 from venuefeed.core.codec import decode_json
 from venuefeed.core.errors import ParseError, RestError
 from venuefeed.core.publishing.sanity import check_results
+from venuefeed.core.retry import retry_after_s
 from venuefeed.core.settings import Policy
 from venuefeed.core.transport.tap import Purpose, Tap
 
@@ -96,7 +97,7 @@ class RestClient:
                     headers=request.headers,
                 ) as resp:
                     body = await self._read_body(resp, what)
-                    retry_after = _retry_after(resp.headers.get("Retry-After"))
+                    retry_after = retry_after_s(resp.headers)
                     return body, resp.status, retry_after
         except TimeoutError:
             raise RestError(f"{what}: timed out after {self._policy.request_timeout_s}s") from None
@@ -116,12 +117,3 @@ class RestClient:
                 raise RestError(f"{what}: body larger than max_frame_bytes ({cap})")
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
