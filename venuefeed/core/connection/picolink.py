@@ -70,7 +70,6 @@ _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CONTINUATION = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
-_NOT_UTF8 = WSProtocolError(WSCloseCode.INVALID_TEXT, "a text message is not UTF-8")
 
 
 class _Listener(WSListener):
@@ -107,7 +106,7 @@ class _Listener(WSListener):
                 try:
                     self.frames.append(frame.get_payload_as_utf8_text())
                 except UnicodeDecodeError:
-                    raise _NOT_UTF8 from None
+                    raise _not_utf8() from None
             elif msg_type is _BINARY:
                 self.frames.append(frame.get_payload_as_bytes())
             elif msg_type is _CLOSE:
@@ -191,11 +190,15 @@ class _Listener(WSListener):
         return out
 
 
+def _not_utf8() -> WSProtocolError:
+    return WSProtocolError(WSCloseCode.INVALID_TEXT, "a text message is not UTF-8")
+
+
 def _text(payload: bytes) -> str:
     try:
         return payload.decode()
     except UnicodeDecodeError:
-        raise _NOT_UTF8 from None
+        raise _not_utf8() from None
 
 
 class PicowsLink:
