@@ -242,3 +242,20 @@ async def test_any_frame_after_our_heartbeat_ping_keeps_the_link(serve):
             assert not ended, link.ended()
             got += frames
     assert got == ["1", "2", "3", "4", "5"]
+
+
+async def test_our_close_is_a_closing_handshake(serve):
+    """The venue sees our close frame (code 1000) and answers it; a venue that never
+    answers is dropped after a bounded wait (see `_CLOSE_TIMEOUT_S`)."""
+    seen: list[int] = []
+
+    async def script(transport: asyncio.Transport, ws: web.WebSocketResponse) -> None:
+        msg = await ws.receive()  # aiohttp answers a close frame itself (autoclose)
+        seen.append(int(msg.data))
+
+    link = await serve(script)
+    async with asyncio.timeout(5):
+        await link.close()
+    assert seen == [1000]
+    _, ended = await link.next_batch()
+    assert ended

@@ -301,7 +301,11 @@ class SimServer:
             return web.Response(status=503, text="simulated hang")
         # pings and pongs are handled here, so they travel the connection's outbox in order
         ws = web.WebSocketResponse(autoping=False, max_msg_size=0)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionError as exc:  # the client left during the handshake (stopping)
+            logger.debug("sim: client gone during the websocket handshake: %s", exc)
+            return ws
         now = asyncio.get_running_loop().time()
         conn = _Conn(
             ws,

@@ -25,7 +25,6 @@ nothing (a pong or any frame: aiohttp's `heartbeat` rule) follows within half of
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
@@ -110,7 +109,9 @@ class _Listener(WSListener):
             elif msg_type is _BINARY:
                 self.frames.append(frame.get_payload_as_bytes())
             elif msg_type is _CLOSE:
-                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                # the venue's close (answered), or its answer to ours: either way, done
+                if not transport.is_close_frame_sent:
+                    transport.send_close(frame.get_close_code(), frame.get_close_message())
                 transport.disconnect()
             elif msg_type is _CONTINUATION:
                 raise WSProtocolError(WSCloseCode.PROTOCOL_ERROR, "continuation without a start")
@@ -138,9 +139,11 @@ class _Listener(WSListener):
             if msg_type is _CLOSE:
                 self._part_type = None
                 self._parts.clear()
-                assert self.transport is not None
-                self.transport.send_close(frame.get_close_code(), frame.get_close_message())
-                self.transport.disconnect()
+                transport = self.transport
+                assert transport is not None
+                if not transport.is_close_frame_sent:
+                    transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
             return
         elif self._part_type is None:
             raise WSProtocolError(WSCloseCode.PROTOCOL_ERROR, "continuation without a start")
@@ -296,17 +299,22 @@ class PicowsLink:
         transport.send(_TEXT, text.encode())
 
     async def close(self) -> None:
-        """Close, bounded: a peer that never answers the close frame cannot hold us.
-        Waiting for the end also collects the error picows keeps for a session it ended
-        (a protocol error): `ended()` reports it, nothing else awaits it."""
+        """The closing handshake, bounded: our close frame, the venue's answer (the
+        listener then drops the socket), or after `_CLOSE_TIMEOUT_S` the socket dropped
+        anyway. Waiting for the end also collects the error picows keeps for a session
+        it ended (a protocol error): `ended()` reports it, nothing else awaits it."""
         transport = self._transport
-        if not transport.is_disconnected:
-            if not transport.is_close_frame_sent:
-                transport.send_close(WSCloseCode.OK)
-            transport.disconnect()
-        with contextlib.suppress(TimeoutError, WSError, OSError):
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
-                await transport.wait_disconnected()
+        if not transport.is_disconnected and not transport.is_close_frame_sent:
+            transport.send_close(WSCloseCode.OK)
+        for _ in range(2):  # the answer, else a drop
+            try:
+                async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                    await transport.wait_disconnected()
+                break
+            except TimeoutError:
+                transport.disconnect(graceful=False)
+            except (WSError, OSError):
+                break  # ended by an error picows recorded: `ended()` says which
         self._listener.disconnected = True
         self._listener._wake()
 
