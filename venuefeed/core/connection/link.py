@@ -7,10 +7,10 @@ handles one family of errors and nothing else touches the socket's API.
 `Link` is what a session needs from its socket: batches of frames (`next_batch`), sends,
 a close and why it ended. `WsLink` is the live one on aiohttp, `PicowsLink`
 (picolink.py) the live one on picows (the default, `ws_client`); a replay
-(`venuefeed/record/`) plugs in a link that yields recorded frames instead. A `WsLink`
-with a `Tap` tells the recorder every frame the read loop takes (`taken`, one stamp per
-batch: the receive time it records is the one the frames' events carry) and every frame it
-sends. `receive` is the socket's own method, and without a tap `taken` is `wall_ms`: no cost.
+(`venuefeed/record/`) plugs in a link that yields recorded frames instead. A live link
+with a `Tap` tells the recorder its handshake (`told_to_tap`), every frame the read loop
+takes (`taken` = `batch_stamp`: one stamp per batch, the receive time the frames' events
+carry) and every frame it sends; without a tap `taken` is `wall_ms`: no cost.
 """
 
 from __future__ import annotations
