@@ -259,3 +259,23 @@ async def test_our_close_is_a_closing_handshake(serve):
     assert seen == [1000]
     _, ended = await link.next_batch()
     assert ended
+
+
+async def test_a_frame_over_the_limit_is_never_handed_over(serve):
+    """picows stops at the header of a frame over `max_frame_size`, sends close 1009 and
+    drops the socket a moment later; bytes that arrive meanwhile must not complete that
+    frame into one the read loop would parse."""
+
+    async def script(transport: asyncio.Transport, ws: web.WebSocketResponse) -> None:
+        transport.write(frame(TEXT, b"before"))
+        big = frame(TEXT, b"x" * (100 * 1024))  # the limit is 64 KiB
+        transport.write(big[:1000])
+        await asyncio.sleep(0.002)  # the header is read alone, the rest right after
+        transport.write(big[1000:] + frame(TEXT, b"after"))
+
+    link = await serve(script)
+    batches, ended = await read_all(link)
+    frames = [f for b in batches for f in b]
+    assert ended and frames[0] == "before"  # what came before is delivered
+    assert not any(f.startswith("x") for f in frames)  # "after" may come too: harmless
+    assert "larger than max_frame_bytes" in str(link.ended())

@@ -96,6 +96,10 @@ class _Listener(WSListener):
         transport.send_ping()
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.payload_size > self._max:
+            # picows refused it at its header (close 1009, the socket dropped 10 ms
+            # later), but reads on meanwhile and may complete it: never hand it over
+            return
         if self._ping_out:  # any frame after our ping proves the link, like a pong
             self._ping_out = False
             transport.notify_user_specific_pong_received()
