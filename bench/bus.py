@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from bench.localnet import free_port, nats_server_binary
+from bench.localnet import free_port, nats_server_binary, serve_app
 from bench.table import Row
 from venuefeed.core.bus_settings import NatsSettings
 from venuefeed.core.engine import Engine
@@ -96,17 +96,10 @@ def serve_trades(port: int, total: int, per_frame: int, rate: float, ready: Any)
         await asyncio.Event().wait()  # keep the socket open: the engine stays live
         return ws
 
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/info", info)
-        app.router.add_get("/ws", ws_handler)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        ready.set()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    app = web.Application()
+    app.router.add_post("/info", info)
+    app.router.add_get("/ws", ws_handler)
+    serve_app(app, port, ready)
 
 
 def tail(url: str, prefix: str, total: int, ready: Any, results: Any) -> None:

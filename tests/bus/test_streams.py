@@ -11,7 +11,6 @@ from pathlib import Path
 
 import nats
 import pytest
-from buscheck import until
 from natsserver import NatsServer, free_port
 
 from venuefeed.bus.streams import StreamsUnansweredError, ensure_streams
@@ -40,9 +39,19 @@ async def cluster(tmp_path: Path) -> AsyncIterator[list[NatsServer]]:
 
 
 async def test_start_up_waits_for_a_forming_cluster_to_place_the_streams(
-    cluster: list[NatsServer], caplog: pytest.LogCaptureFixture
+    cluster: list[NatsServer],
 ):
-    caplog.set_level(logging.INFO, logger="venuefeed.bus.streams")
+    asked_again = asyncio.Event()
+
+    class Retries(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "asking again" in record.getMessage():
+                asked_again.set()  # logged on this loop's thread
+
+    streams_log = logging.getLogger("venuefeed.bus.streams")
+    handler = Retries(logging.INFO)
+    streams_log.addHandler(handler)
+    streams_log.setLevel(logging.INFO)
     await cluster[0].start()
     await cluster[1].start()
     nc = await nats.connect(servers=[cluster[0].url], connect_timeout=5)
@@ -51,7 +60,8 @@ async def test_start_up_waits_for_a_forming_cluster_to_place_the_streams(
         ensuring = asyncio.ensure_future(ensure_streams(nc.jetstream(), settings, update=True))
         try:
             # two nodes of three: no third peer to place a replica on, asked again
-            await until(lambda: "asking again" in caplog.text, 30, "a retry")
+            async with asyncio.timeout(30):
+                await asked_again.wait()
             assert not ensuring.done()
             await cluster[2].start()
             async with asyncio.timeout(30):
@@ -61,6 +71,8 @@ async def test_start_up_waits_for_a_forming_cluster_to_place_the_streams(
         info = await nc.jetstream().stream_info(settings.history_stream)
         assert info.config.num_replicas == 3
     finally:
+        streams_log.removeHandler(handler)
+        streams_log.setLevel(logging.NOTSET)
         await nc.close()
 
 

@@ -236,6 +236,56 @@ def _burst() -> list[str]:
     return frames
 
 
+async def _hyperliquid(
+    aiohttp_server: Any,
+    coins: tuple[str, ...],
+    frames: list[str],
+    client: str,
+    sent: asyncio.Event | None = None,
+) -> Engine:
+    """An engine (not started) on a Hyperliquid that acknowledges the subscriptions,
+    sends `frames` as fast as the socket takes them (then sets `sent`) and stays open."""
+
+    async def info(request: web.Request) -> web.Response:
+        body = await request.json()
+        universe = [{"name": c, "szDecimals": 5} for c in coins]
+        if body["type"] == "meta":
+            return web.json_response({"universe": universe})
+        ctx = {"funding": "0.00001", "markPx": "100", "oraclePx": "100"}
+        return web.json_response([{"universe": universe}, [ctx] * len(coins)])
+
+    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        for _ in range(4 * len(coins)):  # 4 subscriptions per coin
+            msg = await ws.receive()
+            await ws.send_str(json.dumps({"channel": "subscriptionResponse", "data": msg.json()}))
+        for frame in frames:
+            await ws.send_str(frame)
+        if sent is not None:
+            sent.set()
+        await ws.receive()  # until the engine closes
+        return ws
+
+    app = web.Application()
+    app.router.add_post("/info", info)
+    app.router.add_get("/ws", ws_handler)
+    server = await aiohttp_server(app)
+    host = PluginHost(builtin_modules=("venuefeed.plugins.hyperliquid",), load_entry_points=False)
+    settings = Settings.model_validate(
+        {
+            "defaults": {"symbols": list(coins), "funding_poll_s": 3600, "ws_client": client},
+            "venues": {
+                "hyperliquid": {
+                    "ws_url": f"ws://{server.host}:{server.port}/ws",
+                    "rest_url": str(server.make_url("")),
+                }
+            },
+        }
+    )
+    return Engine(settings, plugins=host)
+
+
 async def _run(aiohttp_server, monkeypatch, rule: FrameKey | None) -> tuple[list[Any], Any]:
     monkeypatch.setattr(hl, "BOOK_KEY", rule)
     done = asyncio.Event()  # the batch holding the final pong was handled
@@ -259,44 +309,10 @@ async def _run(aiohttp_server, monkeypatch, rule: FrameKey | None) -> tuple[list
 
     monkeypatch.setattr(link_module, "next_batch", until_pong)
 
-    async def info(request: web.Request) -> web.Response:
-        body = await request.json()
-        universe = [{"name": c, "szDecimals": 5} for c in ("BTC", "ETH")]
-        if body["type"] == "meta":
-            return web.json_response({"universe": universe})
-        ctx = {"funding": "0.00001", "markPx": "100", "oraclePx": "100"}
-        return web.json_response([{"universe": universe}, [ctx, ctx]])
-
-    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        for _ in range(8):  # 4 subscriptions per coin
-            msg = await ws.receive()
-            await ws.send_str(json.dumps({"channel": "subscriptionResponse", "data": msg.json()}))
-        for frame in [*_burst(), PONG]:
-            await ws.send_str(frame)
-        await ws.receive()  # until the engine closes
-        return ws
-
-    app = web.Application()
-    app.router.add_post("/info", info)
-    app.router.add_get("/ws", ws_handler)
-    server = await aiohttp_server(app)
-    host = PluginHost(builtin_modules=("venuefeed.plugins.hyperliquid",), load_entry_points=False)
-    settings = Settings.model_validate(
-        {
-            # the hook that makes the burst one batch is aiohttp's (`link.next_batch`);
-            # what a batch does after it is the same whichever client read it
-            "defaults": {"symbols": ["BTC", "ETH"], "funding_poll_s": 3600, "ws_client": "aiohttp"},
-            "venues": {
-                "hyperliquid": {
-                    "ws_url": f"ws://{server.host}:{server.port}/ws",
-                    "rest_url": str(server.make_url("")),
-                }
-            },
-        }
-    )
-    async with Engine(settings, plugins=host) as engine:
+    # the hook that makes the burst one batch is aiohttp's (`link.next_batch`); what a
+    # batch does after it is the same whichever client read it
+    engine = await _hyperliquid(aiohttp_server, ("BTC", "ETH"), [*_burst(), PONG], "aiohttp")
+    async with engine:
         sub = engine.events()  # read only after the burst: what conflation delivers
         async with asyncio.timeout(10):
             await done.wait()
@@ -373,44 +389,9 @@ async def test_a_burst_is_read_in_batches_that_let_other_tasks_run(
     trade = {"coin": "BTC", "side": "B", "px": "100.5", "sz": "0.1", "time": 1, "tid": 1}
     frame = json.dumps({"channel": "trades", "data": [trade]}, separators=(",", ":"))
 
-    async def info(request: web.Request) -> web.Response:
-        body = await request.json()
-        universe = [{"name": "BTC", "szDecimals": 5}]
-        if body["type"] == "meta":
-            return web.json_response({"universe": universe})
-        ctx = {"funding": "0.00001", "markPx": "100", "oraclePx": "100"}
-        return web.json_response([{"universe": universe}, [ctx]])
-
-    async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        for _ in range(4):
-            msg = await ws.receive()
-            await ws.send_str(json.dumps({"channel": "subscriptionResponse", "data": msg.json()}))
-        for _ in range(total):
-            await ws.send_str(frame)
-        sent.set()
-        await ws.receive()
-        return ws
-
-    app = web.Application()
-    app.router.add_post("/info", info)
-    app.router.add_get("/ws", ws_handler)
-    server = await aiohttp_server(app)
-    host = PluginHost(builtin_modules=("venuefeed.plugins.hyperliquid",), load_entry_points=False)
-    settings = Settings.model_validate(
-        {
-            "defaults": {"symbols": ["BTC"], "funding_poll_s": 3600, "ws_client": client},
-            "venues": {
-                "hyperliquid": {
-                    "ws_url": f"ws://{server.host}:{server.port}/ws",
-                    "rest_url": str(server.make_url("")),
-                }
-            },
-        }
-    )
+    engine = await _hyperliquid(aiohttp_server, ("BTC",), [frame] * total, client, sent)
     seen: list[float] = []
-    async with Engine(settings, plugins=host) as engine:
+    async with engine:
         async with asyncio.timeout(20):
             while (frames := engine.metrics.value("frames", venue="hyperliquid")) < total + 4:
                 seen.append(frames)

@@ -82,6 +82,18 @@ def batch_stamp(tap: Tap | None, conn: str, frames: Sequence[str | bytes]) -> in
     return ns // 1_000_000
 
 
+def handshake_refused(status: int, reason: str, headers: Any) -> VenueConnectError:
+    """The venue answered the upgrade with an HTTP error: said alike by both clients,
+    with its `Retry-After` for the retry model."""
+    return VenueConnectError(
+        f"handshake refused: HTTP {status} {reason}", retry_after_s=retry_after_s(headers)
+    )
+
+
+def handshake_timed_out(policy: Policy) -> VenueConnectError:
+    return VenueConnectError(f"handshake timed out after {policy.connect_timeout_s}s")
+
+
 L = TypeVar("L")
 
 
@@ -171,14 +183,9 @@ class WsLink:
                     heartbeat=policy.heartbeat_interval_s,
                 )
         except aiohttp.WSServerHandshakeError as exc:
-            raise VenueConnectError(
-                f"handshake refused: HTTP {exc.status} {exc.message}",
-                retry_after_s=retry_after_s(exc.headers),
-            ) from None
+            raise handshake_refused(exc.status, exc.message, exc.headers) from None
         except TimeoutError:
-            raise VenueConnectError(
-                f"handshake timed out after {policy.connect_timeout_s}s"
-            ) from None
+            raise handshake_timed_out(policy) from None
         except (aiohttp.ClientError, OSError) as exc:
             raise VenueConnectError(f"cannot connect: {type(exc).__name__}: {exc}") from None
         return cls(ws, policy.max_frame_bytes, tap=tap, conn=spec.name)

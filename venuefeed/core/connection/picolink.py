@@ -46,14 +46,20 @@ from picows import (
 
 from venuefeed.core.adapter import ConnectionSpec
 from venuefeed.core.codec import encode_message
-from venuefeed.core.connection.link import BATCH_MAX, Frame, batch_stamp, told_to_tap
+from venuefeed.core.connection.link import (
+    BATCH_MAX,
+    Frame,
+    batch_stamp,
+    handshake_refused,
+    handshake_timed_out,
+    told_to_tap,
+)
 from venuefeed.core.errors import (
     FrameTooLargeError,
     VenueClosedError,
     VenueConnectError,
     VenueError,
 )
-from venuefeed.core.retry import retry_after_s
 from venuefeed.core.settings import Policy
 from venuefeed.core.transport.pools import USER_AGENT
 from venuefeed.core.transport.tap import Tap
@@ -261,14 +267,10 @@ class PicowsLink:
             response = exc.response
             if response is None:
                 raise VenueConnectError(f"handshake failed: {exc}") from None
-            raise VenueConnectError(
-                f"handshake refused: HTTP {int(response.status)} {response.status.phrase}",
-                retry_after_s=retry_after_s(response.headers),
-            ) from None
+            status = response.status
+            raise handshake_refused(int(status), status.phrase, response.headers) from None
         except TimeoutError:
-            raise VenueConnectError(
-                f"handshake timed out after {policy.connect_timeout_s}s"
-            ) from None
+            raise handshake_timed_out(policy) from None
         except (OSError, WSError) as exc:  # ssl.SSLError is an OSError
             raise VenueConnectError(f"cannot connect: {type(exc).__name__}: {exc}") from None
         assert isinstance(listener, _Listener)
