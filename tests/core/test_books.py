@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import math
+
+import pytest
+
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Continuity
-from venuefeed.core.books import MAX_BUFFERED_DELTAS, BookKeeper
+from venuefeed.core.books import IMPOSSIBLE, MAX_BUFFERED_DELTAS, BookKeeper
 from venuefeed.core.events import Bbo, Book
 
 
@@ -494,3 +498,102 @@ def test_top_n_and_crossed_check_follow_every_delta():
             assert book.asks == sorted(asks.items())[:3]
 
     run()
+
+
+def _delta_runs():
+    """Runs of deltas of one book as a venue may send them: in order, repeated, with
+    gaps, crossing the book, with impossible numbers."""
+    from hypothesis import strategies as st
+
+    price = st.one_of(
+        st.integers(90, 110).map(float), st.sampled_from([0.0, math.inf, math.nan, -1.0])
+    )
+    size = st.sampled_from([0.0, 0.5, 1.0, 2.0, -0.5, math.inf, math.nan])
+    levels = st.lists(st.tuples(price, size), max_size=3)
+    step = st.sampled_from([1, 1, 1, 1, 0, -1, 2])  # next, repeat, older, gap
+    return st.lists(st.tuples(step, levels, levels, st.integers(0, 10**6)), max_size=10)
+
+
+def _state(k: BookKeeper):
+    b = k._book("X-1")
+    return (b.bids, b.asks, b.bid_px, b.ask_px, b.seq, b.synced, b.awaiting, list(b.buffer))
+
+
+def _same(a, b) -> bool:
+    return repr(a) == repr(b)  # NaN compares unequal to itself; its repr does not
+
+
+@pytest.mark.parametrize("continuity", [Continuity.SEQ_INCREMENT, Continuity.PREV_LINK])
+@pytest.mark.parametrize("rest", [False, True])
+@pytest.mark.parametrize("synced", [True, False])
+def test_a_run_of_deltas_is_exactly_its_deltas_one_by_one(continuity, rest, synced):
+    """`on_deltas` (the read loop's path) against `on_delta` per delta, the last with
+    emit: the same book, the same published event, the first resync asked for, and the
+    venue times of the deltas it applied."""
+    from hypothesis import given, settings
+
+    @settings(max_examples=150, deadline=None)
+    @given(_delta_runs(), st_bool())
+    def run(steps, emit):
+        deltas, seq = [], 10
+        for step, bids, asks, ts in steps:
+            prev, seq = seq, seq + step
+            deltas.append(BookDelta("X-1", bids, asks, seq=seq, prev_seq=prev, ts_venue=ts))
+        if not deltas:
+            return
+        one, together = keeper(continuity, rest), keeper(continuity, rest)
+        if synced:
+            one.on_snapshot(SNAP, 0)
+            together.on_snapshot(SNAP, 0)
+        updates = [one.on_delta(d, 7, emit=False) for d in deltas[:-1]]
+        updates.append(one.on_delta(deltas[-1], 7, emit=emit))
+        update, stamps = together.on_deltas(deltas, 7, emit=emit)
+        assert _same(_state(together), _state(one))
+        assert _same(update.events, updates[-1].events)
+        resyncs = [u.resync for u in updates if u.resync is not None]
+        assert update.resync == (resyncs[0] if resyncs else None)
+        assert update.buffered == any(u.buffered for u in updates)
+        applied = [d.ts_venue for d, u in zip(deltas, updates, strict=True) if u.applied]
+        assert update.applied == bool(applied)
+        assert stamps == applied
+
+    run()
+
+
+def st_bool():
+    from hypothesis import strategies as st
+
+    return st.booleans()
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks", "reason"),
+    [
+        ([(math.nan, 1.0)], [], "bid level price nan"),
+        ([], [(0.0, 1.0)], "ask level price 0.0"),
+        ([(99.5, math.inf)], [], "bid level size inf at 99.5"),
+        ([(99.5, -1.0)], [], "bid level size -1.0 at 99.5"),
+        ([], [(101.5, math.nan)], "ask level size nan at 101.5"),
+    ],
+)
+def test_a_delta_with_an_impossible_level_breaks_the_book(bids, asks, reason):
+    """The core's last gate leaves a delta's levels to the keeper (it reads each level
+    anyway): an impossible one stops the delta, forgets the book, asks for a resync."""
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    update = k.on_delta(BookDelta("X-1", [(99.5, 4.0), *bids], asks, seq=11), 1)
+    assert update.resync is not None and update.resync.startswith(IMPOSSIBLE)
+    assert reason in update.resync and update.events == ()
+    assert k.on_delta(BookDelta("X-1", [(99.0, 1.0)], [], seq=12), 2).events == ()
+    assert book_of(k.on_snapshot(SNAP, 3)).bids == [(100.0, 1.0), (99.0, 2.0)]
+
+
+def test_changes_may_be_negative_but_never_infinite():
+    k = keeper()  # deltas without a seq: nothing to chain
+    k.on_snapshot(SNAP, 0)
+    changes = BookDelta("X-1", [(99.0, -1.5)], [], sizes_are_changes=True)
+    assert book_of(k.on_delta(changes, 1)).bids == [(100.0, 1.0), (99.0, 0.5)]
+    for bad in (-math.inf, math.inf, math.nan):
+        k.on_snapshot(SNAP, 0)
+        broken = BookDelta("X-1", [(99.0, bad)], [], sizes_are_changes=True)
+        assert (k.on_delta(broken, 1).resync or "").startswith(IMPOSSIBLE)

@@ -13,7 +13,7 @@ from loopback import loopback
 
 from venuefeed.core.adapter import BookSnapshot, FrameKey
 from venuefeed.core.connection import link as link_module
-from venuefeed.core.connection import runner
+from venuefeed.core.connection.dispatch import last_deltas
 from venuefeed.core.connection.framebatch import SnapshotConflation
 from venuefeed.core.connection.link import BATCH_MAX, next_batch
 from venuefeed.core.connection.picolink import PicowsLink
@@ -354,9 +354,9 @@ def test_only_the_last_delta_of_each_book_in_a_batch_builds_a_book():
     from venuefeed.core.adapter import BookDelta
 
     a1, b1, a2 = BookDelta("A", [], []), BookDelta("B", [], []), BookDelta("A", [], [])
-    last = runner._last_deltas([[a1], [b1, a2]])
+    last = last_deltas([[a1], [b1, a2]])
     assert last["A"] is a2 and last["B"] is b1
-    assert runner._last_deltas([[a1, a2]]) == {}  # one frame's results: nothing deferred
+    assert last_deltas([[a1, a2]]) == {}  # one frame's results: nothing deferred
 
 
 @pytest.mark.parametrize("client", ["picows", "aiohttp"])

@@ -7,7 +7,9 @@ import math
 import pytest
 
 from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot
+from venuefeed.core.errors import UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
+from venuefeed.core.observe.metrics import LagHistogram
 from venuefeed.core.publishing.sanity import ImpossibleValue, check_results
 
 BASE = {"venue": "v", "symbol": "BTC", "instrument": "BTC", "ts_recv": 1}
@@ -68,3 +70,32 @@ def test_possible_values_pass():
 def test_each_impossible_value_is_rejected(item: object):
     with pytest.raises(ImpossibleValue):
         check_results([*GOOD, item])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    "item", [i for i in BAD if isinstance(i, BookDelta)], ids=lambda i: repr(i.bids + i.asks)
+)
+def test_the_read_loop_leaves_a_deltas_levels_to_the_book_keeper(item: BookDelta):
+    """`delta_levels=False`: the keeper checks each level as it applies it (test_books)."""
+    check_results([*GOOD, item], delta_levels=False)
+    with pytest.raises(ImpossibleValue, match="level"):
+        check_results([item])
+
+
+def test_a_delta_about_an_instrument_not_streamed_is_refused_either_way():
+    delta = BookDelta("DOGE", [(1.0, 1.0)], [])
+    for delta_levels in (True, False):
+        with pytest.raises(UnknownFrame, match="'DOGE', which is not streamed"):
+            check_results([delta], {"BTC"}, delta_levels=delta_levels)
+    check_results([delta], {"DOGE"}, delta_levels=False)
+
+
+def test_lag_of_a_run_is_the_lag_of_each_delta():
+    one, run = LagHistogram(), LagHistogram()
+    stamps = [1_000, 999, 1_003, 990, 400, 1_000 - 7_000]
+    for ts in stamps:
+        one.observe_ms(1_001 - ts)
+    run.observe_all_ms(1_001, stamps)
+    assert (run.counts, run.negative) == (one.counts, one.negative) == (run.counts, 1)
+    assert run.sum_s == pytest.approx(one.sum_s)
+    assert run.cumulative() == one.cumulative()

@@ -136,13 +136,18 @@ async def test_impossible_numbers_never_reach_a_consumer(fake_venue, engine_for,
         await venue.send({**bad, "px": 1, "sz": -1})
         await venue.send({**bad, "px": "nan", "sz": 1})
         await venue.send({"t": "snap", "s": "ETH-PERP", "seq": 10**9, "b": [[-5, 1]], "a": []})
+        # a delta's levels are checked by the book keeper as it applies them: the book
+        # breaks and resyncs rather than publish them
+        seq = venue.next_seq("BTC-PERP")
+        await venue.send({"t": "delta", "s": "BTC-PERP", "seq": seq, "b": [[0, 1]], "a": []})
         good = await venue.trade()
         seen: list[Event] = []
         trade = await next_matching(sub, lambda e: isinstance(e, Trade), log=seen)
         assert trade.trade_id == good
         # inf and NaN are refused by the codec, 0 and negatives by the core's last gate
         assert engine.metrics.value("parse_errors", kind="MalformedFrame") == 2
-        assert engine.metrics.value("parse_errors", kind="ImpossibleValue") == 3
+        assert engine.metrics.value("parse_errors", kind="ImpossibleValue") == 4
+        assert engine.metrics.value("book_resyncs", reason="impossible value") == 1
         assert all(not isinstance(e, Book) or all(p > 0 for p, _ in e.bids) for e in seen)
 
 

@@ -19,6 +19,8 @@ removed instead of lingering as 5.55e-17 at the top of the book.
 
 from __future__ import annotations
 
+import math
+import sys
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Continuity
 from venuefeed.core.events import Bbo, Book, Event, Level, Source
+from venuefeed.core.publishing.sanity import level_problem
 
 #: deltas buffered per instrument while a REST snapshot is fetched; past this the oldest
 #: are dropped (memory stays bounded) and the bridge rule judges what is left.
@@ -33,6 +36,10 @@ MAX_BUFFERED_DELTAS = 2_000
 #: decimal places kept when sizes are summed from changes; venue size steps are far
 #: coarser (1e-8 at the finest), while float noise from a few additions sits near 1e-17
 SIZE_DECIMALS = 12
+#: the resync reason's prefix for a delta carrying a number no market can have
+IMPOSSIBLE = "impossible value"
+_INF = math.inf
+_LOWEST = -sys.float_info.max
 
 
 @dataclass(slots=True)
@@ -84,6 +91,9 @@ class BookKeeper:
     ) -> None:
         self._venue = venue
         self._continuity = continuity
+        # read per delta: an enum member lookup costs ~60 ns on Python 3.11, a flag ~7
+        self._seq_increment = continuity is Continuity.SEQ_INCREMENT
+        self._prev_link = continuity is Continuity.PREV_LINK
         self._rest = rest_snapshots
         self._depth = depth
         self._symbols = symbols
@@ -203,6 +213,51 @@ class BookKeeper:
         book.unpublished = False
         return BookUpdate(self._emit(delta.instrument, book, delta.ts_venue, recv_ms), applied=True)
 
+    def on_deltas(
+        self, deltas: Sequence[BookDelta], recv_ms: int, *, emit: bool = True
+    ) -> tuple[BookUpdate, list[int]]:
+        """A run of deltas of one book, in order: what `on_delta` would make of them one
+        by one, the last with `emit`, the others without, in one update (its events and
+        the first resync any of them asked for), and the venue times of those applied
+        (for the lag histogram). The read loop's path: a delta feed's batch is one run
+        per book, applied without an update and a call chain per delta."""
+        book = self._book(deltas[0].instrument)
+        apply = self._apply_delta
+        stamps: list[int] = []
+        first_resync: BookUpdate | None = None
+        applied = buffered = False
+        for delta in deltas:
+            if book.synced:
+                update = apply(book, delta)
+                if update.applied:
+                    applied = book.unpublished = True
+                    book.ts_venue = ts = delta.ts_venue
+                    if ts is not None:
+                        stamps.append(ts)
+                elif update.resync is not None:
+                    broken = self._break(book, update.resync)
+                    first_resync = first_resync or broken
+            else:  # before a snapshot, or after a break: held, dropped or asked for
+                update = self.on_delta(delta, recv_ms, emit=False)
+                buffered = buffered or update.buffered
+                if update.resync is not None and first_resync is None:
+                    first_resync = update
+        events: Sequence[Event] = ()
+        if emit and book.unpublished:
+            book.unpublished = False
+            events = self._emit(deltas[0].instrument, book, book.ts_venue, recv_ms)
+        if first_resync is None:
+            if not events and not buffered:
+                return (_APPLIED if applied else _NOTHING), stamps
+            return BookUpdate(events, applied=applied, buffered=buffered), stamps
+        return BookUpdate(
+            events,
+            resync=first_resync.resync,
+            applied=applied,
+            buffered=buffered or first_resync.buffered,
+            initial=first_resync.initial,
+        ), stamps
+
     def _apply_delta(self, book: _Book, delta: BookDelta) -> BookUpdate:
         last = book.seq
         seq = delta.seq
@@ -211,19 +266,19 @@ class BookKeeper:
                 if seq <= last:
                     return _NOTHING  # not newer than the snapshot: already in it
                 first = delta.first_seq
-                if first is None and self._continuity is Continuity.SEQ_INCREMENT:
+                if first is None and self._seq_increment:
                     first = seq  # one update per delta: it must be the snapshot's next
                 if first is not None and first > last + 1:
                     return BookUpdate(resync=f"gap: snapshot {last}, first delta starts at {first}")
             book.bridging = False
         elif seq is not None and last is not None:
-            if self._continuity is Continuity.SEQ_INCREMENT:
+            if self._seq_increment:
                 if seq <= last:
                     self.duplicates += 1
                     return _NOTHING
                 if seq != last + 1:
                     return BookUpdate(resync=f"gap: expected seq {last + 1}, got {seq}")
-            elif self._continuity is Continuity.PREV_LINK and delta.prev_seq is not None:
+            elif self._prev_link and delta.prev_seq is not None:
                 if seq <= last:
                     self.duplicates += 1
                     return _NOTHING
@@ -233,10 +288,10 @@ class BookKeeper:
                     )
         changes = delta.sizes_are_changes
         bid_px, ask_px = book.bid_px, book.ask_px
-        if delta.bids:
-            _apply_side(book.bids, bid_px, delta.bids, changes)
-        if delta.asks:
-            _apply_side(book.asks, ask_px, delta.asks, changes)
+        if delta.bids and (bad := _apply_side(book.bids, bid_px, delta.bids, changes)):
+            return BookUpdate(resync=f"{IMPOSSIBLE}: bid {bad}")
+        if delta.asks and (bad := _apply_side(book.asks, ask_px, delta.asks, changes)):
+            return BookUpdate(resync=f"{IMPOSSIBLE}: ask {bad}")
         if seq is not None:
             book.seq = seq
         if bid_px and ask_px and bid_px[-1] >= ask_px[0]:  # `_crossed`, inlined: per delta
@@ -314,9 +369,16 @@ class BookKeeper:
 
 def _apply_side(
     side: dict[float, float], prices: list[float], levels: Sequence[Level], changes: bool
-) -> None:
-    """Set, change or remove levels in `side`, keeping `prices` (ascending) in step."""
+) -> str | None:
+    """Set, change or remove levels in `side`, keeping `prices` (ascending) in step; the
+    first impossible level (see `core/publishing/sanity.py`) stops it and is returned,
+    described, with the book half applied: the caller breaks the book."""
+    # chained comparisons, not isfinite() calls: NaN fails them all, and the bounds
+    # exclude both infinities (`_LOWEST` is the lowest finite float)
+    low = _LOWEST if changes else 0.0
     for price, size in levels:
+        if not (0.0 < price < _INF and low <= size < _INF):
+            return level_problem(price, size, changes)
         if changes:
             size = round(side.get(price, 0.0) + size, SIZE_DECIMALS)
         if size <= 0:
@@ -326,3 +388,4 @@ def _apply_side(
             if price not in side:
                 insort(prices, price)
             side[price] = size
+    return None

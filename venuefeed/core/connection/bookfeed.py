@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from typing import Any
 
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Resync
-from venuefeed.core.books import BookKeeper, BookUpdate
+from venuefeed.core.books import IMPOSSIBLE, BookKeeper, BookUpdate
 from venuefeed.core.connection.link import Send
 from venuefeed.core.errors import ResyncError
 from venuefeed.core.events import Event
@@ -79,22 +79,52 @@ class BookFeed:
         read loop's path); returns the update when the book needs `repair`. `emit=False`
         for a delta that a later one of the same book in this batch supersedes
         (`BookKeeper.on_delta`)."""
-        books = self._books
-        update: BookUpdate = (
-            books.on_snapshot(item, recv_ms)
-            if isinstance(item, BookSnapshot)
-            else books.on_delta(item, recv_ms, emit=emit)
-        )
+        if isinstance(item, BookDelta):
+            return self.take_run((item,), recv_ms, now, emit=emit)
+        update = self._books.on_snapshot(item, recv_ms)
+        stamps = [item.ts_venue] if update.applied and item.ts_venue is not None else []
+        return self._publish(item.instrument, update, stamps, recv_ms, now)
+
+    def take_run(
+        self, deltas: Sequence[BookDelta], recv_ms: int, now: float, *, emit: bool
+    ) -> BookUpdate | None:
+        """`take` for a run of deltas of one book (`BookKeeper.on_deltas`): the book is
+        marked fresh once, every applied delta's lag observed, at most one book published
+        (with `emit`), and the first break returned for `repair`."""
+        update, stamps = self._books.on_deltas(deltas, recv_ms, emit=emit)
+        return self._publish(deltas[0].instrument, update, stamps, recv_ms, now)
+
+    def _publish(
+        self, instrument: str, update: BookUpdate, stamps: list[int], recv_ms: int, now: float
+    ) -> BookUpdate | None:
         if update.buffered or update.applied:
             # held for a REST snapshot or applied: either way the stream is alive
-            self._mark(item.instrument, now)
-        if update.applied and item.ts_venue is not None:
-            self._services.lag.observe_ms(recv_ms - item.ts_venue)
+            self._mark(instrument, now)
+        if stamps:
+            self._services.lag.observe_all_ms(recv_ms, stamps)
         if update.events:
             deliver = self._deliver
             for event in update.events:
                 deliver(event, recv_ms, now)
-        return None if update.resync is None else update
+        if update.resync is None:
+            return None
+        if update.resync.startswith(IMPOSSIBLE):
+            self._impossible(instrument, update.resync)
+        return update
+
+    def _impossible(self, instrument: str, reason: str) -> None:
+        """A delta with a number no market can have: the parse error the core's gate
+        would have counted (`core/publishing/sanity.py`), found as it was applied."""
+        services = self._services
+        services.metrics.inc("parse_errors", venue=services.name, kind="ImpossibleValue")
+        services.log.log(
+            logging.WARNING,
+            f"parse:book:{instrument}:ImpossibleValue",
+            "%s: book %s: %s; the book resyncs",
+            services.name,
+            instrument,
+            reason,
+        )
 
     async def repair(self, item: BookSnapshot | BookDelta, update: BookUpdate) -> None:
         """Resync a book `take` found broken, by the venue's means."""

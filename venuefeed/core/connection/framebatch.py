@@ -32,10 +32,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from venuefeed.core.adapter import BookSnapshot, FrameKey, Parsed
+from venuefeed.core.adapter import BookDelta, BookSnapshot, FrameKey, Parsed
 from venuefeed.core.connection.link import Frame
 from venuefeed.core.errors import MalformedFrame, ParseError
-from venuefeed.core.publishing.sanity import check_results
+from venuefeed.core.publishing.sanity import check_results, not_streamed
 from venuefeed.core.venue.services import VenueServices
 
 
@@ -143,7 +143,12 @@ class FrameParser:
     def __call__(self, frame: Frame, recv_ms: int) -> Sequence[Parsed] | None:
         try:
             results = self._services.adapter.parse(frame, recv_ms)
-            check_results(results, self._instruments)
+            if len(results) == 1 and type(one := results[0]) is BookDelta:
+                # a delta feed's every frame: its levels are the book keeper's to check
+                if one.instrument not in self._instruments:
+                    raise not_streamed(one.instrument)
+            else:
+                check_results(results, self._instruments, delta_levels=False)
         except ParseError as exc:
             self._bad_frame(exc, frame)
             return None

@@ -20,10 +20,11 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from venuefeed.core.adapter import BookDelta, BookSnapshot, ConnectionSpec, Continuity, Parsed
+from venuefeed.core.adapter import ConnectionSpec, Continuity, Parsed
 from venuefeed.core.breaker import BreakerState, CircuitBreaker
 from venuefeed.core.connection.bookfeed import BookFeed, forget_books
 from venuefeed.core.connection.control import ControlFrames
+from venuefeed.core.connection.dispatch import BatchDispatch
 from venuefeed.core.connection.framebatch import FrameParser, SnapshotConflation
 from venuefeed.core.connection.freshness import Freshness, Verdict, watch
 from venuefeed.core.connection.link import Link, Rotation
@@ -209,8 +210,7 @@ class ConnectionRunner:
         """Batches of buffered frames (framebatch.py): every frame is received and counted,
         snapshots a newer one of the same book replaces are not decoded."""
         services = self.services
-        marks = self._freshness.marks
-        deliver = self._deliver
+        dispatch = BatchDispatch(feed, control, self._freshness.marks, self._deliver)
         loop_time = self._loop.time
         conflation = SnapshotConflation(
             self.spec.snapshot_key if services.adapter.continuity is Continuity.SNAPSHOTS else None
@@ -219,7 +219,6 @@ class ConnectionRunner:
         frames_key = services.metrics.key("frames", venue=services.name)
         skipped_key = services.metrics.key("frames_skipped", venue=services.name)
         bump = services.metrics.bump
-        take = feed.take
         while True:
             batch, ended = await link.next_batch()
             if batch:
@@ -238,21 +237,7 @@ class ConnectionRunner:
                     for frame in batch:
                         if results := parse(frame, recv_ms):
                             batch_results.append(results)
-                last = _last_deltas(batch_results)
-                now = loop_time()  # one stamp for the batch, like recv_ms
-                for results in batch_results:
-                    for item in results:
-                        # the exact type first: every frame of a delta feed is a BookDelta
-                        if type(item) is BookDelta or isinstance(item, BookDelta | BookSnapshot):
-                            emit = last.get(item.instrument, item) is item
-                            broken = take(item, recv_ms, now, emit=emit)
-                            if broken is not None:
-                                await feed.repair(item, broken)
-                        elif isinstance(item, Event):
-                            marks[(item.kind, item.instrument)] = now
-                            deliver(item, recv_ms, now)
-                        else:
-                            await control.handle(item)
+                await dispatch(batch_results, recv_ms, loop_time())  # one stamp a batch
                 if conflation.skipped != skipped:
                     bump(skipped_key, conflation.skipped - skipped)
             if ended:
@@ -357,19 +342,6 @@ class ConnectionRunner:
             backoff_attempt=self.retry.attempt,
             breaker=self.breaker.state.value,
         )
-
-
-def _last_deltas(batch: Sequence[Sequence[Parsed]]) -> dict[str, BookDelta]:
-    """The last delta of each book in a batch: only it builds a Book event, the ones
-    before it are applied and checked (a consumer could never see their books: the
-    publisher conflates books per key before anybody reads them)."""
-    last: dict[str, BookDelta] = {}
-    if len(batch) > 1:
-        for results in batch:
-            for item in results:
-                if type(item) is BookDelta:
-                    last[item.instrument] = item
-    return last
 
 
 def _cancelling() -> bool:

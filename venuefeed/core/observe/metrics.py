@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Iterable
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -94,6 +95,20 @@ class LagHistogram:
             lag_ms = 0
         self.counts[bisect.bisect_left(self._bounds_ms, lag_ms)] += 1
         self.sum_s += lag_ms / 1000
+
+    def observe_all_ms(self, recv_ms: int, venue_ms: Iterable[int]) -> None:
+        """`observe_ms(recv_ms - t)` for each venue time `t` (a run of deltas received
+        together), in one call."""
+        bounds, counts, where = self._bounds_ms, self.counts, bisect.bisect_left
+        total = 0
+        for ts in venue_ms:
+            lag_ms = recv_ms - ts
+            if lag_ms < 0:
+                self.negative += 1
+                lag_ms = 0
+            counts[where(bounds, lag_ms)] += 1
+            total += lag_ms
+        self.sum_s += total / 1000
 
     def cumulative(self) -> list[tuple[str, float]]:
         """Prometheus-style cumulative buckets, `+Inf` last."""

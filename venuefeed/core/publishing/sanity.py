@@ -4,6 +4,9 @@ Every plugin converts venue strings to floats its own way, and a mutated or host
 can carry `inf`, `NaN`, a zero price or a negative size that each conversion accepts. The
 core checks every parse result once, here, for every venue: a frame with an impossible
 value is a counted parse error (`ImpossibleValue`), and nothing from it is published.
+A delta's levels the read loop leaves to the book keeper, which reads each level anyway
+and checks it as it applies it: an impossible one breaks the book (resync, counted as
+the same parse error), so nothing of it is published either.
 
 The rules: prices (trade, BBO, mark, index, book levels) are finite and > 0; sizes are
 finite and >= 0 (a trade's size > 0; a delta whose sizes are changes may go negative);
@@ -13,6 +16,7 @@ funding rates are finite and their interval > 0.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Container, Iterable, Sequence
 
 from venuefeed.core.adapter import BookDelta, BookSnapshot, Parsed
@@ -21,7 +25,7 @@ from venuefeed.core.events import Bbo, Event, Funding, Level, Mark, Trade
 
 _isfinite = math.isfinite
 _INF = math.inf
-_NEG_INF = -math.inf
+_LOWEST = -sys.float_info.max
 
 
 class ImpossibleValue(MalformedFrame):
@@ -39,15 +43,22 @@ def _size(value: float | None, what: str) -> None:
 
 
 def _levels(levels: Iterable[Level], side: str, changes: bool) -> None:
-    # Chained comparisons instead of isfinite() calls: this runs for every level of every
-    # delta. NaN fails every comparison and the bounds exclude both infinities, so
-    # `0 < p < inf` is exactly "finite and > 0" (and `-inf < s < inf` "finite").
-    low = _NEG_INF if changes else 0.0
+    # chained comparisons instead of isfinite() calls: this runs for every level. NaN
+    # fails every comparison and the bounds exclude both infinities, so `0 < p < inf`
+    # is exactly "finite and > 0" (`_LOWEST` is the lowest finite float)
+    low = _LOWEST if changes else 0.0
     for price, size in levels:
-        if not 0.0 < price < _INF:
-            raise ImpossibleValue(f"{side} level price {price!r}: must be finite and > 0")
-        if not low <= size < _INF or size == _NEG_INF:
-            raise ImpossibleValue(f"{side} level size {size!r} at {price!r}: impossible")
+        if not (0.0 < price < _INF and low <= size < _INF):
+            raise ImpossibleValue(f"{side} {level_problem(price, size, changes)}")
+
+
+def level_problem(price: float, size: float, changes: bool) -> str:
+    """What makes a book level impossible: said once, for this gate and for the book
+    keeper, which checks a delta's levels as it applies them."""
+    if not 0.0 < price < _INF:
+        return f"level price {price!r}: must be finite and > 0"
+    rule = "finite" if changes else "finite and >= 0"
+    return f"level size {size!r} at {price!r}: must be {rule}"
 
 
 def _trade(item: Parsed) -> None:
@@ -106,26 +117,43 @@ _CHECKS: dict[type, Callable[[Parsed], None]] = {
 _DATA = (Event, BookSnapshot, BookDelta)
 
 
-def check_results(results: Sequence[Parsed], instruments: Container[str] | None = None) -> None:
+def check_results(
+    results: Sequence[Parsed],
+    instruments: Container[str] | None = None,
+    *,
+    delta_levels: bool = True,
+) -> None:
     """Raise `ImpossibleValue` naming the first impossible number in `results`, and,
     when `instruments` is given, `UnknownFrame` for data about any other instrument (a
-    plugin must not invent instruments the venue was not asked for)."""
+    plugin must not invent instruments the venue was not asked for).
+
+    `delta_levels=False` leaves a `BookDelta`'s levels to the book keeper, which checks
+    each as it applies it (`books.py`): the read loop's way, sparing every delta a
+    second pass over its levels."""
     checks = _CHECKS
     for item in results:
         if type(item) is BookDelta:  # the hot case, checked without the table's two calls
-            changes = item.sizes_are_changes
-            if item.bids:
-                _levels(item.bids, "bid", changes)
-            if item.asks:
-                _levels(item.asks, "ask", changes)
-        else:
-            check = checks.get(type(item))
-            if check is None:
-                continue
-            check(item)
+            if delta_levels:
+                changes = item.sizes_are_changes
+                if item.bids:
+                    _levels(item.bids, "bid", changes)
+                if item.asks:
+                    _levels(item.asks, "ask", changes)
+            if instruments is not None and item.instrument not in instruments:
+                raise not_streamed(item.instrument)
+            continue
+        check = checks.get(type(item))
+        if check is None:
+            continue
+        check(item)
         if (
             instruments is not None
             and isinstance(item, _DATA)
             and item.instrument not in instruments
         ):
-            raise UnknownFrame(f"data for instrument {item.instrument!r}, which is not streamed")
+            raise not_streamed(item.instrument)
+
+
+def not_streamed(instrument: str) -> UnknownFrame:
+    """Data about an instrument the core did not ask for: a plugin's bug or a venue's."""
+    return UnknownFrame(f"data for instrument {instrument!r}, which is not streamed")

@@ -195,6 +195,8 @@ _QUIET: frozenset[str] = frozenset({"trade", "funding", "mark"})
 _FATAL_CODES = frozenset({"30005"})
 #: channels remembered by `_market` (a venue naming endless channels cannot grow it)
 _CHANNEL_CACHE_MAX = 4096
+#: the frame type of every delta: answered before the handler table
+_BOOK_UPDATE = "update/order_book"
 _CHANNEL_IN_MESSAGE = re.compile(r"\b(order_book|ticker|trade|market_stats)[:/](\w+)")
 
 _PONG: dict[str, str] = {"type": "pong"}
@@ -391,6 +393,8 @@ class LighterAdapter(VenueAdapter):
             raise MalformedFrame("lighter sends JSON text frames; got a binary frame")
         msg = decode_typed(wire.FRAME_DECODER, frame)
         kind = msg.type
+        if kind == _BOOK_UPDATE:  # nearly every frame of a busy socket
+            return self._on_book_update(msg, recv_ms)
         if kind is None:
             if msg.error is not None:
                 return self._on_error(msg, recv_ms)
