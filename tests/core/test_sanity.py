@@ -9,7 +9,6 @@ import pytest
 from venuefeed.core.adapter import Ack, BookDelta, BookSnapshot
 from venuefeed.core.errors import UnknownFrame
 from venuefeed.core.events import Bbo, Funding, Mark, Trade
-from venuefeed.core.observe.metrics import LagHistogram
 from venuefeed.core.publishing.sanity import ImpossibleValue, check_results
 
 BASE = {"venue": "v", "symbol": "BTC", "instrument": "BTC", "ts_recv": 1}
@@ -88,14 +87,3 @@ def test_a_delta_about_an_instrument_not_streamed_is_refused_either_way():
         with pytest.raises(UnknownFrame, match="'DOGE', which is not streamed"):
             check_results([delta], {"BTC"}, delta_levels=delta_levels)
     check_results([delta], {"DOGE"}, delta_levels=False)
-
-
-def test_lag_of_a_run_is_the_lag_of_each_delta():
-    one, run = LagHistogram(), LagHistogram()
-    stamps = [1_000, 999, 1_003, 990, 400, 1_000 - 7_000]
-    for ts in stamps:
-        one.observe_ms(1_001 - ts)
-    run.observe_all_ms(1_001, stamps)
-    assert (run.counts, run.negative) == (one.counts, one.negative) == (run.counts, 1)
-    assert run.sum_s == pytest.approx(one.sum_s)
-    assert run.cumulative() == one.cumulative()

@@ -143,12 +143,7 @@ class FrameParser:
     def __call__(self, frame: Frame, recv_ms: int) -> Sequence[Parsed] | None:
         try:
             results = self._services.adapter.parse(frame, recv_ms)
-            if len(results) == 1 and type(one := results[0]) is BookDelta:
-                # a delta feed's every frame: its levels are the book keeper's to check
-                if one.instrument not in self._instruments:
-                    raise not_streamed(one.instrument)
-            else:
-                check_results(results, self._instruments, delta_levels=False)
+            self._check(results)
         except ParseError as exc:
             self._bad_frame(exc, frame)
             return None
@@ -156,6 +151,33 @@ class FrameParser:
             self._bad_frame(MalformedFrame("nested too deeply"), frame)
             return None
         return results
+
+    def all(self, frames: Sequence[Frame], recv_ms: int) -> list[Sequence[Parsed]]:
+        """`self(frame)` for every frame, in order, keeping what has results: a batch's
+        loop without a call per frame (a delta feed's path: every frame is decoded)."""
+        parse, check = self._services.adapter.parse, self._check
+        out: list[Sequence[Parsed]] = []
+        for frame in frames:
+            try:
+                results = parse(frame, recv_ms)
+                check(results)
+            except ParseError as exc:
+                self._bad_frame(exc, frame)
+                continue
+            except RecursionError:
+                self._bad_frame(MalformedFrame("nested too deeply"), frame)
+                continue
+            if results:
+                out.append(results)
+        return out
+
+    def _check(self, results: Sequence[Parsed]) -> None:
+        if len(results) == 1 and type(one := results[0]) is BookDelta:
+            # a delta feed's every frame: its levels are the book keeper's to check
+            if one.instrument not in self._instruments:
+                raise not_streamed(one.instrument)
+        else:
+            check_results(results, self._instruments, delta_levels=False)
 
     def fall_back(
         self, older: Sequence[Frame], results: Sequence[Parsed] | None, recv_ms: int

@@ -234,9 +234,7 @@ class ConnectionRunner:
                         if results:
                             batch_results.append(results)
                 else:  # nothing to skip: every frame in order (a delta feed's case)
-                    for frame in batch:
-                        if results := parse(frame, recv_ms):
-                            batch_results.append(results)
+                    batch_results = parse.all(batch, recv_ms)
                 await dispatch(batch_results, recv_ms, loop_time())  # one stamp a batch
                 if conflation.skipped != skipped:
                     bump(skipped_key, conflation.skipped - skipped)
