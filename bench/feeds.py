@@ -4,10 +4,16 @@ Two feeds, each sent as fast as the socket takes it after the client's first mes
 
 - `snapshot`: Hyperliquid `l2Book`, 20 levels a side, every frame a whole book (`/ws`,
   REST `POST /info`), the feed the issue measured; also what ccxt pro reads.
-- `delta`: Lighter `order_book` (`/lighter/stream`, REST under `/lighter`): the
+- `lighter`: Lighter `order_book` (`/lighter/stream`, REST under `/lighter`): the
   subscription's snapshot, then `update/order_book` deltas chained by nonce, as the
   simulator encodes them (plugins/lighter/sim.py), so every sequence check runs. The
   other Lighter channels are answered by a simulator session and stay silent after.
+  Its levels are JSON objects, which a plugin turns into (price, size) pairs itself.
+- `aster`: Aster `depthUpdate` diffs on a combined stream (`/aster/stream`, REST under
+  `/aster`), chained by `pu`, as plugins/aster/sim.py encodes them; the book starts
+  from the REST depth snapshot, bridged as Binance documents it. Its levels are JSON
+  arrays, which a typed decoder reads straight into pairs. A few diffs come first, the
+  rest once the snapshot was fetched (the engine holds at most `MAX_BUFFERED_DELTAS`).
 
 `/bare/<feed>` streams the same frames to the bare client, whatever it sends first.
 """
@@ -22,6 +28,7 @@ import msgspec
 from aiohttp import web
 
 from bench.localnet import serve_app
+from venuefeed.plugins.aster.sim import AsterSim
 from venuefeed.plugins.lighter.sim import LighterSim
 from venuefeed.sim.market import SyntheticMarket
 from venuefeed.sim.protocol import SimRequest
@@ -96,10 +103,30 @@ class DeltaFeed:
             self.deltas += [str(d.frame) for d in session.on_update(self.market, update)]
 
 
+class AsterDeltaFeed:
+    """One Aster market's REST depth snapshot and the `n` diffs after it, made once."""
+
+    #: diffs sent before the snapshot is fetched: the engine holds them and bridges
+    HEAD = 8
+
+    def __init__(self, n: int) -> None:
+        self.market = SyntheticMarket("BTC")
+        self.venue = AsterSim({"BTC": self.market})
+        query = {"symbol": "BTCUSDT", "limit": "1000"}
+        self.depth = self.venue.rest(SimRequest("GET", "/fapi/v3/depth", query)).body
+        session = self.venue.session("/stream", {"streams": "btcusdt@depth@100ms"})
+        self.deltas: list[str] = []
+        for i in range(n):
+            update = self.market.step(1_700_000_000_000 + i)
+            self.deltas += [str(d.frame) for d in session.on_update(self.market, update)]
+
+
 def serve(port: int, n: int, ready: Any) -> None:
     """The server process: `n` frames per connection, then a normal close."""
     snapshots = snapshot_frames()
     delta = DeltaFeed(n)
+    aster = AsterDeltaFeed(n)
+    depth_fetched = asyncio.Event()
 
     async def info(request: web.Request) -> web.Response:
         body = await request.json()
@@ -156,14 +183,35 @@ def serve(port: int, n: int, ready: Any) -> None:
             await streaming
         return ws
 
+    async def aster_rest(request: web.Request) -> web.Response:
+        path = request.path.removeprefix("/aster")
+        if path == "/fapi/v3/depth":
+            depth_fetched.set()
+            return web.json_response(aster.depth)
+        answer = aster.venue.rest(SimRequest(request.method, path, dict(request.query)))
+        return web.json_response(answer.body, status=answer.status)
+
+    async def aster_stream(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        depth_fetched.clear()
+        head = AsterDeltaFeed.HEAD
+        for frame in aster.deltas[:head]:
+            await ws.send_str(frame)
+        await asyncio.wait_for(depth_fetched.wait(), 30)
+        await stream(request, ws, aster.deltas[head:], len(aster.deltas) - head)
+        return ws
+
     async def bare(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         await ws.receive()
-        if request.match_info["feed"] == "delta":
-            await stream(request, ws, delta.deltas, len(delta.deltas))
-        else:
+        feed = request.match_info["feed"]
+        if feed == "snapshot":
             await stream(request, ws, snapshots, n)
+        else:
+            frames = {"lighter": delta.deltas, "aster": aster.deltas}[feed]
+            await stream(request, ws, frames, len(frames))
         return ws
 
     app = web.Application()
@@ -171,5 +219,7 @@ def serve(port: int, n: int, ready: Any) -> None:
     app.router.add_get("/ws", hyperliquid)
     app.router.add_get("/lighter/stream", lighter)
     app.router.add_get("/lighter/{tail:.*}", lighter_rest)
+    app.router.add_get("/aster/stream", aster_stream)
+    app.router.add_get("/aster/{tail:.*}", aster_rest)
     app.router.add_get("/bare/{feed}", bare)
     serve_app(app, port, ready)

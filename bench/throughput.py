@@ -5,9 +5,9 @@ Every figure lands in one table (bench/table.py), measured in one run on this ma
 - throughput, a fake venue in a child process (bench/feeds.py) sending as fast as the
   socket takes it, each row the median of `--runs` interleaved runs:
   bare aiohttp receive + msgspec JSON decode (the practical limit of a Python client);
-  venuefeed on the snapshot feed (Hyperliquid `l2Book`) and on the delta feed (Lighter
-  `order_book`, every sequence check kept), through the real plugin, book keeper and
-  publisher to one consumer reading every event; ccxt pro on the same Hyperliquid
+  venuefeed on the snapshot feed (Hyperliquid `l2Book`) and on two delta feeds (Lighter
+  `order_book`, Aster `depthUpdate`; every sequence check kept), through the real
+  plugin, book keeper and publisher to one consumer reading every event; ccxt pro on the same Hyperliquid
   stream where ccxt is installed (`pip install -e '.[bench]'`);
 - latency and memory on the simulator's five venues (bench/fleet.py);
 - the NATS bus (bench/bus.py) where nats-server is installed.
@@ -62,6 +62,7 @@ def settings_for(venue: str, port: int) -> Settings:
     urls = {
         "hyperliquid": (f"ws://{base}/ws", f"http://{base}"),
         "lighter": (f"ws://{base}/lighter/stream", f"http://{base}/lighter"),
+        "aster": (f"ws://{base}/aster", f"http://{base}/aster"),  # the adapter adds /stream
     }[venue]
     return Settings.model_validate(
         {
@@ -101,20 +102,28 @@ def median_of(runs: int, measure: Callable[[], Coroutine[Any, Any, Any]]) -> lis
     return [asyncio.run(measure()) for _ in range(runs)]
 
 
+#: the delta feeds measured: venue, what its frames are, and why it differs
+DELTA_FEEDS = (
+    ("lighter", "Lighter order_book", "levels as JSON objects, paired by the plugin"),
+    ("aster", "Aster depthUpdate", "levels as JSON arrays, decoded straight into pairs"),
+)
+
+
 def throughput(table: Table, port: int, n: int, runs: int) -> None:
-    bare_snap, engine_snap, ccxt_snap, bare_delta, engine_delta = [], [], [], [], []
+    bare_snap, engine_snap, ccxt_snap = [], [], []
+    bare_delta: dict[str, list[float]] = {venue: [] for venue, _, _ in DELTA_FEEDS}
+    engine_delta: dict[str, list[float]] = {venue: [] for venue, _, _ in DELTA_FEEDS}
     ccxt_row = _ccxt_measure()
     for _ in range(runs):  # interleaved, so machine noise hits every row alike
         bare_snap.append(asyncio.run(bare(port, "snapshot", n)))
         engine_snap.append(asyncio.run(engine_path("hyperliquid", port)))
         if ccxt_row is not None:
             ccxt_snap.append(asyncio.run(ccxt_row(port, n)))
-        bare_delta.append(asyncio.run(bare(port, "delta", n)))
-        engine_delta.append(asyncio.run(engine_path("lighter", port)))
+        for venue, _, _ in DELTA_FEEDS:
+            bare_delta[venue].append(asyncio.run(bare(port, venue, n)))
+            engine_delta[venue].append(asyncio.run(engine_path(venue, port))[0])
     b_snap = statistics.median(bare_snap)
     e_snap = statistics.median(fps for fps, _ in engine_snap)
-    b_delta = statistics.median(bare_delta)
-    e_delta = statistics.median(fps for fps, _ in engine_delta)
     seen = statistics.median(books for _, books in engine_snap)
     table.add(Row("bare aiohttp receive + JSON decode, snapshot feed", f"{b_snap:,.0f} frames/s"))
     table.add(
@@ -138,16 +147,19 @@ def throughput(table: Table, port: int, n: int, runs: int) -> None:
         )
     else:
         table.add(Row("ccxt pro", "skipped", note="pip install -e '.[bench]'"))
-    table.add(Row("bare aiohttp receive + JSON decode, delta feed", f"{b_delta:,.0f} frames/s"))
-    table.add(
-        Row(
-            "venuefeed, delta feed (Lighter order_book) -> consumer",
-            f"{e_delta:,.0f} frames/s",
-            f"{e_delta / b_delta:.2f}x bare",
-            ">= 0.7x bare",
-            "every delta applied and chain-checked",
+    for venue, feed, shape in DELTA_FEEDS:
+        b = statistics.median(bare_delta[venue])
+        e = statistics.median(engine_delta[venue])
+        table.add(Row(f"bare aiohttp receive + JSON decode, {feed}", f"{b:,.0f} frames/s"))
+        table.add(
+            Row(
+                f"venuefeed, delta feed ({feed}) -> consumer",
+                f"{e:,.0f} frames/s",
+                f"{e / b:.2f}x bare",
+                ">= 0.7x bare",
+                f"every delta applied and chain-checked; {shape}",
+            )
         )
-    )
 
 
 def _ccxt_measure() -> Callable[[int, int], Coroutine[Any, Any, float]] | None:
