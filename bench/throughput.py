@@ -7,8 +7,8 @@ Every figure lands in one table (bench/table.py), measured in one run on this ma
   bare aiohttp receive + msgspec JSON decode (the practical limit of a Python client);
   venuefeed on the snapshot feed (Hyperliquid `l2Book`) and on two delta feeds (Lighter
   `order_book`, Aster `depthUpdate`; every sequence check kept), through the real
-  plugin, book keeper and publisher to one consumer reading every event; ccxt pro on the same Hyperliquid
-  stream where ccxt is installed (`pip install -e '.[bench]'`);
+  plugin, book keeper and publisher to one consumer reading every event; ccxt pro on the
+  same Hyperliquid stream where ccxt is installed (`pip install -e '.[bench]'`);
 - latency and memory on the simulator's five venues (bench/fleet.py);
 - the NATS bus (bench/bus.py) where nats-server is installed.
 """
