@@ -597,3 +597,11 @@ def test_changes_may_be_negative_but_never_infinite():
         k.on_snapshot(SNAP, 0)
         broken = BookDelta("X-1", [(99.0, bad)], [], sizes_are_changes=True)
         assert (k.on_delta(broken, 1).resync or "").startswith(IMPOSSIBLE)
+
+
+def test_changes_that_overflow_when_summed_break_the_book():
+    k = keeper()
+    k.on_snapshot(SNAP, 0)
+    huge = BookDelta("X-1", [(99.0, 1.7e308)], [], sizes_are_changes=True)
+    assert k.on_delta(huge, 1).resync is None
+    assert (k.on_delta(huge, 2).resync or "").startswith(IMPOSSIBLE)

@@ -220,7 +220,8 @@ class BookKeeper:
         by one, the last with `emit`, the others without, in one update (its events and
         the first resync any of them asked for), and the venue times of those applied
         (for the lag histogram). The read loop's path: a delta feed's batch is one run
-        per book, applied without an update and a call chain per delta."""
+        per book, so the book is marked, timed and published once per run, not per
+        delta."""
         book = self._book(deltas[0].instrument)
         apply = self._apply_delta
         stamps: list[int] = []
@@ -381,6 +382,8 @@ def _apply_side(
             return level_problem(price, size, changes)
         if changes:
             size = round(side.get(price, 0.0) + size, SIZE_DECIMALS)
+            if size == _INF:  # two finite changes can overflow
+                return level_problem(price, size, changes)
         if size <= 0:
             if side.pop(price, None) is not None:
                 del prices[bisect_left(prices, price)]

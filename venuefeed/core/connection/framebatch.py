@@ -130,7 +130,8 @@ class SnapshotConflation:
 class FrameParser:
     """A connection's frames into checked results; a bad frame is counted and logged
     (rate-limited) and gives None, never an exception: one bad frame never ends a
-    session. The adapter's `parse` is looked up per frame: a test may replace it."""
+    session. The adapter's `parse` is looked up per frame (`all`: per batch): a test may
+    replace it."""
 
     def __init__(
         self, services: VenueServices, stream: str, conflation: SnapshotConflation
