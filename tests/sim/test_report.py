@@ -4,6 +4,7 @@ all make the venue (and the run) not ok."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from types import SimpleNamespace
 from typing import Any
@@ -174,3 +175,34 @@ def test_the_summary_says_why_a_venue_failed():
     }
     (line, why) = summary_lines({"venues": {"aster": venue}})
     assert "FAIL" in line and why.strip() == "why: recovery over its bound after stall"
+
+
+async def test_trades_are_counted_only_once_the_engine_holds_none_and_all_are_observed():
+    """A run that ends as a venue recovers: its engine still holds that session's live
+    trades for the outage's backfill, so counting then would call them lost."""
+    conn = SimpleNamespace(holding_trades=True)
+    events = SimpleNamespace(depth=0)
+    engine = SimpleNamespace(
+        events=lambda *args, **kwargs: events,
+        policies={"v": POLICY},
+        runners={"v": SimpleNamespace(connections=[conn])},
+    )
+    observer = SoakObserver(engine, SimpleNamespace(servers={"v": None}))  # type: ignore[arg-type]
+    observer.observe(_status("live", 1_000))
+    assert observer.all_live() and not observer.settled()
+    conn.holding_trades = False
+    events.depth = 3  # released, not yet observed
+    assert not observer.settled()
+    events.depth = 0
+    assert observer.settled()
+    waiting = asyncio.create_task(observer.wait_all_live(5.0))
+    conn.holding_trades = True
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    conn.holding_trades = False  # the backfill's status wakes the wait
+    backfilled = Status(
+        venue="v", symbol="BTC", instrument="BTC", ts_recv=2, stream="trade:BTC", state="backfilled"
+    )
+    observer.observe(backfilled)
+    async with asyncio.timeout(5):
+        assert await waiting

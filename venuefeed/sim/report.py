@@ -163,6 +163,7 @@ class SoakObserver:
         stream = event.stream
         obs.timeline.status(event)
         if not stream.startswith("ws:"):
+            self._changed.set()  # a backfill done (`settled`), a book resynced
             return
         was_live = bool(obs.states) and all(s == "live" for s in obs.states.values())
         obs.states[stream] = event.state
@@ -187,11 +188,25 @@ class SoakObserver:
             for obs in self.venues.values()
         )
 
+    def settled(self) -> bool:
+        """Every connection live, no live trades held back for an outage's backfill, and
+        every event published so far observed: only then do the trade counts compare (a
+        run that ends as a venue recovers would otherwise count the trades its engine
+        holds for the backfill as lost)."""
+        if not self.all_live() or self.events.depth:
+            return False
+        return not any(
+            conn.holding_trades
+            for runner in self.engine.runners.values()
+            for conn in runner.connections
+        )
+
     async def wait_all_live(self, bound_s: float) -> bool:
-        """Wait (at most `bound_s`) until every connection of every venue is live."""
+        """Wait (at most `bound_s`) until every connection of every venue is live and
+        the trades are settled (`settled`)."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(bound_s):
-                while not self.all_live():
+                while not self.settled():
                     self._changed.clear()
                     await self._changed.wait()
         return self.all_live()

@@ -324,6 +324,11 @@ class ConnectionRunner:
         self._stop = Rotation(f"planned rotation after {seconds}s")
         await link.close()
 
+    @property
+    def holding_trades(self) -> bool:
+        """Live trades are held back until an outage's backfill is published (TradeFill)."""
+        return bool(self._trades.holding)
+
     # -- the health read model -----------------------------------------------------------
 
     def health(self) -> ConnectionHealth:
