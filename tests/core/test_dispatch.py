@@ -41,16 +41,8 @@ def delta(instrument: str, seq: int) -> BookDelta:
 
 
 def trade(trade_id: str) -> Trade:
-    return Trade(
-        venue="v",
-        symbol="A",
-        instrument="A",
-        ts_recv=1,
-        price=1.0,
-        size=1.0,
-        side="buy",
-        trade_id=trade_id,
-    )
+    where = {"venue": "v", "symbol": "A", "instrument": "A", "ts_recv": 1}
+    return Trade(**where, price=1.0, size=1.0, side="buy", trade_id=trade_id)  # type: ignore[arg-type]
 
 
 async def dispatched(batch, feed: Feed) -> list[Any]:
