@@ -5,6 +5,7 @@ waking the read loop) done right, and batches of what one read brought."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -279,3 +280,19 @@ async def test_a_frame_over_the_limit_is_never_handed_over(serve):
     assert ended and frames[0] == "before"  # what came before is delivered
     assert not any(f.startswith("x") for f in frames)  # "after" may come too: harmless
     assert "larger than max_frame_bytes" in str(link.ended())
+
+
+async def test_a_venues_protocol_error_is_said_once_by_the_link(serve, caplog):
+    """picows logs a parser error at ERROR; the link says the same (`ended()`, which the
+    session logs with the venue), so picows' line is kept at DEBUG."""
+
+    async def script(transport: asyncio.Transport, ws: web.WebSocketResponse) -> None:
+        transport.write(frame(TEXT, b"x" * (100 * 1024)))  # the limit is 64 KiB
+
+    caplog.set_level(logging.DEBUG, logger="picows")
+    link = await serve(script)
+    _, ended = await read_all(link)
+    assert ended and "larger than max_frame_bytes" in str(link.ended())
+    picows = [r for r in caplog.records if r.name.startswith("picows")]
+    assert any("WS parser error" in r.getMessage() for r in picows)
+    assert not [r for r in picows if r.levelno >= logging.WARNING]

@@ -68,8 +68,23 @@ from venuefeed.core.transport.tap import Tap
 MAX_WAITING = 8 * BATCH_MAX
 _CLOSE_TIMEOUT_S = 0.5
 #: picows logs each connect and disconnect at INFO under "picows.<name>"; ours say more
-_LOGGER = "venuefeed"
 logging.getLogger("picows").setLevel(logging.WARNING)
+#: picows' lines that say at ERROR what `PicowsLink.ended()` says, with the venue, as the
+#: session's warning: a venue's protocol error (a frame too large, bad UTF-8) is one line
+_SAID_BY_THE_LINK = ("WS parser error", "on_ws_frame raised WSProtocolError")
+
+
+class _PicowsLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """picows' own log (`logger_name` takes an adapter): what the link reports itself
+    drops to DEBUG; anything else, an exception in our listener above all, is kept."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.ERROR and isinstance(msg, str) and msg.startswith(_SAID_BY_THE_LINK):
+            level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
+
+
+_LOG = _PicowsLog(logging.getLogger("picows.venuefeed"), {})
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
@@ -253,7 +268,7 @@ class PicowsLink:
                     spec.url,
                     ssl_context=tls if spec.url.startswith("wss:") else None,
                     websocket_handshake_timeout=policy.connect_timeout_s,
-                    logger_name=_LOGGER,
+                    logger_name=_LOG,
                     enable_auto_ping=True,
                     auto_ping_idle_timeout=heartbeat,
                     auto_ping_reply_timeout=heartbeat / 2,
