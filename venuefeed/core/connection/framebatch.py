@@ -130,8 +130,7 @@ class SnapshotConflation:
 class FrameParser:
     """A connection's frames into checked results; a bad frame is counted and logged
     (rate-limited) and gives None, never an exception: one bad frame never ends a
-    session. The adapter's `parse` is looked up per frame (`all`: per batch): a test may
-    replace it."""
+    session. The adapter's `parse` is looked up per frame: a test may replace it."""
 
     def __init__(
         self, services: VenueServices, stream: str, conflation: SnapshotConflation
@@ -154,23 +153,9 @@ class FrameParser:
         return results
 
     def all(self, frames: Sequence[Frame], recv_ms: int) -> list[Sequence[Parsed]]:
-        """`self(frame)` for every frame, in order, keeping what has results: a batch's
-        loop without a call per frame (a delta feed's path: every frame is decoded)."""
-        parse, check = self._services.adapter.parse, self._check
-        out: list[Sequence[Parsed]] = []
-        for frame in frames:
-            try:
-                results = parse(frame, recv_ms)
-                check(results)
-            except ParseError as exc:
-                self._bad_frame(exc, frame)
-                continue
-            except RecursionError:
-                self._bad_frame(MalformedFrame("nested too deeply"), frame)
-                continue
-            if results:
-                out.append(results)
-        return out
+        """`self(frame)` for every frame, in order, keeping what has results (a delta
+        feed's batch: every frame is decoded)."""
+        return [results for frame in frames if (results := self(frame, recv_ms))]
 
     def _check(self, results: Sequence[Parsed]) -> None:
         if len(results) == 1 and type(one := results[0]) is BookDelta:

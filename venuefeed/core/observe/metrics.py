@@ -78,6 +78,10 @@ LAG_BUCKETS_S: tuple[float, ...] = (
 )
 
 
+#: `observe_ms(lag)` is `observe_all_ms(lag, (0,))`: one venue time, 0, received at `lag`
+_NOW = (0,)
+
+
 class LagHistogram:
     """Receive time minus venue time, bucketed on the hot path for a few hundred ns.
 
@@ -93,11 +97,7 @@ class LagHistogram:
         self.negative = 0
 
     def observe_ms(self, lag_ms: int) -> None:
-        if lag_ms < 0:
-            self.negative += 1
-            lag_ms = 0
-        self.counts[bisect.bisect_left(self._bounds_ms, lag_ms)] += 1
-        self.sum_s += lag_ms / 1000
+        self.observe_all_ms(lag_ms, _NOW)
 
     def observe_all_ms(self, recv_ms: int, venue_ms: Iterable[int]) -> None:
         """`observe_ms(recv_ms - t)` for each venue time `t` (a run of deltas received
