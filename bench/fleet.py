@@ -26,6 +26,7 @@ import statistics
 import time
 from typing import Any
 
+from bench.cores import apart
 from bench.table import Row, Table
 from venuefeed.core.connection import link
 from venuefeed.core.engine import Engine
@@ -111,18 +112,8 @@ async def memory(settings: Settings, seconds: float, feed_rate: float) -> list[t
     return samples
 
 
-def _cores() -> tuple[set[int], set[int]] | None:
-    """(the engine's cores, the simulator's), apart, where this machine allows it."""
-    if not hasattr(os, "sched_getaffinity"):
-        return None
-    cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
-        return None
-    return {cores[0]}, set(cores[1:])
-
-
 def _latency_child(conn: Any, raw: str, seconds: float, pinned: bool) -> None:
-    cores = _cores()
+    cores = apart()
     if pinned and cores is not None:
         os.sched_setaffinity(0, cores[0])
     # the stamp the read loop gives a batch: a float here, not whole milliseconds (which
@@ -170,7 +161,7 @@ def fleet(table: Table, *, latency_s: float, memory_s: float) -> None:
             table.add(Row("five simulated venues", "skipped", note="simulator did not start"))
             return
         settings = _settings(parent.recv())
-        cores = _cores()
+        cores = apart()
         for pinned in (True, False) if cores is not None else (False,):
             if cores is not None:
                 # the simulator on cores of its own; then the scheduler's choice for both

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from bench.cores import pinned
 from bench.feeds import serve, snapshot_frames
 from bench.table import Row, Table
 from venuefeed.core.engine import Engine
@@ -109,7 +110,7 @@ DELTA_FEEDS = (
 )
 
 
-def throughput(table: Table, port: int, n: int, runs: int) -> None:
+def throughput(table: Table, port: int, n: int, n_delta: int, runs: int) -> None:
     bare_snap, engine_snap, ccxt_snap = [], [], []
     bare_delta: dict[str, list[float]] = {venue: [] for venue, _, _ in DELTA_FEEDS}
     engine_delta: dict[str, list[float]] = {venue: [] for venue, _, _ in DELTA_FEEDS}
@@ -120,7 +121,7 @@ def throughput(table: Table, port: int, n: int, runs: int) -> None:
         if ccxt_row is not None:
             ccxt_snap.append(asyncio.run(ccxt_row(port, n)))
         for venue, _, _ in DELTA_FEEDS:
-            bare_delta[venue].append(asyncio.run(bare(port, venue, n)))
+            bare_delta[venue].append(asyncio.run(bare(port, venue, n_delta)))
             engine_delta[venue].append(asyncio.run(engine_path(venue, port))[0])
     b_snap = statistics.median(bare_snap)
     e_snap = statistics.median(fps for fps, _ in engine_snap)
@@ -173,7 +174,10 @@ def _ccxt_measure() -> Callable[[int, int], Coroutine[Any, Any, float]] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=50_000)
-    parser.add_argument("--runs", type=int, default=3)
+    # a delta frame costs a tenth of a snapshot's: 50,000 of them last ~0.15 s, too short
+    # a window for a steady rate
+    parser.add_argument("--delta-frames", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency-seconds", type=float, default=15.0)
     parser.add_argument("--memory-minutes", type=float, default=1.0)
     parser.add_argument("--skip", default="", help="comma list of: throughput,fleet,bus")
@@ -184,21 +188,26 @@ def main() -> None:
     table = Table(
         f"venuefeed bench, {datetime.date.today()}, Python {platform.python_version()}, "
         f"{os.cpu_count()} cores, load {load:.1f} at start; {n:,} frames "
-        f"({len(snapshot_frames(1)[0])} bytes a snapshot), loopback, median of {args.runs}"
+        f"({len(snapshot_frames(1)[0])} bytes a snapshot), {args.delta_frames:,} delta frames, "
+        f"loopback, client and feed server on separate cores, median of {args.runs}"
     )
     if "throughput" not in skip:
         ctx = multiprocessing.get_context("spawn")
         ready = ctx.Event()
         port = 20000 + os.getpid() % 20000
-        server = ctx.Process(target=serve, args=(port, n, ready), daemon=True)
+        server = ctx.Process(target=serve, args=(port, n, ready, args.delta_frames), daemon=True)
         server.start()
         try:
-            ready.wait(30)
-            throughput(table, port, n, args.runs)
-            from bench.record import rows as record_rows  # with and without --record
+            if not ready.wait(60):
+                raise SystemExit("the bench server did not start within 60 s")
+            with pinned(server.pid) as apart:
+                throughput(table, port, n, args.delta_frames, args.runs)
+                from bench.record import rows as record_rows  # with and without --record
 
-            for row in record_rows(port, n, args.runs):
-                table.add(row)
+                for row in record_rows(port, n, args.runs):
+                    table.add(row)
+            if not apart:
+                table.add(Row("throughput rows", "cores not pinned", note="one core only"))
         finally:
             server.kill()
     if "fleet" not in skip:
