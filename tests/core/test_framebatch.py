@@ -13,7 +13,7 @@ from loopback import loopback
 
 from venuefeed.core.adapter import BookSnapshot, FrameKey
 from venuefeed.core.connection import link as link_module
-from venuefeed.core.connection.dispatch import last_deltas
+from venuefeed.core.connection.dispatch import batch_steps, last_runs
 from venuefeed.core.connection.framebatch import SnapshotConflation
 from venuefeed.core.connection.link import BATCH_MAX, next_batch
 from venuefeed.core.connection.picolink import PicowsLink
@@ -353,10 +353,11 @@ async def test_same_books_and_trades_in_the_same_order_with_and_without_it(
 def test_only_the_last_delta_of_each_book_in_a_batch_builds_a_book():
     from venuefeed.core.adapter import BookDelta
 
-    a1, b1, a2 = BookDelta("A", [], []), BookDelta("B", [], []), BookDelta("A", [], [])
-    last = last_deltas([[a1], [b1, a2]])
-    assert last["A"] is a2 and last["B"] is b1
-    assert last_deltas([[a1, a2]]) == {}  # one frame's results: nothing deferred
+    a1, b1, a2, a3 = (BookDelta(i, [], []) for i in "ABAA")
+    steps = batch_steps([[a1], [b1, a2], [a3]])
+    assert steps == [[a1], [b1], [a2, a3]]  # consecutive deltas of one book: one run
+    last = last_runs(steps)
+    assert last == {id(steps[1]), id(steps[2])}  # B's run and A's second run
 
 
 @pytest.mark.parametrize("client", ["picows", "aiohttp"])

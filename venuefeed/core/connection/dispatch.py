@@ -35,50 +35,58 @@ class BatchDispatch:
 
     async def __call__(self, batch: Sequence[Sequence[Parsed]], recv_ms: int, now: float) -> None:
         """Dispatch one batch's results, each frame's in order, frames in order."""
+        steps = batch_steps(batch)
+        emits = last_runs(steps) if len(batch) > 1 else None
         feed, marks, deliver = self._feed, self._marks, self._deliver
-        last = last_deltas(batch)
-        run: list[BookDelta] = []
-        for results in batch:
-            for item in results:
-                if type(item) is BookDelta:  # every frame of a delta feed
-                    if run and run[0].instrument != item.instrument:
-                        await self._take_run(run, last, recv_ms, now)
-                        run = []
+        for step in steps:
+            if isinstance(step, list):  # a run of one book's deltas
+                final = step[-1]
+                emit = emits is None or id(step) in emits
+                broken = feed.take_run(step, recv_ms, now, emit=emit)
+                if broken is not None:
+                    await feed.repair(final, broken)
+            elif isinstance(step, BookDelta | BookSnapshot):
+                broken = feed.take(step, recv_ms, now)
+                if broken is not None:
+                    await feed.repair(step, broken)
+            elif isinstance(step, Event):
+                marks[(step.kind, step.instrument)] = now
+                deliver(step, recv_ms, now)
+            else:
+                await self._control.handle(step)
+
+
+#: a batch's results as dispatched: runs of one book's consecutive deltas, and the rest
+Step = list[BookDelta] | Parsed
+
+
+def batch_steps(batch: Sequence[Sequence[Parsed]]) -> list[Step]:
+    """The batch's results in order, consecutive deltas of one book as one run."""
+    steps: list[Step] = []
+    run: list[BookDelta] | None = None
+    for results in batch:
+        for item in results:
+            if type(item) is BookDelta:  # every frame of a delta feed
+                if run is not None and run[0].instrument == item.instrument:
                     run.append(item)
-                    continue
-                if run:
-                    await self._take_run(run, last, recv_ms, now)
-                    run = []
-                if isinstance(item, BookDelta | BookSnapshot):
-                    broken = feed.take(item, recv_ms, now)
-                    if broken is not None:
-                        await feed.repair(item, broken)
-                elif isinstance(item, Event):
-                    marks[(item.kind, item.instrument)] = now
-                    deliver(item, recv_ms, now)
                 else:
-                    await self._control.handle(item)
-        if run:
-            await self._take_run(run, last, recv_ms, now)
-
-    async def _take_run(
-        self, run: list[BookDelta], last: dict[str, BookDelta], recv_ms: int, now: float
-    ) -> None:
-        final = run[-1]
-        emit = last.get(final.instrument, final) is final
-        broken = self._feed.take_run(run, recv_ms, now, emit=emit)
-        if broken is not None:
-            await self._feed.repair(final, broken)
+                    run = [item]
+                    steps.append(run)
+            else:
+                run = None
+                steps.append(item)
+    return steps
 
 
-def last_deltas(batch: Sequence[Sequence[Parsed]]) -> dict[str, BookDelta]:
-    """The last delta of each book in a batch: only it builds a Book event, the ones
+def last_runs(steps: list[Step]) -> set[int]:
+    """The ids of each book's last run in the batch: only it builds a Book event, the runs
     before it are applied and checked (a consumer could never see their books: the
-    publisher conflates books per key before anybody reads them)."""
-    last: dict[str, BookDelta] = {}
-    if len(batch) > 1:
-        for results in batch:
-            for item in results:
-                if type(item) is BookDelta:
-                    last[item.instrument] = item
+    publisher conflates books per key before anybody reads them). A walk over runs, not
+    deltas: a one-book batch is one run."""
+    seen: set[str] = set()
+    last: set[int] = set()
+    for step in reversed(steps):
+        if isinstance(step, list) and (instrument := step[0].instrument) not in seen:
+            seen.add(instrument)
+            last.add(id(step))
     return last

@@ -130,7 +130,7 @@ class SnapshotConflation:
 class FrameParser:
     """A connection's frames into checked results; a bad frame is counted and logged
     (rate-limited) and gives None, never an exception: one bad frame never ends a
-    session. The adapter's `parse` is looked up per frame: a test may replace it."""
+    session. The adapter's `parse` is looked up per batch: a test may replace it."""
 
     def __init__(
         self, services: VenueServices, stream: str, conflation: SnapshotConflation
@@ -141,29 +141,37 @@ class FrameParser:
         self._conflation = conflation
 
     def __call__(self, frame: Frame, recv_ms: int) -> Sequence[Parsed] | None:
-        try:
-            results = self._services.adapter.parse(frame, recv_ms)
-            self._check(results)
-        except ParseError as exc:
-            self._bad_frame(exc, frame)
-            return None
-        except RecursionError:
-            self._bad_frame(MalformedFrame("nested too deeply"), frame)
-            return None
-        return results
+        """One frame's results (perhaps none), or None for a bad frame."""
+        one = self.all((frame,), recv_ms, keep_empty=True)
+        return one[0] if one else None
 
-    def all(self, frames: Sequence[Frame], recv_ms: int) -> list[Sequence[Parsed]]:
-        """`self(frame)` for every frame, in order, keeping what has results (a delta
-        feed's batch: every frame is decoded)."""
-        return [results for frame in frames if (results := self(frame, recv_ms))]
-
-    def _check(self, results: Sequence[Parsed]) -> None:
-        if len(results) == 1 and type(one := results[0]) is BookDelta:
-            # a delta feed's every frame: its levels are the book keeper's to check
-            if one.instrument not in self._instruments:
-                raise not_streamed(one.instrument)
-        else:
-            check_results(results, self._instruments, delta_levels=False)
+    def all(
+        self, frames: Sequence[Frame], recv_ms: int, *, keep_empty: bool = False
+    ) -> list[Sequence[Parsed]]:
+        """Every good frame's results, in order (a delta feed's batch: every frame is
+        decoded); without `keep_empty`, only those with results. One loop, no call per
+        frame but the adapter's: on a delta feed the parser's own work was ~10% of
+        the engine's, half of it calls."""
+        parse = self._services.adapter.parse
+        instruments = self._instruments
+        out: list[Sequence[Parsed]] = []
+        for frame in frames:
+            try:
+                results = parse(frame, recv_ms)
+                if len(results) != 1 or type(one := results[0]) is not BookDelta:
+                    check_results(results, instruments, delta_levels=False)
+                elif one.instrument not in instruments:
+                    # a delta feed's every frame: its levels are the book keeper's to check
+                    raise not_streamed(one.instrument)
+            except ParseError as exc:
+                self._bad_frame(exc, frame)
+                continue
+            except RecursionError:
+                self._bad_frame(MalformedFrame("nested too deeply"), frame)
+                continue
+            if results or keep_empty:
+                out.append(results)
+        return out
 
     def fall_back(
         self, older: Sequence[Frame], results: Sequence[Parsed] | None, recv_ms: int
