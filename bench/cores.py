@@ -1,7 +1,7 @@
 """Keeping a measured client and the feed it reads on separate cores.
 
 On a 2-core machine, left to the scheduler, the client and the feed server sometimes
-share one core for part of a run: the same code measured 0.51x and 0.82x bare in one
+share one core for part of a run: the same code measured 0.46x and 0.82x bare in one
 session. Apart, each has a core of its own, run after run.
 """
 
