@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,30 +16,31 @@ from bench.cores import apart, pinned
 pytestmark = pytest.mark.skipif(apart() is None, reason="needs 2 cores and sched_setaffinity")
 
 
-def test_client_and_server_apart_then_restored() -> None:
-    before = os.sched_getaffinity(0)
-    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+@pytest.fixture
+def server() -> Iterator[int]:
+    """The pid of a process standing in for the feed server."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        with pinned(server.pid) as split:
-            assert split
-            mine, its = os.sched_getaffinity(0), os.sched_getaffinity(server.pid)
-            assert mine and its and not mine & its
-        assert os.sched_getaffinity(0) == before
+        yield process.pid
     finally:
-        server.kill()
-        server.wait(10)
+        process.kill()
+        process.wait(10)
 
 
-def test_restored_when_the_block_fails() -> None:
+def test_client_and_server_apart_then_restored(server: int) -> None:
     before = os.sched_getaffinity(0)
-    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        with pytest.raises(RuntimeError), pinned(server.pid):
-            raise RuntimeError("a bench row failed")
-        assert os.sched_getaffinity(0) == before
-    finally:
-        server.kill()
-        server.wait(10)
+    with pinned(server) as split:
+        assert split
+        mine, its = os.sched_getaffinity(0), os.sched_getaffinity(server)
+        assert mine and its and not mine & its
+    assert os.sched_getaffinity(0) == before
+
+
+def test_restored_when_the_block_fails(server: int) -> None:
+    before = os.sched_getaffinity(0)
+    with pytest.raises(RuntimeError), pinned(server):
+        raise RuntimeError("a bench row failed")
+    assert os.sched_getaffinity(0) == before
 
 
 def test_no_server_no_pinning() -> None:
