@@ -38,13 +38,11 @@ class BatchDispatch:
         steps = batch_steps(batch)
         emits = last_runs(steps) if len(batch) > 1 else None
         feed, marks, deliver = self._feed, self._marks, self._deliver
-        for step in steps:
+        for i, step in enumerate(steps):
             if isinstance(step, list):  # a run of one book's deltas
-                final = step[-1]
-                emit = emits is None or id(step) in emits
-                broken = feed.take_run(step, recv_ms, now, emit=emit)
+                broken = feed.take_run(step, recv_ms, now, emit=emits is None or i in emits)
                 if broken is not None:
-                    await feed.repair(final, broken)
+                    await feed.repair(step[-1], broken)
             elif isinstance(step, BookDelta | BookSnapshot):
                 broken = feed.take(step, recv_ms, now)
                 if broken is not None:
@@ -79,14 +77,15 @@ def batch_steps(batch: Sequence[Sequence[Parsed]]) -> list[Step]:
 
 
 def last_runs(steps: list[Step]) -> set[int]:
-    """The ids of each book's last run in the batch: only it builds a Book event, the runs
+    """The positions of each book's last run in the batch: only it builds a Book event, the runs
     before it are applied and checked (a consumer could never see their books: the
     publisher conflates books per key before anybody reads them). A walk over runs, not
     deltas: a one-book batch is one run."""
     seen: set[str] = set()
     last: set[int] = set()
-    for step in reversed(steps):
+    for i in range(len(steps) - 1, -1, -1):
+        step = steps[i]
         if isinstance(step, list) and (instrument := step[0].instrument) not in seen:
             seen.add(instrument)
-            last.add(id(step))
+            last.add(i)
     return last

@@ -158,10 +158,11 @@ class FrameParser:
         for frame in frames:
             try:
                 results = parse(frame, recv_ms)
+                # a delta feed's every frame is one delta: its instrument is checked here,
+                # its levels by the book keeper as it applies them
                 if len(results) != 1 or type(one := results[0]) is not BookDelta:
                     check_results(results, instruments, delta_levels=False)
                 elif one.instrument not in instruments:
-                    # a delta feed's every frame: its levels are the book keeper's to check
                     raise not_streamed(one.instrument)
             except ParseError as exc:
                 self._bad_frame(exc, frame)
