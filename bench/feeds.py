@@ -29,6 +29,7 @@ from aiohttp import web
 
 from bench.localnet import serve_app
 from venuefeed.plugins.aster.sim import AsterSim
+from venuefeed.plugins.extended.sim import ExtendedSim
 from venuefeed.plugins.lighter.sim import LighterSim
 from venuefeed.sim.market import SyntheticMarket
 from venuefeed.sim.protocol import SimRequest
@@ -121,12 +122,29 @@ class AsterDeltaFeed:
             self.deltas += [str(d.frame) for d in session.on_update(self.market, update)]
 
 
+class ExtendedDeltaFeed:
+    """One Extended market's order book stream: its SNAPSHOT and the `n` DELTAs after it
+    (one connection per stream and market; sizes are changes, seq +1 a frame)."""
+
+    def __init__(self, n: int) -> None:
+        self.market = SyntheticMarket("BTC")
+        self.venue = ExtendedSim({"BTC": self.market})
+        session = self.venue.session("/orderbooks/BTC-USD", {})
+        (snapshot,) = session.on_open()
+        self.snapshot = str(snapshot)
+        self.deltas: list[str] = []
+        for i in range(n):
+            update = self.market.step(1_700_000_000_000 + i)
+            self.deltas += [str(d.frame) for d in session.on_update(self.market, update)]
+
+
 def serve(port: int, n: int, ready: Any, n_delta: int | None = None) -> None:
     """The server process: `n` snapshot frames or `n_delta` (default `n`) delta frames per
     connection, then a normal close."""
     snapshots = snapshot_frames()
     delta = DeltaFeed(n if n_delta is None else n_delta)
     aster = AsterDeltaFeed(n if n_delta is None else n_delta)
+    extended = ExtendedDeltaFeed(n if n_delta is None else n_delta)
     depth_fetched = asyncio.Event()
     head = AsterDeltaFeed.HEAD
     # every stream framed before the first client connects (see `stream`)
@@ -135,6 +153,7 @@ def serve(port: int, n: int, ready: Any, n_delta: int | None = None) -> None:
         "lighter": prefixed(delta.deltas, len(delta.deltas)),
         "aster": prefixed(aster.deltas, len(aster.deltas)),
         "aster after head": prefixed(aster.deltas[head:], len(aster.deltas) - head),
+        "extended": prefixed(extended.deltas, len(extended.deltas)),
     }
 
     async def info(request: web.Request) -> web.Response:
@@ -210,6 +229,23 @@ def serve(port: int, n: int, ready: Any, n_delta: int | None = None) -> None:
         await stream(request, ws, chunks["aster after head"])
         return ws
 
+    async def extended_rest(request: web.Request) -> web.Response:
+        path = request.path.removeprefix("/extended/rest")
+        answer = extended.venue.rest(SimRequest(request.method, path, dict(request.query)))
+        return web.json_response(answer.body, status=answer.status)
+
+    async def extended_stream(request: web.Request) -> web.WebSocketResponse:
+        """The order book stream streams; the market's other streams stay open, quiet."""
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        if request.match_info["tail"].startswith("orderbooks/"):
+            await ws.send_str(extended.snapshot)
+            await stream(request, ws, chunks["extended"])
+        else:
+            async for _ in ws:
+                pass  # nothing to answer: these streams send, never read
+        return ws
+
     async def bare(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
@@ -225,5 +261,7 @@ def serve(port: int, n: int, ready: Any, n_delta: int | None = None) -> None:
     app.router.add_get("/lighter/{tail:.*}", lighter_rest)
     app.router.add_get("/aster/stream", aster_stream)
     app.router.add_get("/aster/{tail:.*}", aster_rest)
+    app.router.add_get("/extended/ws/{tail:.*}", extended_stream)
+    app.router.add_get("/extended/rest/{tail:.*}", extended_rest)
     app.router.add_get("/bare/{feed}", bare)
     serve_app(app, port, ready)

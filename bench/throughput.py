@@ -64,6 +64,8 @@ def settings_for(venue: str, port: int) -> Settings:
         "hyperliquid": (f"ws://{base}/ws", f"http://{base}"),
         "lighter": (f"ws://{base}/lighter/stream", f"http://{base}/lighter"),
         "aster": (f"ws://{base}/aster", f"http://{base}/aster"),  # the adapter adds /stream
+        # the adapter adds /orderbooks/BTC-USD and the other streams
+        "extended": (f"ws://{base}/extended/ws", f"http://{base}/extended/rest"),
     }[venue]
     return Settings.model_validate(
         {
@@ -107,6 +109,7 @@ def median_of(runs: int, measure: Callable[[], Coroutine[Any, Any, Any]]) -> lis
 DELTA_FEEDS = (
     ("lighter", "Lighter order_book", "levels as JSON objects, paired by the plugin"),
     ("aster", "Aster depthUpdate", "levels as JSON arrays, decoded straight into pairs"),
+    ("extended", "Extended orderbooks", "levels as JSON objects, sizes as changes"),
 )
 
 

@@ -341,7 +341,8 @@ class ExtendedAdapter(VenueAdapter):
         if bids is None or asks is None:
             bids = wire.sizes(b, absolute=False)
             asks = wire.sizes(a, absolute=False)
-        self._symbol(market)
+        if market not in self._streamed:  # per delta: the lookup, not a call
+            self._symbol(market)  # raises UnknownFrame
         return BookDelta(
             instrument=market,
             bids=bids,

@@ -4,7 +4,10 @@ Frames are decoded once by a typed msgspec decoder in lax mode: Extended quotes 
 sizes and rates as JSON strings, and lax mode turns them into floats inside the decoder
 instead of a second Python pass. The bounds of the shared number types
 (`venuefeed.core.wire`) reject `"nan"`/`"inf"`, which lax mode would otherwise accept, so
-garbage numbers fail as `MalformedFrame` like any other wrong type. What the messages mean
+garbage numbers fail as `MalformedFrame` like any other wrong type; so does a negative
+absolute size (`c` is a `Size`), checked in C rather than per level in Python. The structs a
+book frame decodes into (`Frame`, `Data`, `BookLevel`) are `gc=False`: decoded JSON holds no
+reference cycle, and untracked they cost the garbage collector nothing. What the messages mean
 (which frame is which, the events they become) is `adapter.py`'s; so are the protocol facts
 and their sources, in its docstring.
 """
@@ -23,13 +26,13 @@ from venuefeed.core.wire import Change, NonEmpty, Price, Rate, Size, TradeSize
 T = TypeVar("T")
 
 
-class BookLevel(msgspec.Struct):
+class BookLevel(msgspec.Struct, gc=False):
     """`{p, q, c}`: `q` is the size in a snapshot and a change in a delta, `c` (deltas
     only, not always sent) the level's new absolute size."""
 
     p: Price
     q: Change | None = None
-    c: Change | None = None
+    c: Size | None = None  # an absolute size: never negative
 
 
 class TradeRow(msgspec.Struct):
@@ -44,7 +47,7 @@ class TradeRow(msgspec.Struct):
     tT: str | None = None
 
 
-class Data(msgspec.Struct):
+class Data(msgspec.Struct, gc=False):
     """The `data` object of book, funding and mark frames (each uses some fields)."""
 
     m: NonEmpty | None = None
@@ -61,7 +64,7 @@ class Error(msgspec.Struct):
     message: str | None = None
 
 
-class Frame(msgspec.Struct):
+class Frame(msgspec.Struct, gc=False):
     """Every v1 stream frame: `type` tells books and marks apart, trades carry a list and
     funding a `data.f`; error frames carry `status`/`error`."""
 
@@ -95,14 +98,13 @@ def sizes(levels: list[BookLevel], *, absolute: bool) -> list[Level]:
 
 
 def current(levels: list[BookLevel]) -> list[Level] | None:
-    """Levels sized by their absolute `c`, or None when some level has no `c`."""
+    """Levels sized by their absolute `c` (never negative: `Size`), or None when some
+    level has no `c`."""
     out: list[Level] = []
     for lv in levels:
         c = lv.c
         if c is None:
             return None
-        if c < 0:
-            raise MalformedFrame(f"book level {lv.p} with negative size {c}")
         out.append((lv.p, c))
     return out
 
