@@ -5,8 +5,9 @@ Every figure lands in one table (bench/table.py), measured in one run on this ma
 - throughput, a fake venue in a child process (bench/feeds.py) sending as fast as the
   socket takes it, each row the median of `--runs` interleaved runs:
   bare aiohttp receive + msgspec JSON decode (the practical limit of a Python client);
-  venuefeed on the snapshot feed (Hyperliquid `l2Book`) and on two delta feeds (Lighter
-  `order_book`, Aster `depthUpdate`; every sequence check kept), through the real
+  venuefeed on the snapshot feed (Hyperliquid `l2Book`) and on three delta feeds (Lighter
+  `order_book`, Aster `depthUpdate`, Extended `orderbooks`; every sequence check kept),
+  client and server on separate cores (bench/cores.py), through the real
   plugin, book keeper and publisher to one consumer reading every event; ccxt pro on the
   same Hyperliquid stream where ccxt is installed (`pip install -e '.[bench]'`);
 - latency and memory on the simulator's five venues (bench/fleet.py);
