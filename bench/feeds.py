@@ -32,7 +32,7 @@ from venuefeed.plugins.aster.sim import AsterSim
 from venuefeed.plugins.extended.sim import ExtendedSim
 from venuefeed.plugins.lighter.sim import LighterSim
 from venuefeed.sim.market import SyntheticMarket
-from venuefeed.sim.protocol import SimRequest
+from venuefeed.sim.protocol import SimRequest, SimSession
 
 LEVELS = 20
 
@@ -88,9 +88,18 @@ def prefixed(frames: list[str], count: int) -> list[bytes]:
     return chunks
 
 
-class DeltaFeed:
-    """One Lighter market's snapshot and the `n` deltas after it, made once and replayed
+def deltas_after(market: SyntheticMarket, session: SimSession, n: int) -> list[str]:
+    """The frames `session` sends for the market's next `n` steps, made once and replayed
     to every connection (so the bare and the engine clients read the same bytes)."""
+    deltas: list[str] = []
+    for i in range(n):
+        update = market.step(1_700_000_000_000 + i)
+        deltas += [str(d.frame) for d in session.on_update(market, update)]
+    return deltas
+
+
+class DeltaFeed:
+    """One Lighter market's snapshot and the `n` deltas after it (`deltas_after`)."""
 
     def __init__(self, n: int) -> None:
         self.market = SyntheticMarket("BTC")
@@ -98,10 +107,7 @@ class DeltaFeed:
         session = self.venue.session("/stream", {})
         subscribe = '{"type":"subscribe","channel":"order_book/1"}'
         self.snapshot = str(session.on_message(subscribe)[0])
-        self.deltas: list[str] = []
-        for i in range(n):
-            update = self.market.step(1_700_000_000_000 + i)
-            self.deltas += [str(d.frame) for d in session.on_update(self.market, update)]
+        self.deltas = deltas_after(self.market, session, n)
 
 
 class AsterDeltaFeed:
@@ -116,10 +122,7 @@ class AsterDeltaFeed:
         query = {"symbol": "BTCUSDT", "limit": "1000"}
         self.depth = self.venue.rest(SimRequest("GET", "/fapi/v3/depth", query)).body
         session = self.venue.session("/stream", {"streams": "btcusdt@depth@100ms"})
-        self.deltas: list[str] = []
-        for i in range(n):
-            update = self.market.step(1_700_000_000_000 + i)
-            self.deltas += [str(d.frame) for d in session.on_update(self.market, update)]
+        self.deltas = deltas_after(self.market, session, n)
 
 
 class ExtendedDeltaFeed:
@@ -132,19 +135,15 @@ class ExtendedDeltaFeed:
         session = self.venue.session("/orderbooks/BTC-USD", {})
         (snapshot,) = session.on_open()
         self.snapshot = str(snapshot)
-        self.deltas: list[str] = []
-        for i in range(n):
-            update = self.market.step(1_700_000_000_000 + i)
-            self.deltas += [str(d.frame) for d in session.on_update(self.market, update)]
+        self.deltas = deltas_after(self.market, session, n)
 
 
 def serve(port: int, n: int, ready: Any, n_delta: int | None = None) -> None:
     """The server process: `n` snapshot frames or `n_delta` (default `n`) delta frames per
     connection, then a normal close."""
     snapshots = snapshot_frames()
-    delta = DeltaFeed(n if n_delta is None else n_delta)
-    aster = AsterDeltaFeed(n if n_delta is None else n_delta)
-    extended = ExtendedDeltaFeed(n if n_delta is None else n_delta)
+    deltas = n if n_delta is None else n_delta
+    delta, aster, extended = DeltaFeed(deltas), AsterDeltaFeed(deltas), ExtendedDeltaFeed(deltas)
     depth_fetched = asyncio.Event()
     head = AsterDeltaFeed.HEAD
     # every stream framed before the first client connects (see `stream`)
